@@ -1,0 +1,295 @@
+"""Societies (tenants) and the facts the bot may say about each of them.
+
+Every society-specific fact lives in ``data/tenants.yml``; code never names a
+society. The registry is loaded once by whoever needs it (the NLU component,
+the response generator, the action server, the portal) and handed around.
+
+``template_variables`` flattens a tenant into the ``{variables}`` that
+responses in ``domain.yml`` may use, so that adding a society is a data change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TENANTS_FILE = PROJECT_ROOT / "data" / "tenants.yml"
+TENANTS_FILE_ENV = "KOSMO_TENANTS_FILE"
+DEFAULT_TENANT_ENV = "KOSMO_DEFAULT_TENANT"
+
+OTP_EMAIL = "email"
+OTP_TOTP = "totp"
+OTP_METHODS = (OTP_EMAIL, OTP_TOTP)
+
+
+class TenantConfigError(ValueError):
+    """The tenants file is missing, malformed, or lacks a required fact."""
+
+
+@dataclass(frozen=True)
+class InitialPassword:
+    symbol_digits: int
+    number_digits: int
+    example_symbol: str
+    example_number: str
+    example_birth_date: dt.date
+
+    @property
+    def example(self) -> str:
+        """The example password: symbol + number + birth date (yyyymmdd)."""
+        return (
+            self.example_symbol
+            + self.example_number
+            + self.example_birth_date.strftime("%Y%m%d")
+        )
+
+    @property
+    def total_digits(self) -> int:
+        return self.symbol_digits + self.number_digits + 8
+
+
+@dataclass(frozen=True)
+class VoluntaryContinuation:
+    symbol_digits: int
+    number_digits: str
+
+
+@dataclass(frozen=True)
+class Tenant:
+    key: str
+    name: str
+    short_name: str
+    portal_url: str
+    otp_method: str
+    authenticator_app: str | None
+    mail_sender: str
+    mail_domain: str
+    first_login_minutes: int
+    user_id_min_length: int
+    user_id_max_length: int
+    user_id_allowed: str
+    user_id_source_first_time: str
+    user_id_source_returning: str
+    initial_password: InitialPassword
+    symbol_number_source: str
+    voluntary_continuation: VoluntaryContinuation | None
+    password_min_length: int
+    password_max_length: int
+    password_allowed_symbols: str
+    email_link_valid_minutes: int
+    contact: str
+    app_help_desk: str | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def uses_authenticator(self) -> bool:
+        return self.otp_method == OTP_TOTP
+
+    def template_variables(self) -> dict[str, Any]:
+        """The facts responses may interpolate, plus flags responses may test.
+
+        Flags (``otp_method``, ``has_voluntary_continuation_id``,
+        ``has_app_help_desk``) are used as response ``condition`` values.
+        """
+        pw = self.initial_password
+        birth = pw.example_birth_date
+        vc = self.voluntary_continuation
+        return {
+            "tenant": self.key,
+            "otp_method": self.otp_method,
+            "society_name": self.name,
+            "society_short_name": self.short_name,
+            "portal_url": self.portal_url,
+            "authenticator_app": self.authenticator_app or "",
+            "mail_sender": self.mail_sender,
+            "mail_domain": self.mail_domain,
+            "first_login_minutes": self.first_login_minutes,
+            "user_id_min_length": self.user_id_min_length,
+            "user_id_max_length": self.user_id_max_length,
+            "user_id_allowed": self.user_id_allowed,
+            "user_id_source_first_time": self.user_id_source_first_time,
+            "user_id_source_returning": self.user_id_source_returning,
+            "pw_symbol_digits": pw.symbol_digits,
+            "pw_number_digits": pw.number_digits,
+            "pw_total_digits": pw.total_digits,
+            "pw_example_symbol": pw.example_symbol,
+            "pw_example_number": pw.example_number,
+            "pw_example_birth_date": f"{birth.year}年{birth.month}月{birth.day}日",
+            "pw_example_birth8": birth.strftime("%Y%m%d"),
+            "pw_example": pw.example,
+            "symbol_number_source": self.symbol_number_source,
+            "has_voluntary_continuation_id": vc is not None,
+            "vc_symbol_digits": vc.symbol_digits if vc else "",
+            "vc_number_digits": vc.number_digits if vc else "",
+            "password_min_length": self.password_min_length,
+            "password_max_length": self.password_max_length,
+            "password_allowed_symbols": self.password_allowed_symbols,
+            "email_link_valid_minutes": self.email_link_valid_minutes,
+            "contact": self.contact,
+            "has_app_help_desk": self.app_help_desk is not None,
+            "app_help_desk": self.app_help_desk or "",
+        }
+
+
+@dataclass(frozen=True)
+class TenantRegistry:
+    tenants: Mapping[str, Tenant]
+    default_key: str
+
+    @property
+    def default(self) -> Tenant:
+        return self.tenants[self.default_key]
+
+    def get(self, key: str | None) -> Tenant | None:
+        """The tenant named ``key`` (case-insensitive, trimmed), or None."""
+        if not isinstance(key, str):
+            return None
+        return self.tenants.get(key.strip().lower())
+
+    def resolve(self, key: str | None) -> Tenant:
+        """The tenant named ``key``, or the default when it is missing or unknown."""
+        tenant = self.get(key)
+        if tenant is None:
+            if key:
+                logger.warning("Unknown tenant %r; using default %r", key, self.default_key)
+            return self.default
+        return tenant
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.tenants.values())
+
+
+def _require(data: Mapping[str, Any], key: str, where: str) -> Any:
+    if not isinstance(data, Mapping) or key not in data or data[key] is None:
+        raise TenantConfigError(f"{where}: missing required key '{key}'")
+    return data[key]
+
+
+def _int(value: Any, where: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as e:
+        raise TenantConfigError(f"{where}: expected a whole number, got {value!r}") from e
+
+
+def _date(value: Any, where: str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as e:
+        raise TenantConfigError(f"{where}: expected a date YYYY-MM-DD, got {value!r}") from e
+
+
+def parse_tenant(key: str, data: Mapping[str, Any]) -> Tenant:
+    """Build a Tenant from its YAML mapping, naming the missing key on error."""
+    w = f"tenants.{key}"
+    otp_method = _require(data, "otp_method", w)
+    if otp_method not in OTP_METHODS:
+        raise TenantConfigError(f"{w}.otp_method: must be one of {OTP_METHODS}, got {otp_method!r}")
+    app = data.get("authenticator_app")
+    if otp_method == OTP_TOTP and not app:
+        raise TenantConfigError(f"{w}.authenticator_app: required when otp_method is totp")
+    uid = _require(data, "user_id", w)
+    ipw = _require(data, "initial_password", w)
+    ex = _require(ipw, "example", f"{w}.initial_password")
+    pw = _require(data, "password", w)
+    vc_raw = data.get("voluntary_continuation")
+    vc = None
+    if vc_raw is not None:
+        vc = VoluntaryContinuation(
+            symbol_digits=_int(_require(vc_raw, "symbol_digits", f"{w}.voluntary_continuation"), w),
+            number_digits=str(_require(vc_raw, "number_digits", f"{w}.voluntary_continuation")),
+        )
+    return Tenant(
+        key=key,
+        name=str(_require(data, "name", w)),
+        short_name=str(data.get("short_name") or data["name"]),
+        portal_url=str(_require(data, "portal_url", w)),
+        otp_method=otp_method,
+        authenticator_app=app,
+        mail_sender=str(_require(data, "mail_sender", w)),
+        mail_domain=str(_require(data, "mail_domain", w)),
+        first_login_minutes=_int(_require(data, "first_login_minutes", w), w),
+        user_id_min_length=_int(_require(uid, "min_length", f"{w}.user_id"), w),
+        user_id_max_length=_int(_require(uid, "max_length", f"{w}.user_id"), w),
+        user_id_allowed=str(_require(uid, "allowed", f"{w}.user_id")),
+        user_id_source_first_time=str(_require(uid, "source_first_time", f"{w}.user_id")),
+        user_id_source_returning=str(_require(uid, "source_returning", f"{w}.user_id")),
+        initial_password=InitialPassword(
+            symbol_digits=_int(_require(ipw, "symbol_digits", f"{w}.initial_password"), w),
+            number_digits=_int(_require(ipw, "number_digits", f"{w}.initial_password"), w),
+            example_symbol=str(_require(ex, "symbol", f"{w}.initial_password.example")),
+            example_number=str(_require(ex, "number", f"{w}.initial_password.example")),
+            example_birth_date=_date(
+                _require(ex, "birth_date", f"{w}.initial_password.example"), w
+            ),
+        ),
+        symbol_number_source=str(_require(data, "symbol_number_source", w)),
+        voluntary_continuation=vc,
+        password_min_length=_int(_require(pw, "min_length", f"{w}.password"), w),
+        password_max_length=_int(_require(pw, "max_length", f"{w}.password"), w),
+        password_allowed_symbols=str(_require(pw, "allowed_symbols", f"{w}.password")),
+        email_link_valid_minutes=_int(_require(data, "email_link_valid_minutes", w), w),
+        contact=str(_require(data, "contact", w)),
+        app_help_desk=data.get("app_help_desk"),
+        raw=dict(data),
+    )
+
+
+def parse_registry(data: Mapping[str, Any], default_override: str | None = None) -> TenantRegistry:
+    """Build the registry from the parsed tenants file."""
+    raw_tenants = _require(data, "tenants", "tenants file")
+    if not isinstance(raw_tenants, Mapping) or not raw_tenants:
+        raise TenantConfigError("tenants file: 'tenants' must map society keys to facts")
+    tenants = {}
+    for key, value in raw_tenants.items():
+        norm = str(key).strip().lower()
+        if norm in tenants:
+            raise TenantConfigError(f"tenants.{key}: defined twice")
+        tenants[norm] = parse_tenant(norm, value or {})
+    default_key = (default_override or data.get("default_tenant") or "").strip().lower()
+    if not default_key:
+        raise TenantConfigError("tenants file: missing required key 'default_tenant'")
+    if default_key not in tenants:
+        raise TenantConfigError(
+            f"default tenant {default_key!r} is not one of {sorted(tenants)}"
+        )
+    return TenantRegistry(tenants=tenants, default_key=default_key)
+
+
+def load_registry(
+    path: str | os.PathLike[str] | None = None,
+    default_override: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> TenantRegistry:
+    """Load the tenants file.
+
+    ``path`` falls back to ``$KOSMO_TENANTS_FILE`` and then ``data/tenants.yml``;
+    the default tenant falls back to ``$KOSMO_DEFAULT_TENANT`` and then the file.
+    """
+    env = os.environ if environ is None else environ
+    file = Path(path or env.get(TENANTS_FILE_ENV) or DEFAULT_TENANTS_FILE)
+    if not file.is_absolute() and not file.exists():
+        file = PROJECT_ROOT / file
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise TenantConfigError(f"tenants file not found: {file}") from e
+    except yaml.YAMLError as e:
+        raise TenantConfigError(f"tenants file {file} is not valid YAML: {e}") from e
+    if not isinstance(data, Mapping):
+        raise TenantConfigError(f"tenants file {file}: expected a mapping at the top")
+    return parse_registry(data, default_override or env.get(DEFAULT_TENANT_ENV) or None)
