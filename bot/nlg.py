@@ -1,0 +1,56 @@
+"""Responses that speak for the member's own society.
+
+Rasa's templated generator fills ``{variables}`` from slots and picks response
+variations whose ``condition`` matches slot values. We add the facts of the
+conversation's society (``bot.tenants.Tenant.template_variables``) to those
+values, so ``domain.yml`` can say ``{portal_url}`` or have a variation with
+``condition: [{type: slot, name: otp_method, value: totp}]`` and a new society
+needs only a new entry in ``data/tenants.yml``.
+
+Configured in ``endpoints.yml``::
+
+    nlg:
+      type: bot.nlg.TenantNaturalLanguageGenerator
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Text
+
+from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.tenants import TenantRegistry, load_registry
+
+TENANT_SLOT = "tenant"
+
+
+class TenantNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
+    """Templated responses with the conversation's society facts filled in."""
+
+    def __init__(
+        self,
+        endpoint_config: Optional[EndpointConfig] = None,
+        domain: Optional[Domain] = None,
+        registry: Optional[TenantRegistry] = None,
+    ) -> None:
+        super().__init__(domain.responses if domain else {})
+        kwargs = (endpoint_config.kwargs if endpoint_config else None) or {}
+        self.registry = registry or load_registry(kwargs.get("tenants_file"))
+
+    def values_for(self, slots: Dict[Text, Any]) -> Dict[Text, Any]:
+        """Slot values overlaid with the facts of the society in the ``tenant`` slot."""
+        tenant = self.registry.resolve(slots.get(TENANT_SLOT))
+        return {**slots, **tenant.template_variables()}
+
+    async def generate(
+        self,
+        utter_action: Text,
+        tracker: DialogueStateTracker,
+        output_channel: Text,
+        **kwargs: Any,
+    ) -> Optional[Dict[Text, Any]]:
+        values = self.values_for(tracker.current_slot_values())
+        return self.generate_from_slots(utter_action, values, output_channel, **kwargs)

@@ -1,0 +1,106 @@
+"""Japanese tokenizer for Rasa, built on SudachiPy (dictionary: sudachidict-core).
+
+Members write the same word many ways: ﾊﾟｽﾜｰﾄﾞ / パスワード, ＩＤ / ID,
+読み取れない / 読みとれない, 申込 / 申し込み. Sudachi's normalised form folds
+full-width/half-width, kana and okurigana variants to one spelling; we use it,
+lower-cased, as each token's *lemma*, which Rasa's CountVectorsFeaturizer reads
+by default (``use_lemma: true``). A token's *text* stays the member's own
+spelling with its offsets, so entity positions still point into the message.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.training_data.message import Message
+
+# Sudachi refuses inputs over ~49 KB (UTF-8). Japanese characters take three
+# bytes, so 12,000 characters per chunk stays well inside the limit.
+MAX_CHARS_PER_CHUNK = 12_000
+
+SPLIT_MODES = ("A", "B", "C")
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
+)
+class JapaneseTokenizer(Tokenizer):
+    """Morphological tokenizer for Japanese with normalised lemmas."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            **Tokenizer.get_default_config(),
+            # A: shortest units, C: longest (named entities), B: in between.
+            "split_mode": "B",
+            # Drop tokens that are only white space or punctuation.
+            "drop_symbols": True,
+        }
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["sudachipy", "sudachidict_core"]
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
+        mode = str(config.get("split_mode", "B")).upper()
+        if mode not in SPLIT_MODES:
+            raise ValueError(
+                f"JapaneseTokenizer: split_mode must be one of {SPLIT_MODES}, got {mode!r}"
+            )
+        self._mode_name = mode
+        self._drop_symbols = bool(config.get("drop_symbols", True))
+        self._tokenizer: Any = None
+        self._mode: Any = None
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "JapaneseTokenizer":
+        return cls(config)
+
+    def _sudachi(self) -> Any:
+        # Built on first use rather than at import or construction, so that
+        # loading a model does not pay for it twice and tests can build many.
+        if self._tokenizer is None:
+            from sudachipy import Dictionary, SplitMode
+
+            self._tokenizer = Dictionary(dict="core").create()
+            self._mode = getattr(SplitMode, self._mode_name)
+        return self._tokenizer
+
+    def _is_symbol(self, morpheme: Any, surface: str) -> bool:
+        if not surface.strip():
+            return True
+        pos = morpheme.part_of_speech()
+        return pos[0] in ("補助記号", "空白")
+
+    def tokenize_text(self, text: Optional[Text]) -> List[Token]:
+        """Tokenise a string; offsets refer to ``text`` as given."""
+        if not text:
+            return []
+        sudachi = self._sudachi()
+        tokens: List[Token] = []
+        for offset in range(0, len(text), MAX_CHARS_PER_CHUNK):
+            chunk = text[offset : offset + MAX_CHARS_PER_CHUNK]
+            for m in sudachi.tokenize(chunk, self._mode):
+                surface = m.surface()
+                if self._drop_symbols and self._is_symbol(m, surface):
+                    continue
+                start = offset + m.begin()
+                lemma = (m.normalized_form() or surface).lower()
+                tokens.append(Token(surface, start, end=offset + m.end(), lemma=lemma))
+        return tokens
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        tokens = self.tokenize_text(message.get(attribute))
+        return self._apply_token_pattern(tokens)
