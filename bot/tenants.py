@@ -88,6 +88,7 @@ class Tenant:
     email_link_valid_minutes: int
     contact: str
     app_help_desk: str | None
+    first_time_notice: str | None
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -98,7 +99,8 @@ class Tenant:
         """The facts responses may interpolate, plus flags responses may test.
 
         Flags (``otp_method``, ``has_voluntary_continuation_id``,
-        ``has_app_help_desk``) are used as response ``condition`` values.
+        ``has_app_help_desk``, ``has_first_time_notice``) are used as response
+        ``condition`` values.
         """
         pw = self.initial_password
         birth = pw.example_birth_date
@@ -137,6 +139,8 @@ class Tenant:
             "contact": self.contact,
             "has_app_help_desk": self.app_help_desk is not None,
             "app_help_desk": self.app_help_desk or "",
+            "has_first_time_notice": self.first_time_notice is not None,
+            "first_time_notice": self.first_time_notice or "",
         }
 
 
@@ -245,6 +249,7 @@ def parse_tenant(key: str, data: Mapping[str, Any]) -> Tenant:
         email_link_valid_minutes=_int(_require(data, "email_link_valid_minutes", w), w),
         contact=str(_require(data, "contact", w)),
         app_help_desk=data.get("app_help_desk"),
+        first_time_notice=data.get("first_time_notice"),
         raw=dict(data),
     )
 
