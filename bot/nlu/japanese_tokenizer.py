@@ -35,7 +35,11 @@ class JapaneseTokenizer(Tokenizer):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            **Tokenizer.get_default_config(),
+            # Intent names are not split into tokens (same as Rasa's tokenizers).
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
             # A: shortest units, C: longest (named entities), B: in between.
             "split_mode": "B",
             # Drop tokens that are only white space or punctuation.
@@ -74,8 +78,8 @@ class JapaneseTokenizer(Tokenizer):
         if self._tokenizer is None:
             from sudachipy import Dictionary, SplitMode
 
-            self._tokenizer = Dictionary(dict="core").create()
             self._mode = getattr(SplitMode, self._mode_name)
+            self._tokenizer = Dictionary(dict="core").tokenizer(mode=self._mode)
         return self._tokenizer
 
     def _is_symbol(self, morpheme: Any, surface: str) -> bool:

@@ -1,0 +1,85 @@
+# KOSMO Web login helpdesk bot. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+RASA    := $(VENV)/bin/rasa
+STAMP   := $(VENV)/.installed
+
+# Python 3.10 (Rasa 3.6 supports < 3.11): $PYTHON if given, else pyenv's 3.10, else python3.10.
+PYTHON ?= $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10 2>/dev/null | sort -V -r) $$(command -v python3.10 2>/dev/null); do \
+            "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; done)
+
+# The model is named by a hash of everything that goes into training, so
+# `make run` / `make test` train only when data, config or NLU code changed.
+TRAIN_INPUTS := config.yml domain.yml $(sort $(wildcard data/nlu/*.yml data/rules/*.yml data/stories/*.yml bot/nlu/*.py))
+MODEL_HASH   := $(shell cat $(TRAIN_INPUTS) 2>/dev/null | sha256sum | cut -c1-12)
+MODEL        := models/kosmo-$(MODEL_HASH).tar.gz
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+.PHONY: help setup venv env train model seed run test test-fast bench lint fmt validate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.10 not found (pyenv install 3.10, or make PYTHON=/path/to/python3.10)" >&2; exit 1; fi
+	@echo "Creating $(VENV) with $(PYTHON)"
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip check
+	@touch $@
+
+venv: $(STAMP) ## create the virtualenv and install packages (Rasa's pins as constraints)
+
+.env: .env.example
+	@if [ -f .env ]; then touch .env; else \
+	  sed -E "s/=change-me$$/=__RANDOM__/" .env.example | while IFS= read -r line; do \
+	    echo "$${line/__RANDOM__/$$(head -c 24 /dev/urandom | base64 | tr -d '/+=')}"; done > .env; \
+	  echo "Wrote .env with fresh random tokens"; fi
+
+env: .env
+
+$(MODEL): $(STAMP) $(TRAIN_INPUTS)
+	@mkdir -p models
+	$(RASA) train --fixed-model-name kosmo-$(MODEL_HASH) --out models
+
+model: $(MODEL) ## train a model if none exists for the current data and config
+
+train: $(STAMP) ## train a model (always)
+	$(RASA) train --fixed-model-name kosmo-$(MODEL_HASH) --out models --force
+
+seed: $(STAMP) .env ## create/upgrade the portal database and its demo members
+	@set -a; source .env; set +a; \
+	if [ -f bot/portal/__main__.py ]; then $(PY) -m bot.portal db-upgrade && $(PY) -m bot.portal seed; fi
+
+run: $(STAMP) .env $(MODEL) seed ## set up everything and start portal, actions and Rasa (Ctrl-C stops)
+	$(PY) -m bot.stack --model $(MODEL)
+
+validate: $(STAMP) ## check training data and domain
+	$(RASA) data validate --fail-on-warnings
+
+test: $(STAMP) .env $(MODEL) validate ## set up and run every test
+	KOSMO_MODEL=$(MODEL) $(PY) -m pytest -ra
+
+test-fast: $(STAMP) ## tests that need no trained model
+	$(PY) -m pytest -ra -m "not model and not e2e"
+
+bench: $(STAMP) .env $(MODEL) ## benchmark: NLU F1, latency, throughput, memory, training time
+	KOSMO_MODEL=$(MODEL) $(PY) -m bench
+
+lint: $(STAMP) ## ruff and mypy
+	$(VENV)/bin/ruff check bot actions tests bench
+	$(VENV)/bin/mypy bot actions
+
+fmt: $(STAMP) ## format the code
+	$(VENV)/bin/ruff format bot actions tests bench
+	$(VENV)/bin/ruff check --fix bot actions tests bench
+
+clean: ## remove trained models, results and local databases (keeps the venv)
+	rm -rf models/*.tar.gz results var .pytest_cache

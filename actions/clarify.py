@@ -1,0 +1,150 @@
+"""When the bot is unsure: ask with buttons for the likeliest topics, then give up.
+
+A first low-confidence message (``nlu_fallback``) gets "did you mean ...?" with
+buttons for the two or three most likely topics, taken from the intent ranking
+and, for FAQ topics, the ResponseSelector's ranking. A second one straight after
+gets an honest "I could not understand" with what the bot can do and whom to
+contact, instead of asking again and again.
+
+FAQ buttons send ``/choose_topic{"topic": "faq/<name>"}``, answered by
+``action_answer_topic``; other topics send their intent (``/account_locked``),
+so the normal rules for that intent apply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Text
+
+import yaml
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LABELS_FILE_ENV = "KOSMO_TOPIC_LABELS_FILE"
+DEFAULT_LABELS_FILE = PROJECT_ROOT / "data" / "topic_labels.yml"
+
+FAQ_INTENT = "faq"
+FALLBACK_INTENT = "nlu_fallback"
+MAX_BUTTONS = 3
+# Topics below this score are guesses too poor to offer.
+MIN_SCORE = 0.02
+
+SLOT_TOPIC = "topic"
+ACTION_CLARIFY = "action_clarify"
+
+
+@dataclass(frozen=True)
+class TopicChoice:
+    key: str
+    label: str
+    score: float
+
+    @property
+    def payload(self) -> str:
+        if self.key.startswith(FAQ_INTENT + "/"):
+            return "/choose_topic" + json.dumps({"topic": self.key}, ensure_ascii=False)
+        return "/" + self.key
+
+
+def load_labels(path: Optional[str | os.PathLike[str]] = None) -> Dict[str, str]:
+    """Button labels per topic, from ``data/topic_labels.yml``."""
+    file = Path(path or os.environ.get(LABELS_FILE_ENV) or DEFAULT_LABELS_FILE)
+    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    labels = data.get("labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def rank_topics(
+    parse_data: Mapping[str, Any], labels: Mapping[str, str], limit: int = MAX_BUTTONS
+) -> List[TopicChoice]:
+    """The likeliest labelled topics of a parsed message, best first."""
+    scores: Dict[str, float] = {}
+    faq_ranking = (
+        (parse_data.get("response_selector") or {}).get(FAQ_INTENT, {}).get("ranking") or []
+    )
+    for item in parse_data.get("intent_ranking") or []:
+        name, confidence = item.get("name"), float(item.get("confidence") or 0.0)
+        if not name or name == FALLBACK_INTENT:
+            continue
+        if name == FAQ_INTENT:
+            for answer in faq_ranking:
+                key = answer.get("intent_response_key")
+                score = confidence * float(answer.get("confidence") or 0.0)
+                if key:
+                    scores[key] = max(scores.get(key, 0.0), score)
+        else:
+            scores[name] = max(scores.get(name, 0.0), confidence)
+    ranked = sorted(
+        (TopicChoice(k, labels[k], s) for k, s in scores.items() if k in labels and s >= MIN_SCORE),
+        key=lambda c: c.score,
+        reverse=True,
+    )
+    return ranked[:limit]
+
+
+def previous_bot_action(tracker: Tracker) -> Optional[str]:
+    """The last action the bot ran before the member's latest message."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return None
+            seen_user = True
+            continue
+        if seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name")
+    return None
+
+
+class ActionClarify(Action):
+    """Ask which topic the member meant, or give up after two misses in a row."""
+
+    def __init__(self, labels: Optional[Mapping[str, str]] = None) -> None:
+        self._labels = dict(labels) if labels is not None else None
+
+    @property
+    def labels(self) -> Dict[str, str]:
+        if self._labels is None:
+            self._labels = load_labels()
+        return self._labels
+
+    def name(self) -> Text:
+        return ACTION_CLARIFY
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        if previous_bot_action(tracker) == ACTION_CLARIFY:
+            dispatcher.utter_message(response="utter_give_up")
+            return [SlotSet(SLOT_TOPIC, None)]
+        choices = rank_topics(tracker.latest_message or {}, self.labels)
+        if not choices:
+            dispatcher.utter_message(response="utter_ask_rephrase")
+            return []
+        buttons = [{"title": c.label, "payload": c.payload} for c in choices]
+        buttons.append({"title": "どれでもない", "payload": "/deny"})
+        dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        return []
+
+
+class ActionAnswerTopic(Action):
+    """Answer the FAQ topic the member picked from the clarification buttons."""
+
+    def name(self) -> Text:
+        return "action_answer_topic"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        topic = tracker.get_slot(SLOT_TOPIC)
+        response = f"utter_{topic}" if isinstance(topic, str) else None
+        if response and response in (domain.get("responses") or {}):
+            dispatcher.utter_message(response=response)
+        else:
+            dispatcher.utter_message(response="utter_ask_rephrase")
+        return [SlotSet(SLOT_TOPIC, None)]

@@ -1,0 +1,324 @@
+"""Start, watch and stop the whole system: portal, action server, Rasa server.
+
+Used three ways, so the three agree on how the system is started:
+
+- ``make run`` -> ``python -m bot.stack`` (prints what runs where; Ctrl-C stops all);
+- the end-to-end tests, which start a stack on free loopback ports;
+- ``make bench``, which measures it.
+
+Each service is a child process in its own process group, so stopping the stack
+stops everything a service started too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Mapping, Sequence
+
+from bot.tenants import PROJECT_ROOT
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Service:
+    """One child process and the URL that answers once it is ready."""
+
+    name: str
+    argv: Sequence[str]
+    ready_url: str
+    describe: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    _log: IO[bytes] | None = None
+
+    def start(self, base_env: Mapping[str, str], log_dir: Path) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"{self.name}.log"
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            list(self.argv),
+            cwd=PROJECT_ROOT,
+            env={**base_env, **self.env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def is_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.ready_url, timeout=2) as resp:
+                return 200 <= resp.status < 300
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def log_tail(self, lines: int = 30) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, grace: float = 10.0) -> None:
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=grace)
+            except (ProcessLookupError, PermissionError):
+                pass
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class StackError(RuntimeError):
+    """A service did not come up; the message carries the end of its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def newest_model(models_dir: Path = PROJECT_ROOT / "models") -> Path:
+    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise StackError(f"no trained model in {models_dir}: run `make train`")
+    return models[-1]
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file (comments and blanks skipped)."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+@dataclass
+class Stack:
+    """The portal, the action server and the Rasa server, on given ports."""
+
+    model: Path
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    portal_port: int = 8080
+    smtp_port: int = 8025
+    host: str = "127.0.0.1"
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path = PROJECT_ROOT / "var" / "log"
+    with_portal: bool = True
+    services: list[Service] = field(default_factory=list)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def portal_url(self) -> str:
+        return f"http://{self.host}:{self.portal_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{self.host}:{self.actions_port}"
+
+    def base_env(self) -> dict[str, str]:
+        env = {**os.environ, **self.env}
+        env.setdefault("KOSMO_ACTION_ENDPOINT", f"{self.actions_url}/webhook")
+        env.setdefault("KOSMO_PORTAL_URL", self.portal_url)
+        env.setdefault("KOSMO_SMTP_PORT", str(self.smtp_port))
+        env.setdefault("KOSMO_SMTP_HOST", self.host)
+        env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def build(self) -> list[Service]:
+        py = sys.executable
+        env = self.base_env()
+        services = []
+        if self.with_portal and (PROJECT_ROOT / "bot" / "portal" / "__main__.py").exists():
+            services.append(
+                Service(
+                    "portal",
+                    [py, "-m", "bot.portal", "serve", "--dev", "--host", self.host,
+                     "--port", str(self.portal_port)],
+                    ready_url=f"{self.portal_url}/api/v1/openapi.json",
+                    describe=f"reference portal   {self.portal_url}  (dev outbox: {self.portal_url}/dev/outbox, SMTP {self.host}:{self.smtp_port})",
+                )
+            )
+        services.append(
+            Service(
+                "actions",
+                [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)],
+                ready_url=f"{self.actions_url}/health",
+                describe=f"action server      {self.actions_url}/webhook",
+            )
+        )
+        rasa_argv = [
+            str(VENV_BIN / "rasa"), "run",
+            "--model", str(self.model),
+            "--endpoints", "endpoints.yml",
+            "--credentials", "credentials.yml",
+            "--port", str(self.rasa_port),
+            "--interface", self.host,
+            "--enable-api",
+            "--cors", "*",
+        ]
+        token = env.get("RASA_AUTH_TOKEN")
+        if token:
+            rasa_argv += ["--auth-token", token]
+        services.append(
+            Service(
+                "rasa",
+                rasa_argv,
+                ready_url=f"{self.rasa_url}/",
+                describe=f"Rasa server        {self.rasa_url}  (REST: {self.rasa_url}/webhooks/rest/webhook, HTTP API with token)",
+            )
+        )
+        return services
+
+    def start(self, timeout: float = 240.0) -> None:
+        self.services = self.build()
+        env = self.base_env()
+        for service in self.services:
+            service.start(env, self.log_dir)
+        deadline = time.monotonic() + timeout
+        pending = list(self.services)
+        while pending:
+            for service in list(pending):
+                code = service.exited()
+                if code is not None:
+                    self.stop()
+                    raise StackError(
+                        f"{service.name} exited with code {code} while starting; "
+                        f"log {service.log_path}:\n{service.log_tail()}"
+                    )
+                if service.is_ready():
+                    pending.remove(service)
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(s.name for s in pending)
+                tails = "\n".join(f"--- {s.name}\n{s.log_tail()}" for s in pending)
+                self.stop()
+                raise StackError(f"not ready after {timeout:.0f}s: {names}\n{tails}")
+            if pending:
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+
+    def service(self, name: str) -> Service:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    def restart(self, name: str, timeout: float = 240.0) -> None:
+        """Stop one service and start it again (e.g. to prove state survives)."""
+        service = self.service(name)
+        service.stop()
+        service.start(self.base_env(), self.log_dir)
+        deadline = time.monotonic() + timeout
+        while not service.is_ready():
+            code = service.exited()
+            if code is not None or time.monotonic() > deadline:
+                raise StackError(f"{name} did not come back (exit {code}):\n{service.log_tail()}")
+            time.sleep(0.5)
+
+    def __enter__(self) -> "Stack":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.stack", description=__doc__)
+    parser.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
+    parser.add_argument("--rasa-port", type=int, default=5005)
+    parser.add_argument("--actions-port", type=int, default=5055)
+    parser.add_argument("--portal-port", type=int, default=8080)
+    args = parser.parse_args(argv)
+
+    env = read_env_file(PROJECT_ROOT / ".env")
+    env = {k: v for k, v in env.items() if k not in os.environ}
+    try:
+        stack = Stack(
+            model=args.model or newest_model(),
+            rasa_port=args.rasa_port,
+            actions_port=args.actions_port,
+            portal_port=args.portal_port,
+            env=env,
+        )
+        print(f"Starting with model {stack.model.name} (logs in {stack.log_dir}) ...", flush=True)
+        stack.start()
+    except StackError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    print("\nRunning:")
+    for service in stack.services:
+        print(f"  {service.describe}")
+    print(
+        "\nTry it:\n"
+        f"  curl -s {stack.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
+        "    -d '{\"sender\": \"demo-1\", \"message\": \"初期パスワードを教えて\", \"metadata\": {\"tenant\": \"ono\"}}'\n"
+        "\nCtrl-C stops everything.",
+        flush=True,
+    )
+    try:
+        while not stopping:
+            for service in stack.services:
+                code = service.exited()
+                if code is not None:
+                    print(f"\n{service.name} stopped (exit {code}); log tail:\n{service.log_tail()}",
+                          file=sys.stderr)
+                    stopping = True
+                    break
+            time.sleep(0.5)
+    finally:
+        print("\nStopping ...", flush=True)
+        stack.stop()
+        print("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

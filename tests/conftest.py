@@ -1,0 +1,75 @@
+"""Shared fixtures: the project's tenants plus a fictional third society."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.tenants import DEFAULT_TENANTS_FILE, TenantRegistry, load_registry
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# A society that exists only here: email OTP like kose, but every fact differs,
+# so a test can tell whose facts an answer used.
+FICTIONAL_KEY = "hoshi"
+FICTIONAL_TENANT = {
+    "name": "ほしぞら健康保険組合",
+    "short_name": "ほしぞら健保",
+    "portal_url": "https://www.hoshizora.portal.kosmo-web.jp/",
+    "otp_method": "email",
+    "authenticator_app": None,
+    "mail_sender": "no-reply@kosmo-web.jp",
+    "mail_domain": "kosmo-web.jp",
+    "first_login_minutes": 15,
+    "user_id": {
+        "min_length": 8,
+        "max_length": 13,
+        "allowed": "半角英数字と - _ . @",
+        "source_first_time": "ほしぞら健保から届いた通知書のユーザーID",
+        "source_returning": "今までのユーザーID",
+    },
+    "first_time_notice": "「ログインのご案内」",
+    "initial_password": {
+        "symbol_digits": 3,
+        "number_digits": 6,
+        "example": {"symbol": "707", "number": "654321", "birth_date": "1985-02-03"},
+    },
+    "symbol_number_source": "ほしぞら健保の資格情報のお知らせ",
+    "voluntary_continuation": None,
+    "password": {"min_length": 8, "max_length": 64, "allowed_symbols": "!#$%"},
+    "email_link_valid_minutes": 30,
+    "contact": "ほしぞら健康保険組合",
+    "app_help_desk": None,
+}
+FICTIONAL_EXAMPLE_PASSWORD = "70765432119850203"
+
+
+def tenants_data_with_fictional() -> dict:
+    data = yaml.safe_load(DEFAULT_TENANTS_FILE.read_text(encoding="utf-8"))
+    data = copy.deepcopy(data)
+    data["tenants"][FICTIONAL_KEY] = copy.deepcopy(FICTIONAL_TENANT)
+    return data
+
+
+@pytest.fixture(scope="session")
+def tenants_file_with_fictional(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """data/tenants.yml plus the fictional society, written to a temp file."""
+    path = tmp_path_factory.mktemp("tenants") / "tenants.yml"
+    path.write_text(
+        yaml.safe_dump(tenants_data_with_fictional(), allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def registry() -> TenantRegistry:
+    return load_registry(DEFAULT_TENANTS_FILE, environ={})
+
+
+@pytest.fixture(scope="session")
+def registry_with_fictional(tenants_file_with_fictional: Path) -> TenantRegistry:
+    return load_registry(tenants_file_with_fictional, environ={})

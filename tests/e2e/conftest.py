@@ -1,0 +1,86 @@
+"""A real stack (portal, action server, Rasa server) on free loopback ports."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.stack import Stack, free_port
+from tests.model_support import model_path
+
+
+class RestClient:
+    """Talks to Rasa's REST channel the way the portal widget's server side would."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.token = token
+
+    def send(self, sender: str, message: str, tenant: str | None = None,
+             metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"sender": sender, "message": message}
+        meta = dict(metadata or {})
+        if tenant is not None:
+            meta["tenant"] = tenant
+        if meta:
+            body["metadata"] = meta
+        req = urllib.request.Request(
+            f"{self.base_url}/webhooks/rest/webhook",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+
+    def text(self, sender: str, message: str, tenant: str | None = None) -> str:
+        return "\n".join(m.get("text", "") for m in self.send(sender, message, tenant))
+
+    def tracker(self, sender: str, token: str | None = "") -> tuple[int, dict[str, Any]]:
+        token = self.token if token == "" else token
+        url = f"{self.base_url}/conversations/{sender}/tracker"
+        if token:
+            url += f"?token={token}"
+        try:
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, {}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, tenants_file_with_fictional: Path):
+    work = tmp_path_factory.mktemp("stack")
+    token = secrets.token_urlsafe(16)
+    env = {
+        # the stack knows the fictional third society from data alone
+        "KOSMO_TENANTS_FILE": str(tenants_file_with_fictional),
+        "KOSMO_TRACKER_DB_URL": f"sqlite:///{work / 'tracker.db'}",
+        "KOSMO_PORTAL_DB_URL": f"sqlite:///{work / 'portal.db'}",
+        "KOSMO_PORTAL_SERVICE_TOKEN": secrets.token_urlsafe(16),
+        "KOSMO_PORTAL_ADMIN_TOKEN": secrets.token_urlsafe(16),
+        "RASA_AUTH_TOKEN": token,
+    }
+    s = Stack(
+        model=model_path(),
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        portal_port=free_port(),
+        smtp_port=free_port(),
+        env=env,
+        log_dir=work / "logs",
+    )
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="session")
+def rest(stack: Stack) -> RestClient:
+    return RestClient(stack.rasa_url, stack.env["RASA_AUTH_TOKEN"])

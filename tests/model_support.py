@@ -1,0 +1,28 @@
+"""Finding the trained model for tests that need one (`make test` trains it first)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.stack import StackError, newest_model
+
+
+def model_path() -> Path:
+    """$KOSMO_MODEL (set by the Makefile), else the newest model in models/.
+
+    A missing model fails the test: `make test` always trains first, so a
+    missing model is a broken set-up, not a reason to skip.
+    """
+    explicit = os.environ.get("KOSMO_MODEL")
+    if explicit:
+        path = Path(explicit)
+        if not path.exists():
+            pytest.fail(f"KOSMO_MODEL={explicit} does not exist; run `make model`")
+        return path
+    try:
+        return newest_model()
+    except StackError as e:
+        pytest.fail(str(e))

@@ -1,0 +1,103 @@
+"""Loading societies from data/tenants.yml, and what goes wrong loudly."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.tenants import (
+    DEFAULT_TENANTS_FILE,
+    TenantConfigError,
+    load_registry,
+    parse_registry,
+)
+
+from tests.conftest import FICTIONAL_EXAMPLE_PASSWORD, FICTIONAL_KEY, tenants_data_with_fictional
+
+
+def raw() -> dict:
+    return yaml.safe_load(DEFAULT_TENANTS_FILE.read_text(encoding="utf-8"))
+
+
+def test_both_manual_societies_load_with_their_facts(registry):
+    kose, ono = registry.get("kose"), registry.get("ono")
+    assert kose.otp_method == "email" and kose.authenticator_app is None
+    assert kose.portal_url == "https://www.kosekenpo.portal.kosmo-web.jp/"
+    assert kose.initial_password.example == "301234519901101"
+    assert ono.otp_method == "totp" and ono.authenticator_app == "Microsoft Authenticator"
+    assert ono.portal_url == "https://www.onokenpo.portal.kosmo-web.jp/"
+    assert ono.initial_password.example == "10123420010101"
+    assert ono.initial_password.total_digits == 14
+    assert ono.voluntary_continuation is not None and kose.voluntary_continuation is None
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [("ono", "ono"), ("ONO", "ono"), (" kose ", "kose"), ("nope", "kose"), (None, "kose"), ("", "kose")],
+)
+def test_resolve_falls_back_to_the_default(registry, given, expected):
+    assert registry.resolve(given).key == expected
+
+
+def test_default_can_be_overridden_from_the_environment():
+    reg = load_registry(DEFAULT_TENANTS_FILE, environ={"KOSMO_DEFAULT_TENANT": "ono"})
+    assert reg.default.key == "ono"
+    assert reg.resolve("unknown").key == "ono"
+
+
+def test_unknown_default_is_refused():
+    with pytest.raises(TenantConfigError, match="default tenant 'zzz'"):
+        load_registry(DEFAULT_TENANTS_FILE, environ={"KOSMO_DEFAULT_TENANT": "zzz"})
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        (("ono", "portal_url"), "tenants.ono: missing required key 'portal_url'"),
+        (("ono", "initial_password", "example"), "tenants.ono.initial_password: missing required key 'example'"),
+        (("kose", "otp_method"), "tenants.kose: missing required key 'otp_method'"),
+    ],
+)
+def test_a_missing_fact_is_named(path, message):
+    data = copy.deepcopy(raw())
+    node = data["tenants"]
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    with pytest.raises(TenantConfigError) as err:
+        parse_registry(data)
+    assert str(err.value) == message
+
+
+def test_bad_otp_method_and_missing_app_are_refused():
+    data = copy.deepcopy(raw())
+    data["tenants"]["kose"]["otp_method"] = "sms"
+    with pytest.raises(TenantConfigError, match="otp_method: must be one of"):
+        parse_registry(data)
+    data = copy.deepcopy(raw())
+    data["tenants"]["ono"]["authenticator_app"] = None
+    with pytest.raises(TenantConfigError, match="authenticator_app: required"):
+        parse_registry(data)
+
+
+def test_missing_or_broken_file_gives_a_clear_error(tmp_path: Path):
+    with pytest.raises(TenantConfigError, match="not found"):
+        load_registry(tmp_path / "nope.yml", environ={})
+    bad = tmp_path / "bad.yml"
+    bad.write_text("tenants: [unclosed", encoding="utf-8")
+    with pytest.raises(TenantConfigError, match="not valid YAML"):
+        load_registry(bad, environ={})
+
+
+def test_a_third_society_is_data_only(registry_with_fictional):
+    hoshi = registry_with_fictional.get(FICTIONAL_KEY)
+    assert hoshi is not None
+    assert hoshi.initial_password.example == FICTIONAL_EXAMPLE_PASSWORD
+    variables = hoshi.template_variables()
+    assert variables["pw_total_digits"] == 17
+    assert variables["portal_url"].startswith("https://www.hoshizora")
+    assert {t.key for t in registry_with_fictional} == {"kose", "ono", FICTIONAL_KEY}
+    assert tenants_data_with_fictional()["tenants"][FICTIONAL_KEY]["otp_method"] == "email"

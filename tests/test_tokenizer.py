@@ -1,0 +1,69 @@
+"""The Japanese tokenizer: variants that mean the same word tokenise alike."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.japanese_tokenizer import JapaneseTokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> JapaneseTokenizer:
+    return JapaneseTokenizer({**JapaneseTokenizer.get_default_config()})
+
+
+def lemmas(tok: JapaneseTokenizer, text: str) -> list[str]:
+    return [t.lemma for t in tok.tokenize(Message(data={"text": text}), "text")]
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        # half-width vs full-width katakana
+        ("ﾊﾟｽﾜｰﾄﾞを忘れました", "パスワードを忘れました"),
+        # full-width vs half-width letters and digits
+        ("ＩＤが６桁です", "IDが6桁です"),
+        ("ＱＲコード", "QRコード"),
+        # kana vs kanji spelling
+        ("パスワードをわすれた", "パスワードを忘れた"),
+        ("ログインできない", "ログイン出来ない"),
+        # okurigana variants
+        ("読み取れない", "読みとれない"),
+        ("申込み", "申し込み"),
+        # upper vs lower case
+        ("AUTHENTICATOR", "authenticator"),
+    ],
+)
+def test_variants_tokenise_alike(tokenizer, a, b):
+    assert lemmas(tokenizer, a) == lemmas(tokenizer, b)
+
+
+def test_offsets_point_into_the_original_text(tokenizer):
+    text = "ﾜﾝﾀｲﾑﾊﾟｽﾜｰﾄﾞが届かない！"
+    tokens = tokenizer.tokenize(Message(data={"text": text}), "text")
+    assert tokens, "no tokens"
+    for t in tokens:
+        assert text[t.start : t.end] == t.text
+    assert "！" not in [t.text for t in tokens]  # punctuation dropped
+
+
+def test_different_words_stay_different(tokenizer):
+    assert lemmas(tokenizer, "ユーザーID") != lemmas(tokenizer, "パスワード")
+
+
+def test_empty_and_blank_text(tokenizer):
+    assert lemmas(tokenizer, "") == []
+    assert lemmas(tokenizer, "   　 ") == []
+
+
+def test_very_long_input_does_not_crash(tokenizer):
+    text = "パスワードを忘れました。" * 5000  # 60,000 characters, beyond Sudachi's limit
+    tokens = tokenizer.tokenize(Message(data={"text": text}), "text")
+    assert len(tokens) > 10000
+    assert all(text[t.start : t.end] == t.text for t in tokens[-5:])
+
+
+def test_bad_split_mode_is_refused():
+    with pytest.raises(ValueError, match="split_mode"):
+        JapaneseTokenizer({**JapaneseTokenizer.get_default_config(), "split_mode": "Z"})
