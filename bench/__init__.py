@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): NLU quality, REST latency and throughput, memory, training time."""

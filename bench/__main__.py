@@ -1,0 +1,329 @@
+"""`make bench`: measure our bot and the stock `rasa init` bot in the same run.
+
+Writes bench/report.md (and bench/report.json):
+- intent macro-F1 on the held-out set (tests/nlu, never trained on);
+- REST reply latency with 1 conversation, and with 20 concurrent conversations
+  each sending its next message as soon as it has the answer; messages/second;
+- training time (a fresh `rasa train --force` of our data);
+- resident memory of the Rasa server after the load.
+
+The stock bot is `rasa init --no-prompt` (default config, English) in a temp
+folder, served by the same Rasa, measured by the same client.
+
+Every loop is bounded in count and time and talks only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.nlu_eval import evaluate_holdout
+from bot.stack import Service, Stack, free_port, newest_model
+from bot.tenants import PROJECT_ROOT
+
+VENV_BIN = Path(sys.executable).parent
+REPORT_MD = PROJECT_ROOT / "bench" / "report.md"
+REPORT_JSON = PROJECT_ROOT / "bench" / "report.json"
+
+OUR_MESSAGES = [
+    ("kose", "こんにちは"),
+    ("kose", "初期パスワードを教えてください"),
+    ("ono", "ワンタイムパスワードが通りません"),
+    ("ono", "QRコードが読み取れない"),
+    ("kose", "ポータルのURLは？"),
+    ("ono", "アカウントがロックされました"),
+    ("kose", "ユーザーIDを忘れました"),
+    ("ono", "＋ボタンが出てこない"),
+    ("kose", "ありがとう"),
+]
+STOCK_MESSAGES = [
+    (None, "hello"),
+    (None, "I am sad"),
+    (None, "yes"),
+    (None, "great"),
+    (None, "are you a bot?"),
+    (None, "bye"),
+]
+
+TARGETS = {
+    "macro_f1": 0.95,
+    "p50_1_ms": 50,
+    "p95_20_ms": 400,
+    "throughput_20": 50,
+    "rss_mb": 1200,
+    "train_s": 300,
+}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def conversation(
+    session: aiohttp.ClientSession,
+    url: str,
+    sender: str,
+    messages: list[tuple[str | None, str]],
+    count: int,
+    deadline: float,
+    latencies: list[float],
+    errors: list[str],
+) -> None:
+    for i in range(count):
+        if time.monotonic() > deadline:
+            return
+        tenant, text = messages[i % len(messages)]
+        body: dict[str, Any] = {"sender": sender, "message": text}
+        if tenant:
+            body["metadata"] = {"tenant": tenant}
+        start = time.perf_counter()
+        try:
+            async with session.post(url, json=body) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    errors.append(f"HTTP {resp.status}")
+                    continue
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            errors.append(type(e).__name__)
+            continue
+        latencies.append((time.perf_counter() - start) * 1000)
+
+
+async def load(
+    rasa_url: str, messages: list[tuple[str | None, str]], conversations: int,
+    per_conversation: int, max_seconds: float, tag: str,
+) -> dict[str, Any]:
+    url = f"{rasa_url}/webhooks/rest/webhook"
+    latencies: list[float] = []
+    errors: list[str] = []
+    timeout = aiohttp.ClientTimeout(total=30)
+    connector = aiohttp.TCPConnector(limit=conversations + 5)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        # warm up every code path once
+        await conversation(session, url, f"{tag}-warm", messages, len(messages), time.monotonic() + 60, [], [])
+        deadline = time.monotonic() + max_seconds
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                conversation(session, url, f"{tag}-{conversations}-{i}", messages,
+                             per_conversation, deadline, latencies, errors)
+                for i in range(conversations)
+            )
+        )
+        elapsed = time.perf_counter() - started
+    return {
+        "conversations": conversations,
+        "messages": len(latencies),
+        "errors": len(errors),
+        "p50_ms": round(pct(latencies, 50), 1),
+        "p95_ms": round(pct(latencies, 95), 1),
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "messages_per_s": round(len(latencies) / elapsed, 1) if elapsed else None,
+    }
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    total = 0
+    pids = [pid]
+    seen = set()
+    while pids:
+        p = pids.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+            pids.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return round(total / 1024, 1)
+
+
+def measure_server(rasa_url: str, pid: int, messages: list[tuple[str | None, str]], tag: str) -> dict[str, Any]:
+    single = asyncio.run(load(rasa_url, messages, 1, 200, 60, tag))
+    concurrent = asyncio.run(load(rasa_url, messages, 20, 30, 90, tag))
+    return {"single": single, "concurrent": concurrent, "rss_mb": rss_mb(pid)}
+
+
+def time_training(workdir: Path) -> float:
+    out = workdir / "train-models"
+    start = time.perf_counter()
+    subprocess.run(
+        [str(VENV_BIN / "rasa"), "train", "--force", "--out", str(out), "--fixed-model-name", "bench"],
+        cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    return round(time.perf_counter() - start, 1)
+
+
+def measure_ours(model: Path, workdir: Path) -> dict[str, Any]:
+    env = {
+        "KOSMO_TRACKER_DB_URL": f"sqlite:///{workdir / 'tracker.db'}",
+        "KOSMO_PORTAL_DB_URL": f"sqlite:///{workdir / 'portal.db'}",
+        "KOSMO_PORTAL_SERVICE_TOKEN": "bench-service-token",
+        "KOSMO_PORTAL_ADMIN_TOKEN": "bench-admin-token",
+        "RASA_AUTH_TOKEN": "bench-token",
+    }
+    stack = Stack(model=model, rasa_port=free_port(), actions_port=free_port(),
+                  portal_port=free_port(), smtp_port=free_port(), env=env,
+                  log_dir=workdir / "logs-ours")
+    with stack:
+        rasa = stack.service("rasa")
+        assert rasa.process is not None
+        return measure_server(stack.rasa_url, rasa.process.pid, OUR_MESSAGES, "ours")
+
+
+def measure_stock(workdir: Path) -> dict[str, Any]:
+    stock = workdir / "stock"
+    start = time.perf_counter()
+    subprocess.run(
+        [str(VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(stock)],
+        cwd=workdir, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+    )
+    train_s = round(time.perf_counter() - start, 1)
+    port = free_port()
+    service = Service(
+        "stock-rasa",
+        [str(VENV_BIN / "rasa"), "run", "--enable-api", "--port", str(port),
+         "--interface", "127.0.0.1", "--model", str(stock / "models")],
+        ready_url=f"http://127.0.0.1:{port}/",
+        describe="stock bot",
+    )
+    service.start({**os.environ, "RASA_TELEMETRY_ENABLED": "false"}, workdir / "logs-stock")
+    # the stock bot is started in its own folder: Rasa reads endpoints/credentials there
+    try:
+        deadline = time.monotonic() + 240
+        while not service.is_ready():
+            if service.exited() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"stock bot did not start:\n{service.log_tail()}")
+            time.sleep(0.5)
+        assert service.process is not None
+        result = measure_server(f"http://127.0.0.1:{port}", service.process.pid, STOCK_MESSAGES, "stock")
+    finally:
+        service.stop()
+    result["init_and_train_s"] = train_s
+    return result
+
+
+async def holdout(model: Path) -> dict[str, Any]:
+    from rasa.core.agent import load_agent
+
+    agent = await load_agent(model_path=str(model))
+    result = await evaluate_holdout(agent, PROJECT_ROOT / "tests" / "nlu")
+    return {"examples": result.examples, "accuracy": round(result.accuracy, 4),
+            "macro_f1": round(result.macro_f1, 4), "misses": result.misses}
+
+
+def verdict(value: float | None, target: float, higher_is_better: bool) -> str:
+    if value is None:
+        return "n/a"
+    ok = value >= target if higher_is_better else value <= target
+    return "meets" if ok else "misses"
+
+
+def ratio(ours: float | None, stock: float | None) -> str:
+    if not ours or not stock:
+        return "n/a"
+    return f"{ours / stock:.2f}x"
+
+
+def write_report(r: dict[str, Any]) -> str:
+    o, s = r["ours"], r.get("stock") or {}
+    os1, oc = o["single"], o["concurrent"]
+    ss1, sc = s.get("single", {}), s.get("concurrent", {})
+    rows = [
+        ("held-out intent macro-F1", f"{r['nlu']['macro_f1']:.3f}", "—", "—", "≥ 0.95",
+         verdict(r["nlu"]["macro_f1"], TARGETS["macro_f1"], True)),
+        ("1 conversation p50 (ms)", os1["p50_ms"], ss1.get("p50_ms"), ratio(os1["p50_ms"], ss1.get("p50_ms")),
+         "≤ 50", verdict(os1["p50_ms"], TARGETS["p50_1_ms"], False)),
+        ("1 conversation p95 (ms)", os1["p95_ms"], ss1.get("p95_ms"), ratio(os1["p95_ms"], ss1.get("p95_ms")), "—", ""),
+        ("20 concurrent p50 (ms)", oc["p50_ms"], sc.get("p50_ms"), ratio(oc["p50_ms"], sc.get("p50_ms")), "—", ""),
+        ("20 concurrent p95 (ms)", oc["p95_ms"], sc.get("p95_ms"), ratio(oc["p95_ms"], sc.get("p95_ms")),
+         "≤ 400", verdict(oc["p95_ms"], TARGETS["p95_20_ms"], False)),
+        ("20 concurrent messages/s", oc["messages_per_s"], sc.get("messages_per_s"),
+         ratio(oc["messages_per_s"], sc.get("messages_per_s")), "≥ 50",
+         verdict(oc["messages_per_s"], TARGETS["throughput_20"], True)),
+        ("Rasa server RSS (MB)", o["rss_mb"], s.get("rss_mb"), ratio(o["rss_mb"], s.get("rss_mb")),
+         "≤ 1200", verdict(o["rss_mb"], TARGETS["rss_mb"], False)),
+        ("training time (s)", r.get("train_s"), s.get("init_and_train_s"),
+         ratio(r.get("train_s"), s.get("init_and_train_s")), "≤ 300",
+         verdict(r.get("train_s"), TARGETS["train_s"], False)),
+    ]
+    lines = [
+        f"# Benchmark — {r['date']}",
+        "",
+        f"Machine: {r['machine']}. Model: `{r['model']}`. Stock bot: `rasa init` (Rasa 3.6.21, default config).",
+        f"Held-out set: {r['nlu']['examples']} examples, accuracy {r['nlu']['accuracy']:.3f}.",
+        f"Errors during load: ours {os1['errors'] + oc['errors']}, stock {ss1.get('errors', 'n/a')}/{sc.get('errors', 'n/a')}.",
+        "",
+        "| measure | ours | stock | ours/stock | target | |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c if c is not None else 'n/a'} | {d} | {e} | {f} |" for a, b, c, d, e, f in rows]
+    lines += ["", "Stock training time includes `rasa init` writing its files.", ""]
+    if r["nlu"]["misses"]:
+        lines += ["Held-out misses:", ""]
+        lines += [f"- {m['text']} — expected `{m['expected']}`, got `{m['predicted']}` ({m['confidence']})"
+                  for m in r["nlu"]["misses"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--skip-stock", action="store_true", help="do not measure the stock bot")
+    parser.add_argument("--skip-train", action="store_true", help="do not time a fresh training")
+    args = parser.parse_args(argv)
+    model = args.model or Path(os.environ.get("KOSMO_MODEL") or newest_model())
+    workdir = Path(tempfile.mkdtemp(prefix="kosmo-bench-"))
+    report: dict[str, Any] = {
+        "date": dt.date.today().isoformat(),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+        "model": model.name,
+    }
+    try:
+        print("held-out NLU ...", flush=True)
+        report["nlu"] = asyncio.run(holdout(model))
+        print("our bot over REST ...", flush=True)
+        report["ours"] = measure_ours(model, workdir)
+        if not args.skip_train:
+            print("training time ...", flush=True)
+            report["train_s"] = time_training(workdir)
+        if not args.skip_stock:
+            print("stock bot (rasa init) ...", flush=True)
+            report["stock"] = measure_stock(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    REPORT_JSON.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    text = write_report(report)
+    REPORT_MD.write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
