@@ -1,0 +1,81 @@
+"""The audit trail of helpdesk and admin API calls.
+
+One row per call in ``audit_events`` and one JSON line on the
+``kosmo.portal.audit`` logger. What is recorded: when, which endpoint, the
+society, the caller's address, a digest prefix of the conversation id, the
+subject (user ID, or a masked email), the HTTP status and an outcome word
+for staff ("sent", "unknown_account", ...). What is never recorded: codes,
+tokens, passwords, birth dates, full email addresses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.portal.models import AuditEvent
+from bot.portal.security import digest
+
+logger = logging.getLogger("kosmo.portal.audit")
+
+
+def mask_email(address: str) -> str:
+    """``hanako.kenpo@example.com`` → ``h***@example.com``."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def conversation_tag(conversation: str | None) -> str | None:
+    return digest(conversation)[:12] if conversation else None
+
+
+@dataclass
+class AuditRecord:
+    endpoint: str
+    tenant: str | None = None
+    client: str | None = None
+    conversation: str | None = None
+    subject: str | None = None
+    status: int = 0
+    outcome: str = ""
+
+
+def write(session: Session, record: AuditRecord, now: dt.datetime) -> None:
+    session.add(
+        AuditEvent(
+            at=now,
+            endpoint=record.endpoint,
+            tenant=record.tenant,
+            client=(record.client or "")[:64] or None,
+            conversation=conversation_tag(record.conversation),
+            subject=(record.subject or "")[:128] or None,
+            status=record.status,
+            outcome=record.outcome[:48] or "-",
+        )
+    )
+    logger.info(
+        json.dumps(
+            {
+                "at": now.isoformat(),
+                "endpoint": record.endpoint,
+                "tenant": record.tenant,
+                "client": record.client,
+                "conversation": conversation_tag(record.conversation),
+                "subject": record.subject,
+                "status": record.status,
+                "outcome": record.outcome,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+def recent(session: Session, limit: int = 50) -> list[AuditEvent]:
+    return list(
+        session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)).scalars()
+    )

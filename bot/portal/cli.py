@@ -1,0 +1,261 @@
+"""Command line of the reference portal.
+
+    python -m bot.portal db-upgrade
+    python -m bot.portal seed [--reset]
+    python -m bot.portal serve [--host 127.0.0.1] [--port 8080] [--dev]
+    python -m bot.portal tickets list [--tenant T] [--status open|closed]
+    python -m bot.portal tickets resolve TICKET_ID
+    python -m bot.portal tickets reject TICKET_ID
+    python -m bot.portal audit [--limit N]
+
+User errors end with one line on stderr and exit status 2 (bad input) or 1
+(the operation failed); never with a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Sequence
+
+from bot.portal.settings import (
+    DEV_SERVICE_TOKEN,
+    PortalSettings,
+    SettingsError,
+    default_db_url,
+)
+from bot.tenants import TenantConfigError
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _db_url() -> str:
+    return os.environ.get("KOSMO_PORTAL_DB_URL") or default_db_url()
+
+
+def _iterations() -> int:
+    raw = os.environ.get("KOSMO_PORTAL_PBKDF2_ITERATIONS")
+    if not raw:
+        return 210_000
+    try:
+        value = int(raw)
+    except ValueError:
+        raise CliError(f"KOSMO_PORTAL_PBKDF2_ITERATIONS must be a whole number, got {raw!r}", 2) from None
+    if value < 1000:
+        raise CliError("KOSMO_PORTAL_PBKDF2_ITERATIONS must be at least 1000", 2)
+    return value
+
+
+def _clean_url(url: str) -> str:
+    """The DB URL without a password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return "<unreadable URL>"
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bot.portal.db import upgrade
+
+    url = _db_url()
+    upgrade(url)
+    print(f"portal schema is up to date ({_clean_url(url)})")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from bot.portal.clock import SystemClock
+    from bot.portal.db import Database, upgrade
+    from bot.portal.seed import seed
+    from bot.tenants import load_registry
+
+    url = _db_url()
+    upgrade(url)
+    registry = load_registry()
+    db = Database.from_url(url)
+    try:
+        now = SystemClock().now()
+        report = db.run_sync(lambda s: seed(s, registry, now, iterations=_iterations(), reset=args.reset))
+    finally:
+        db.dispose()
+    for member, status in report:
+        print(f"{member.tenant:5} {member.user_id:14} {status}")
+    return 0
+
+
+def _load_settings(dev: bool) -> PortalSettings:
+    from bot.portal.settings import settings_from_env
+
+    env_dev = os.environ.get("KOSMO_PORTAL_DEV", "").strip().lower() in ("1", "true", "yes", "on")
+    return settings_from_env(dev=dev or env_dev)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.portal.app import create_app
+    from bot.portal.db import upgrade
+    from bot.portal.devsmtp import DevOutbox, DevSmtpServer
+    from bot.portal.mail import SmtpMailer
+    from bot.tenants import load_registry
+
+    settings = _load_settings(args.dev)
+    if not os.environ.get("KOSMO_PORTAL_PUBLIC_URL") and not os.environ.get("KOSMO_PORTAL_URL"):
+        settings = settings.with_overrides(public_url=f"http://{args.host}:{args.port}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    registry = load_registry(settings.tenants_file)
+    upgrade(settings.db_url)
+    outbox = None
+    smtp_server = None
+    mailer = None
+    if settings.dev:
+        if settings.service_token == DEV_SERVICE_TOKEN:
+            print(f"dev mode: helpdesk API token is {DEV_SERVICE_TOKEN!r} (set KOSMO_PORTAL_SERVICE_TOKEN to change it)")
+        outbox = DevOutbox()
+        smtp_server = DevSmtpServer(outbox, settings.dev_smtp_host, settings.dev_smtp_port)
+        try:
+            smtp_server.start()
+        except (OSError, RuntimeError) as e:
+            raise CliError(
+                f"cannot start the local SMTP server on {settings.dev_smtp_host}:{settings.dev_smtp_port}: {e}"
+            ) from None
+        mailer = SmtpMailer(settings.dev_smtp_host, settings.dev_smtp_port)
+        print(f"dev mode: local SMTP server on {settings.dev_smtp_host}:{settings.dev_smtp_port}, "
+              f"mail shown at http://{args.host}:{args.port}/dev/outbox")
+    app = create_app(settings, mailer=mailer, registry=registry, outbox=outbox)
+    try:
+        app.run(host=args.host, port=args.port, workers=1, access_log=False, motd=False)
+    except OSError as e:
+        raise CliError(f"cannot serve on {args.host}:{args.port}: {e}") from None
+    finally:
+        if smtp_server is not None:
+            smtp_server.stop()
+    return 0
+
+
+def _ticket_line(t: dict) -> str:
+    who = t["claimed_user_id"] + ("" if t["identity_verified"] else " (identity NOT verified)")
+    state = t["status"] + (f"/{t['resolution']}" if t["resolution"] else "")
+    locked = "locked" if t["account_locked"] else "-"
+    return f"{t['ticket_id']}  {t['tenant']:5} {state:16} {t['created_at'][:19]}  {locked:6} {who}"
+
+
+def cmd_tickets(args: argparse.Namespace) -> int:
+    from bot.portal import services
+    from bot.portal.clock import SystemClock
+    from bot.portal.db import Database, current_revision
+    from bot.portal.validation import ValidationError, parse_ticket_id
+    from bot.tenants import load_registry
+
+    url = _db_url()
+    if current_revision(url) is None:
+        raise CliError("the portal database has no schema yet; run: python -m bot.portal db-upgrade")
+    db = Database.from_url(url)
+    try:
+        if args.action == "list":
+            tenant = None
+            if args.tenant:
+                registry = load_registry()
+                if args.tenant.strip().lower() not in registry:
+                    raise CliError(f"unknown society {args.tenant!r}; known: {', '.join(sorted(registry.tenants))}", 2)
+                tenant = args.tenant.strip().lower()
+            rows = db.run_sync(lambda s: [services.admin_ticket_json(s, t)
+                                          for t in services.list_tickets(s, tenant, args.status)])
+            if not rows:
+                print("no tickets")
+            for row in rows:
+                print(_ticket_line(row))
+            return 0
+        try:
+            tid = parse_ticket_id(args.ticket_id)
+        except ValidationError:
+            raise CliError(f"{args.ticket_id!r} is not a ticket id like UL-7F3K9Q", 2) from None
+        fn = services.resolve_ticket if args.action == "resolve" else services.reject_ticket
+        now = SystemClock().now()
+        by = f"cli:{os.environ.get('USER', 'staff')}"
+        try:
+            row = db.run_sync(lambda s: services.admin_ticket_json(s, fn(s, now, tid, by)))
+        except services.TicketError as e:
+            raise CliError(str(e)) from None
+        done = "unlocked the account and closed" if args.action == "resolve" else "rejected"
+        print(f"{done} {tid} ({row['tenant']} {row['claimed_user_id']})")
+        return 0
+    finally:
+        db.dispose()
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bot.portal import audit
+    from bot.portal.db import Database
+
+    db = Database.from_url(_db_url())
+    try:
+        rows = db.run_sync(lambda s: [
+            (e.at.isoformat()[:19], e.endpoint, e.tenant or "-", e.client or "-", e.subject or "-", e.status, e.outcome)
+            for e in audit.recent(s, args.limit)
+        ])
+    finally:
+        db.dispose()
+    for row in reversed(rows):
+        print("  ".join(str(v) for v in row))
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        raise CliError(f"{self.prog}: {message}", 2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m bot.portal", description="KOSMO Web reference portal")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("db-upgrade", help="apply schema migrations to $KOSMO_PORTAL_DB_URL").set_defaults(func=cmd_db_upgrade)
+    p = sub.add_parser("seed", help="create the demo members of every society (idempotent)")
+    p.add_argument("--reset", action="store_true", help="put existing demo members back in their initial state")
+    p.set_defaults(func=cmd_seed)
+    p = sub.add_parser("serve", help="run the portal")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--dev", action="store_true", help="dev token, local SMTP server and /dev/outbox")
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("tickets", help="list, resolve or reject unlock tickets")
+    tsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    tl = tsub.add_parser("list")
+    tl.add_argument("--tenant")
+    tl.add_argument("--status", choices=("open", "closed"))
+    for action, text in (("resolve", "unlock the account and close the ticket"), ("reject", "close without unlocking")):
+        tp = tsub.add_parser(action, help=text)
+        tp.add_argument("ticket_id")
+    p.set_defaults(func=cmd_tickets)
+    p = sub.add_parser("audit", help="show recent helpdesk/admin API calls")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_audit)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args))
+    except CliError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.code
+    except (SettingsError, TenantConfigError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"error: database {_clean_url(_db_url())}: {first}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

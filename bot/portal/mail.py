@@ -1,0 +1,124 @@
+"""Mail the portal sends: one-time passwords, user ID reminders and links.
+
+:class:`SmtpMailer` speaks real SMTP (host, port, optional STARTTLS and login)
+from a worker thread so the event loop never waits on the mail server. The
+message builders only need a tenant and the values to put in; the wording is
+ours, the facts (society name, sender, link validity) come from tenants.yml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from typing import Protocol, Sequence
+
+from bot.tenants import Tenant
+
+logger = logging.getLogger(__name__)
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver one message or raise."""
+
+
+class SmtpMailer:
+    """Delivers through an SMTP server; the dev server in dev mode, the operator's otherwise."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        timeout: float = 10.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._username = username
+        self._password = password
+        self._starttls = starttls
+        self._timeout = timeout
+
+    def _send_sync(self, message: EmailMessage) -> None:
+        with smtplib.SMTP(self.host, self.port, timeout=self._timeout) as smtp:
+            if self._starttls:
+                smtp.starttls()
+            if self._username:
+                smtp.login(self._username, self._password or "")
+            smtp.send_message(message)
+
+    async def send(self, message: EmailMessage) -> None:
+        await asyncio.to_thread(self._send_sync, message)
+
+
+def _sender(tenant: Tenant, override: str | None) -> str:
+    address = override or tenant.mail_sender
+    return formataddr((tenant.name, address))
+
+
+def _message(tenant: Tenant, sender: str | None, to: str, subject: str, body: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = _sender(tenant, sender)
+    msg["To"] = str(Address(addr_spec=to))
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain=(sender or tenant.mail_sender).rpartition("@")[2] or None)
+    msg.set_content(body, charset="utf-8")
+    return msg
+
+
+def email_otp_message(
+    tenant: Tenant, sender: str | None, to: str, code: str, valid_minutes: int
+) -> EmailMessage:
+    body = (
+        f"{tenant.name}のKOSMO Webにログインするためのワンタイムパスワードです。\n\n"
+        f"    {code}\n\n"
+        f"有効期限は{valid_minutes}分です。一度使うと無効になります。\n"
+        "新しいコードを送った場合は、このコードは使えなくなります。\n"
+        "ログインした覚えがない場合は、このメールを破棄してください。\n"
+    )
+    return _message(tenant, sender, to, f"【{tenant.short_name}】ログイン用ワンタイムパスワード", body)
+
+
+def user_id_reminder_message(
+    tenant: Tenant, sender: str | None, to: str, user_ids: Sequence[str]
+) -> EmailMessage:
+    listed = "\n".join(f"    {uid}" for uid in user_ids)
+    body = (
+        f"{tenant.name}のKOSMO Webで、このメールアドレスが登録されているユーザIDをお知らせします。\n\n"
+        f"{listed}\n\n"
+        "お問い合わせの覚えがない場合は、このメールを破棄してください。\n"
+    )
+    return _message(tenant, sender, to, f"【{tenant.short_name}】ユーザIDのお知らせ", body)
+
+
+def verify_email_message(
+    tenant: Tenant, sender: str | None, to: str, link: str, valid_minutes: int
+) -> EmailMessage:
+    body = (
+        f"{tenant.name}のKOSMO Webで、このメールアドレスが登録されようとしています。\n"
+        "次のリンクを開くと、登録が確定します。\n\n"
+        f"{link}\n\n"
+        f"リンクの有効期限は{valid_minutes}分です。\n"
+        "登録した覚えがない場合は、このメールを破棄してください。\n"
+    )
+    return _message(tenant, sender, to, f"【{tenant.short_name}】メールアドレス確認のお願い", body)
+
+
+def reset_password_message(
+    tenant: Tenant, sender: str | None, to: str, link: str, valid_minutes: int
+) -> EmailMessage:
+    body = (
+        f"{tenant.name}のKOSMO Webのパスワード再設定を受け付けました。\n"
+        "次のリンクから新しいパスワードを設定してください。\n\n"
+        f"{link}\n\n"
+        f"有効期限は{valid_minutes}分です。\n"
+        "再設定を申し込んだ覚えがない場合は、このメールを破棄してください。\n"
+    )
+    return _message(tenant, sender, to, f"【{tenant.short_name}】パスワード再設定のご案内", body)

@@ -1,0 +1,62 @@
+"""Password hashing, random tokens and digests.
+
+Passwords use PBKDF2-HMAC-SHA512 with 210,000 iterations, Keycloak's current
+default (``pbkdf2-sha512``); the iteration count is stored in each hash, so it
+can be lowered for tests or raised later without breaking stored passwords.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from bot.portal.validation import TICKET_ID_ALPHABET, TICKET_ID_LENGTH
+
+_SCHEME = "pbkdf2_sha512"
+
+
+def hash_password(password: str, iterations: int) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, iterations)
+    return "$".join(
+        (_SCHEME, str(iterations), base64.b64encode(salt).decode(), base64.b64encode(digest).decode())
+    )
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, iterations, salt_b64, digest_b64 = stored.split("$")
+        if scheme != _SCHEME:
+            return False
+        salt = base64.b64decode(salt_b64)
+        expected = base64.b64decode(digest_b64)
+        rounds = int(iterations)
+    except ValueError:
+        return False
+    actual = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, rounds)
+    return hmac.compare_digest(actual, expected)
+
+
+def new_token() -> str:
+    """A URL-safe random token (256 bits) for sessions and mailed links."""
+    return secrets.token_urlsafe(32)
+
+
+def digest(value: str) -> str:
+    """SHA-256 hex digest; how tokens and email OTPs are stored."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def new_email_otp() -> str:
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def new_ticket_id() -> str:
+    """``UL-`` and six characters from a 32-letter alphabet without 0/O/1/I (about 10^9 ids)."""
+    return "UL-" + "".join(secrets.choice(TICKET_ID_ALPHABET) for _ in range(TICKET_ID_LENGTH))
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))

@@ -1,0 +1,663 @@
+"""Account rules of the portal, as plain functions over one database session.
+
+The app validates a request, then runs one of these functions in a worker
+thread inside one transaction (:meth:`bot.portal.db.Database.run`). They
+never send mail themselves: they return the messages to send, which the app
+sends after the transaction committed, in the background, so a caller cannot
+tell from the answer time whether an account exists.
+
+Lockout follows Keycloak's brute-force detection: every failed login (wrong
+password, wrong birth date, wrong one-time password) counts; the counter
+restarts when the last failure is older than the failure reset time; every
+``max_failures``-th failure locks the account. A locked account gets the same
+answer for a right password as for a wrong one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import pyotp
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from bot.portal import mail, models
+from bot.portal.errors import (
+    ApiError,
+    invalid_code,
+    invalid_credentials,
+    session_invalid,
+    wrong_step,
+)
+from bot.portal.models import Account, EmailToken, LoginSession, UnlockTicket
+from bot.portal.security import (
+    constant_time_equals,
+    digest,
+    hash_password,
+    new_email_otp,
+    new_ticket_id,
+    new_token,
+    verify_password,
+)
+from bot.portal.settings import PortalSettings
+from bot.tenants import OTP_EMAIL, OTP_TOTP, Tenant, TenantRegistry
+
+TOTP_INTERVAL = 30
+TOTP_DIGITS = 6
+PURPOSE_VERIFY_EMAIL = "verify_email"
+PURPOSE_RESET_PASSWORD = "reset_password"
+
+# Verified against when the user ID is unknown, so the answer takes as long.
+_DUMMY_HASHES: dict[int, str] = {}
+
+
+def _dummy_hash(iterations: int) -> str:
+    if iterations not in _DUMMY_HASHES:
+        _DUMMY_HASHES[iterations] = hash_password(secrets.token_hex(16), iterations)
+    return _DUMMY_HASHES[iterations]
+
+
+@dataclass
+class Ctx:
+    """What every service function needs: settings, the societies and the current time."""
+
+    settings: PortalSettings
+    registry: TenantRegistry
+    now: dt.datetime
+    mails: list[EmailMessage] = field(default_factory=list)
+
+    def tenant(self, key: str) -> Tenant:
+        tenant = self.registry.get(key)
+        if tenant is None:  # accounts of a society removed from tenants.yml
+            raise ApiError(422, "validation_error", "is not a known society", "tenant")
+        return tenant
+
+
+def initial_password(symbol: str, number: str, birth_date: dt.date) -> str:
+    """Symbol + number + birth date (yyyymmdd), the password until the first login."""
+    return f"{symbol}{number}{birth_date:%Y%m%d}"
+
+
+def totp_for(secret: str) -> pyotp.TOTP:
+    return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_INTERVAL)
+
+
+def totp_step(now: dt.datetime) -> int:
+    return int(now.timestamp()) // TOTP_INTERVAL
+
+
+def totp_matching_offset(secret: str, code: str, now: dt.datetime, window: int) -> int | None:
+    """The step offset (−window..+window) whose code equals ``code``, nearest first."""
+    totp = totp_for(secret)
+    base = totp_step(now)
+    for offset in sorted(range(-window, window + 1), key=lambda k: (abs(k), k)):
+        if constant_time_equals(totp.generate_otp(base + offset), code):
+            return offset
+    return None
+
+
+def provisioning_uri(tenant: Tenant, account: Account) -> str:
+    assert account.totp_secret
+    return totp_for(account.totp_secret).provisioning_uri(
+        name=account.user_id, issuer_name=f"KOSMO Web {tenant.short_name}"
+    )
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def find_account(session: Session, tenant: str, user_id: str, *, lock: bool = False) -> Account | None:
+    query = select(Account).where(Account.tenant == tenant, Account.user_id == user_id)
+    if lock:
+        query = query.with_for_update()
+    return session.execute(query).scalar_one_or_none()
+
+
+def record_failure(ctx: Ctx, account: Account) -> None:
+    """Count a failed login and lock the account on every ``max_failures``-th failure."""
+    policy = ctx.settings.lockout
+    now = ctx.now
+    if account.last_failure_at is not None and (
+        now - account.last_failure_at
+    ).total_seconds() > policy.failure_reset_seconds:
+        account.failed_count = 0
+    account.failed_count = (account.failed_count or 0) + 1
+    account.last_failure_at = now
+    account.updated_at = now
+    if account.failed_count % policy.max_failures == 0:
+        account.locked = True
+        account.locked_at = now
+        if policy.permanent:
+            account.locked_until = None
+        else:
+            wait = min(
+                policy.max_wait_seconds,
+                policy.wait_increment_seconds * (account.failed_count // policy.max_failures),
+            )
+            account.locked_until = now + dt.timedelta(seconds=wait)
+
+
+def record_success(ctx: Ctx, account: Account) -> None:
+    account.failed_count = 0
+    account.last_failure_at = None
+    account.updated_at = ctx.now
+
+
+def unlock(account: Account, now: dt.datetime) -> None:
+    account.locked = False
+    account.locked_at = None
+    account.locked_until = None
+    account.failed_count = 0
+    account.last_failure_at = None
+    account.updated_at = now
+
+
+def _usable(ctx: Ctx, account: Account) -> bool:
+    """Not locked; a temporary lock that ran out is lifted here (the count stays)."""
+    if account.locked and not account.is_locked(ctx.now):
+        account.locked = False
+        account.locked_at = None
+        account.locked_until = None
+    return not account.locked
+
+
+# --------------------------------------------------------------------------- login
+
+
+@dataclass(frozen=True)
+class StepResult:
+    session: str | None
+    next_step: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _new_login_session(session: Session, ctx: Ctx, account: Account, step: str) -> str:
+    token = new_token()
+    session.add(
+        LoginSession(
+            token_digest=digest(token),
+            account_id=account.id,
+            step=step,
+            created_at=ctx.now,
+            expires_at=ctx.now + dt.timedelta(seconds=ctx.settings.session_valid_seconds),
+        )
+    )
+    return token
+
+
+def _load_login_session(session: Session, ctx: Ctx, token: str) -> LoginSession:
+    row = session.execute(
+        select(LoginSession).where(LoginSession.token_digest == digest(token)).with_for_update()
+    ).scalar_one_or_none()
+    if row is None or row.expires_at <= ctx.now:
+        raise session_invalid()
+    return row
+
+
+def _first_login_step_after(account: Account, done: str | None) -> str:
+    """The next first-login step, skipping steps the account already completed."""
+    order = list(models.FIRST_LOGIN_STEPS)
+    start = 0 if done is None else order.index(done) + 1
+    for step in order[start:]:
+        if step == models.STEP_TERMS and account.terms_accepted_at is not None:
+            continue
+        if step == models.STEP_USER_ID and account.password_changed_at is not None:
+            continue
+        if step == models.STEP_PASSWORD and account.password_changed_at is not None:
+            continue
+        if step == models.STEP_EMAIL and account.email and account.email_verified:
+            continue
+        if step == models.STEP_EMAIL_VERIFICATION and account.email_verified:
+            continue
+        return step
+    return models.STEP_DONE
+
+
+def _step_details(ctx: Ctx, account: Account, step: str) -> dict[str, Any]:
+    tenant = ctx.tenant(account.tenant)
+    if step == models.STEP_TOTP_SETUP:
+        return {"otp_method": OTP_TOTP, "secret": account.totp_secret,
+                "provisioning_uri": provisioning_uri(tenant, account)}
+    if step == models.STEP_OTP:
+        return {"otp_method": account.otp_method}
+    if step == models.STEP_EMAIL_VERIFICATION:
+        return {"link_valid_minutes": tenant.email_link_valid_minutes}
+    if step == models.STEP_DONE:
+        return {"user_id": account.user_id}
+    return {}
+
+
+def _issue_email_otp(ctx: Ctx, account: Account) -> None:
+    """A fresh code replaces the previous one, which stops working at once."""
+    if not account.email or not account.email_verified:
+        return
+    code = new_email_otp()
+    account.email_otp_digest = digest(f"{account.id}:{code}")
+    account.email_otp_expires_at = ctx.now + dt.timedelta(seconds=ctx.settings.email_otp_valid_seconds)
+    account.updated_at = ctx.now
+    minutes = max(1, ctx.settings.email_otp_valid_seconds // 60)
+    ctx.mails.append(
+        mail.email_otp_message(ctx.tenant(account.tenant), ctx.settings.mail_sender, account.email, code, minutes)
+    )
+
+
+def _after_password_step(ctx: Ctx, account: Account) -> str:
+    """Where a correct password leads."""
+    if not account.first_login_done:
+        return models.STEP_BIRTH_DATE
+    if account.otp_method == OTP_EMAIL:
+        _issue_email_otp(ctx, account)
+        return models.STEP_OTP
+    if not account.totp_confirmed:
+        if not account.totp_secret:
+            account.totp_secret = pyotp.random_base32()
+        return models.STEP_TOTP_SETUP
+    return models.STEP_OTP
+
+
+def login(session: Session, ctx: Ctx, tenant: str, user_id: str, password: str) -> StepResult:
+    account = find_account(session, tenant, user_id, lock=True)
+    if account is None:
+        verify_password(password, _dummy_hash(ctx.settings.password_hash_iterations))
+        raise invalid_credentials()
+    correct = verify_password(password, account.password_hash)
+    if not _usable(ctx, account):
+        raise invalid_credentials()  # same answer as a wrong password; no count while locked
+    if not correct:
+        record_failure(ctx, account)
+        raise invalid_credentials()
+    step = _after_password_step(ctx, account)
+    token = _new_login_session(session, ctx, account, step)
+    return StepResult(token, step, _step_details(ctx, account, step))
+
+
+def session_account(session: Session, ctx: Ctx, token: str, *steps: str) -> tuple[LoginSession, Account]:
+    row = _load_login_session(session, ctx, token)
+    account = session.execute(
+        select(Account).where(Account.id == row.account_id).with_for_update()
+    ).scalar_one()
+    if not _usable(ctx, account):
+        # Locked while in the middle of logging in: the session is over.
+        session.delete(row)
+        raise session_invalid()
+    if steps and row.step not in steps:
+        raise wrong_step(row.step)
+    return row, account
+
+
+def _advance(ctx: Ctx, row: LoginSession, account: Account, step: str, token: str) -> StepResult:
+    row.step = step
+    row.expires_at = ctx.now + dt.timedelta(seconds=ctx.settings.session_valid_seconds)
+    if step == models.STEP_DONE:
+        record_success(ctx, account)
+    return StepResult(token, step, _step_details(ctx, account, step))
+
+
+def first_login_birth_date(session: Session, ctx: Ctx, token: str, birth_date: dt.date) -> StepResult:
+    row, account = session_account(session, ctx, token, models.STEP_BIRTH_DATE)
+    if birth_date != account.birth_date:
+        record_failure(ctx, account)
+        if account.locked:
+            session.delete(row)
+        raise ApiError(422, "birth_date_mismatch", "does not match our records", "birth_date")
+    return _advance(ctx, row, account, _first_login_step_after(account, models.STEP_BIRTH_DATE), token)
+
+
+def first_login_terms(session: Session, ctx: Ctx, token: str) -> StepResult:
+    row, account = session_account(session, ctx, token, models.STEP_TERMS)
+    account.terms_accepted_at = ctx.now
+    account.updated_at = ctx.now
+    return _advance(ctx, row, account, _first_login_step_after(account, models.STEP_TERMS), token)
+
+
+def first_login_user_id(session: Session, ctx: Ctx, token: str, new_user_id: str | None) -> StepResult:
+    row, account = session_account(session, ctx, token, models.STEP_USER_ID)
+    if new_user_id and new_user_id != account.user_id:
+        taken = find_account(session, account.tenant, new_user_id)
+        if taken is not None:
+            raise ApiError(409, "user_id_taken", "is already used by another member", "user_id")
+        account.user_id = new_user_id
+        account.updated_at = ctx.now
+    return _advance(ctx, row, account, _first_login_step_after(account, models.STEP_USER_ID), token)
+
+
+def first_login_password(session: Session, ctx: Ctx, token: str, password: str) -> StepResult:
+    row, account = session_account(session, ctx, token, models.STEP_PASSWORD)
+    initial = initial_password(account.insurance_symbol, account.insurance_number, account.birth_date)
+    if password == initial:
+        raise ApiError(422, "validation_error", "must differ from the initial password", "password")
+    account.password_hash = hash_password(password, ctx.settings.password_hash_iterations)
+    account.password_changed_at = ctx.now
+    account.updated_at = ctx.now
+    return _advance(ctx, row, account, _first_login_step_after(account, models.STEP_PASSWORD), token)
+
+
+def _issue_email_token(session: Session, ctx: Ctx, account: Account, purpose: str, email: str) -> str:
+    """A new single-use link token; earlier unused ones of the same purpose stop working."""
+    session.execute(
+        update(EmailToken)
+        .where(EmailToken.account_id == account.id, EmailToken.purpose == purpose, EmailToken.used_at.is_(None))
+        .values(used_at=ctx.now)
+    )
+    tenant = ctx.tenant(account.tenant)
+    token = new_token()
+    session.add(
+        EmailToken(
+            token_digest=digest(token),
+            purpose=purpose,
+            account_id=account.id,
+            email=email,
+            created_at=ctx.now,
+            expires_at=ctx.now + dt.timedelta(minutes=tenant.email_link_valid_minutes),
+        )
+    )
+    return token
+
+
+def _send_verification(session: Session, ctx: Ctx, account: Account) -> None:
+    assert account.email
+    tenant = ctx.tenant(account.tenant)
+    token = _issue_email_token(session, ctx, account, PURPOSE_VERIFY_EMAIL, account.email)
+    link = f"{ctx.settings.public_url}/member/verify-email?token={token}"
+    ctx.mails.append(
+        mail.verify_email_message(tenant, ctx.settings.mail_sender, account.email, link, tenant.email_link_valid_minutes)
+    )
+
+
+def first_login_email(session: Session, ctx: Ctx, token: str, email: str) -> StepResult:
+    row, account = session_account(session, ctx, token, models.STEP_EMAIL, models.STEP_EMAIL_VERIFICATION)
+    if account.email != email:
+        account.email = email
+        account.email_verified = False
+    account.updated_at = ctx.now
+    _send_verification(session, ctx, account)
+    return _advance(ctx, row, account, models.STEP_EMAIL_VERIFICATION, token)
+
+
+def first_login_email_check(session: Session, ctx: Ctx, token: str) -> StepResult:
+    row, account = session_account(session, ctx, token, models.STEP_EMAIL_VERIFICATION)
+    if not account.email_verified:
+        raise ApiError(409, "email_not_verified", "the link in the mail has not been opened yet", "email")
+    account.first_login_done = True
+    return _advance(ctx, row, account, models.STEP_DONE, token)
+
+
+def verify_email(session: Session, ctx: Ctx, token: str) -> bool:
+    row = session.execute(
+        select(EmailToken).where(
+            EmailToken.token_digest == digest(token), EmailToken.purpose == PURPOSE_VERIFY_EMAIL
+        ).with_for_update()
+    ).scalar_one_or_none()
+    if row is None or row.used_at is not None or row.expires_at <= ctx.now:
+        return False
+    account = session.get(Account, row.account_id)
+    row.used_at = ctx.now
+    if account is None or account.email != row.email:
+        return False
+    account.email_verified = True
+    account.updated_at = ctx.now
+    return True
+
+
+def verify_otp(session: Session, ctx: Ctx, token: str, code: str) -> StepResult:
+    row, account = session_account(session, ctx, token, models.STEP_OTP, models.STEP_TOTP_SETUP)
+    ok = False
+    if account.otp_method == OTP_EMAIL:
+        if (
+            account.email_otp_digest
+            and account.email_otp_expires_at
+            and ctx.now < account.email_otp_expires_at
+            and constant_time_equals(account.email_otp_digest, digest(f"{account.id}:{code}"))
+        ):
+            ok = True
+            account.email_otp_digest = None  # single use
+            account.email_otp_expires_at = None
+    elif account.totp_secret:
+        offset = totp_matching_offset(account.totp_secret, code, ctx.now, ctx.settings.totp_login_window)
+        if offset is not None:
+            step = totp_step(ctx.now) + offset
+            if account.totp_last_step is None or step > account.totp_last_step:
+                ok = True
+                account.totp_last_step = step  # this code, and older ones, are spent
+                account.totp_confirmed = True
+    if not ok:
+        record_failure(ctx, account)
+        if account.locked:
+            session.delete(row)
+        raise invalid_code()
+    return _advance(ctx, row, account, models.STEP_DONE, token)
+
+
+def member_resend_otp(session: Session, ctx: Ctx, token: str) -> StepResult:
+    row, account = session_account(session, ctx, token, models.STEP_OTP)
+    if account.otp_method != OTP_EMAIL:
+        raise ApiError(409, "otp_method_mismatch", "this society uses an authenticator app", "session",
+                       extra={"otp_method": account.otp_method})
+    _issue_email_otp(ctx, account)
+    return StepResult(token, row.step, _step_details(ctx, account, row.step))
+
+
+def member_resend_verification(session: Session, ctx: Ctx, token: str) -> StepResult:
+    row, account = session_account(session, ctx, token, models.STEP_EMAIL_VERIFICATION)
+    _send_verification(session, ctx, account)
+    return StepResult(token, row.step, _step_details(ctx, account, row.step))
+
+
+def session_status(session: Session, ctx: Ctx, token: str) -> StepResult:
+    row, account = session_account(session, ctx, token)
+    return StepResult(token, row.step, _step_details(ctx, account, row.step))
+
+
+def logout(session: Session, ctx: Ctx, token: str) -> None:
+    session.execute(delete(LoginSession).where(LoginSession.token_digest == digest(token)))
+
+
+def forgot_password(session: Session, ctx: Ctx, tenant: str, user_id: str) -> str:
+    """Mails a reset link when the member has a verified address; works while locked."""
+    account = find_account(session, tenant, user_id)
+    if account is None:
+        return "unknown_account"
+    if not account.email or not account.email_verified:
+        return "no_verified_email"
+    t = ctx.tenant(tenant)
+    token = _issue_email_token(session, ctx, account, PURPOSE_RESET_PASSWORD, account.email)
+    link = f"{ctx.settings.public_url}/member/reset-password?token={token}"
+    ctx.mails.append(
+        mail.reset_password_message(t, ctx.settings.mail_sender, account.email, link, t.email_link_valid_minutes)
+    )
+    return "sent"
+
+
+def reset_password(session: Session, ctx: Ctx, token: str, password_for: Any) -> None:
+    """Sets a new password from a reset link. A lock stays: only staff lift it.
+
+    ``password_for(tenant)`` validates the new password under the society's rules.
+    """
+    row = session.execute(
+        select(EmailToken).where(
+            EmailToken.token_digest == digest(token), EmailToken.purpose == PURPOSE_RESET_PASSWORD
+        ).with_for_update()
+    ).scalar_one_or_none()
+    if row is None or row.used_at is not None or row.expires_at <= ctx.now:
+        raise ApiError(401, "link_invalid", "the link is unknown, used or expired", "token")
+    account = session.get(Account, row.account_id)
+    if account is None:
+        raise ApiError(401, "link_invalid", "the link is unknown, used or expired", "token")
+    password = password_for(ctx.tenant(account.tenant))
+    row.used_at = ctx.now
+    account.password_hash = hash_password(password, ctx.settings.password_hash_iterations)
+    account.password_changed_at = ctx.now
+    account.updated_at = ctx.now
+    session.execute(delete(LoginSession).where(LoginSession.account_id == account.id))
+
+
+# --------------------------------------------------------------------------- helpdesk
+
+
+def helpdesk_resend_otp(session: Session, ctx: Ctx, tenant: str, user_id: str) -> str:
+    account = find_account(session, tenant, user_id, lock=True)
+    if account is None:
+        return "unknown_account"
+    if not account.first_login_done or not account.email or not account.email_verified:
+        return "no_verified_email"
+    if not _usable(ctx, account):
+        return "locked"
+    _issue_email_otp(ctx, account)
+    return "sent"
+
+
+def helpdesk_user_id_reminder(session: Session, ctx: Ctx, tenant: str, email: str) -> str:
+    user_ids = list(
+        session.execute(
+            select(Account.user_id)
+            .where(Account.tenant == tenant, Account.email == email, Account.email_verified.is_(True))
+            .order_by(Account.user_id)
+        ).scalars()
+    )
+    if not user_ids:
+        return "unknown_email"
+    t = ctx.tenant(tenant)
+    ctx.mails.append(mail.user_id_reminder_message(t, ctx.settings.mail_sender, email, user_ids))
+    return "sent"
+
+
+def ticket_json(ticket: UnlockTicket) -> dict[str, Any]:
+    """What the helpdesk API shows of a ticket; never whether the identity matched."""
+    return {
+        "ticket_id": ticket.id,
+        "tenant": ticket.tenant,
+        "status": ticket.status,
+        "resolution": ticket.resolution,
+        "created_at": ticket.created_at.isoformat(),
+        "closed_at": ticket.closed_at.isoformat() if ticket.closed_at else None,
+    }
+
+
+def admin_ticket_json(session: Session, ticket: UnlockTicket) -> dict[str, Any]:
+    account = session.get(Account, ticket.account_id) if ticket.account_id else None
+    return {
+        **ticket_json(ticket),
+        "claimed_user_id": ticket.claimed_user_id,
+        "identity_verified": ticket.identity_verified,
+        "account_user_id": account.user_id if account else None,
+        "account_locked": bool(account and account.locked),
+        "closed_by": ticket.closed_by,
+    }
+
+
+def open_unlock_ticket(
+    session: Session, ctx: Ctx, tenant: str, user_id: str, birth_date: dt.date
+) -> tuple[dict[str, Any], str]:
+    """Opens a ticket whether or not the identity matches; staff see which it was."""
+    account = find_account(session, tenant, user_id)
+    verified = account is not None and account.birth_date == birth_date
+    for _ in range(8):
+        ticket_id = new_ticket_id()
+        if session.get(UnlockTicket, ticket_id) is None:
+            break
+    else:  # pragma: no cover - 8 collisions in a space of 10^9
+        raise ApiError(503, "unavailable", "please try again")
+    ticket = UnlockTicket(
+        id=ticket_id,
+        tenant=tenant,
+        account_id=account.id if verified and account else None,
+        claimed_user_id=user_id,
+        identity_verified=verified,
+        status="open",
+        created_at=ctx.now,
+    )
+    session.add(ticket)
+    outcome = "verified" if verified else ("birth_date_mismatch" if account else "unknown_account")
+    return ticket_json(ticket), outcome
+
+
+def get_ticket(session: Session, tenant: str | None, ticket_id: str) -> UnlockTicket | None:
+    ticket = session.get(UnlockTicket, ticket_id)
+    if ticket is None or (tenant is not None and ticket.tenant != tenant):
+        return None
+    return ticket
+
+
+def list_tickets(session: Session, tenant: str | None = None, status: str | None = None) -> list[UnlockTicket]:
+    query = select(UnlockTicket).order_by(UnlockTicket.created_at, UnlockTicket.id)
+    if tenant:
+        query = query.where(UnlockTicket.tenant == tenant)
+    if status:
+        query = query.where(UnlockTicket.status == status)
+    return list(session.execute(query).scalars())
+
+
+class TicketError(Exception):
+    """A ticket cannot be resolved as asked; the message is for staff."""
+
+
+def resolve_ticket(session: Session, now: dt.datetime, ticket_id: str, by: str) -> UnlockTicket:
+    """Unlocks the account of a verified ticket and closes it."""
+    ticket = session.get(UnlockTicket, ticket_id, with_for_update=True)
+    if ticket is None:
+        raise TicketError(f"no ticket {ticket_id}")
+    if ticket.status != "open":
+        raise TicketError(f"ticket {ticket_id} is already closed ({ticket.resolution})")
+    if not ticket.identity_verified or ticket.account_id is None:
+        raise TicketError(
+            f"ticket {ticket_id}: user ID and birth date did not match an account; reject it instead"
+        )
+    account = session.get(Account, ticket.account_id, with_for_update=True)
+    if account is None:
+        raise TicketError(f"ticket {ticket_id}: the account no longer exists; reject it instead")
+    unlock(account, now)
+    ticket.status = "closed"
+    ticket.resolution = "unlocked"
+    ticket.closed_at = now
+    ticket.closed_by = by[:64]
+    return ticket
+
+
+def reject_ticket(session: Session, now: dt.datetime, ticket_id: str, by: str) -> UnlockTicket:
+    ticket = session.get(UnlockTicket, ticket_id, with_for_update=True)
+    if ticket is None:
+        raise TicketError(f"no ticket {ticket_id}")
+    if ticket.status != "open":
+        raise TicketError(f"ticket {ticket_id} is already closed ({ticket.resolution})")
+    ticket.status = "closed"
+    ticket.resolution = "rejected"
+    ticket.closed_at = now
+    ticket.closed_by = by[:64]
+    return ticket
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    result: str  # match | nearby | no_match
+    step_offset: int | None
+    offset_seconds: int | None
+
+    def json(self) -> dict[str, Any]:
+        return {"result": self.result, "step_offset": self.step_offset, "offset_seconds": self.offset_seconds}
+
+
+NO_MATCH = Diagnosis("no_match", None, None)
+
+
+def diagnose_totp(session: Session, ctx: Ctx, tenant: str, user_id: str, code: str) -> tuple[Diagnosis, str]:
+    """Where in time the member's code belongs; never logs in and never spends the code."""
+    account = find_account(session, tenant, user_id)
+    window = ctx.settings.totp_diagnose_window
+    if account is None or not account.totp_secret or not account.totp_confirmed:
+        # Same work as for a real account, then the same answer as a wrong code.
+        totp_matching_offset(pyotp.random_base32(), code, ctx.now, window)
+        return NO_MATCH, "unknown_account" if account is None else "totp_not_set_up"
+    offset = totp_matching_offset(account.totp_secret, code, ctx.now, window)
+    if offset is None:
+        return NO_MATCH, "no_match"
+    if offset == 0:
+        return Diagnosis("match", 0, 0), "match"
+    return Diagnosis("nearby", offset, offset * TOTP_INTERVAL), "nearby"
+
+
+def count_accounts(session: Session) -> int:
+    return int(session.execute(select(func.count(Account.id))).scalar_one())

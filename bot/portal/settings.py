@@ -1,0 +1,220 @@
+"""Portal settings, read from the environment once by the CLI and handed to the app.
+
+Secrets (the service and admin tokens, the SMTP password) come only from the
+environment. Lockout numbers default to Keycloak's brute-force detection
+defaults (failureFactor 30, failure reset 12 h, wait increment 60 s, max wait
+15 min); the mode defaults to Keycloak's *permanent* lockout option because
+the manuals send locked members to their society, which unlocks them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+from bot.tenants import PROJECT_ROOT
+
+DEV_SERVICE_TOKEN = "dev-service-token"  # only ever used with --dev / KOSMO_PORTAL_DEV=1
+DEV_ADMIN_TOKEN = "dev-admin-token"
+DEFAULT_DB_PATH = PROJECT_ROOT / "var" / "portal.db"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class RateRule:
+    """At most ``limit`` requests per ``period`` seconds for one key."""
+
+    limit: int
+    period: float
+
+
+# (endpoint, scope) -> rule. Scopes: "account" (user ID or email in the request,
+# known or not), "conversation" (the X-Kosmo-Conversation header) and "client"
+# (the caller's address).
+DEFAULT_RATE_RULES: dict[tuple[str, str], RateRule] = {
+    ("otp_resend", "account"): RateRule(3, 600),
+    ("otp_resend", "conversation"): RateRule(5, 600),
+    ("otp_resend", "client"): RateRule(120, 60),
+    ("user_id_reminder", "account"): RateRule(3, 3600),
+    ("user_id_reminder", "conversation"): RateRule(5, 3600),
+    ("user_id_reminder", "client"): RateRule(60, 60),
+    ("otp_diagnose", "account"): RateRule(10, 600),
+    ("otp_diagnose", "conversation"): RateRule(20, 600),
+    ("otp_diagnose", "client"): RateRule(120, 60),
+    ("unlock_open", "account"): RateRule(3, 3600),
+    ("unlock_open", "conversation"): RateRule(5, 3600),
+    ("unlock_open", "client"): RateRule(30, 60),
+    ("unlock_read", "conversation"): RateRule(60, 600),
+    ("unlock_read", "client"): RateRule(240, 60),
+    ("forgot_password", "account"): RateRule(3, 3600),
+    ("forgot_password", "client"): RateRule(30, 60),
+}
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """When failed logins (wrong password or wrong OTP) lock an account.
+
+    ``permanent``: locked until staff resolve an unlock ticket. Otherwise the
+    lock lasts ``wait_increment * (failures // max_failures)`` seconds, capped
+    at ``max_wait`` (Keycloak's temporary lockout).
+    """
+
+    max_failures: int = 30
+    failure_reset_seconds: int = 12 * 3600
+    permanent: bool = True
+    wait_increment_seconds: int = 60
+    max_wait_seconds: int = 15 * 60
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    db_url: str
+    service_token: str
+    admin_token: str | None
+    dev: bool = False
+    public_url: str = "http://127.0.0.1:8080"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    mail_sender: str | None = None  # None: each society's sender from tenants.yml
+    dev_smtp_host: str = "127.0.0.1"
+    dev_smtp_port: int = 8025
+    tenants_file: str | None = None
+    lockout: LockoutPolicy = LockoutPolicy()
+    email_otp_valid_seconds: int = 300
+    totp_login_window: int = 1  # steps either side accepted at login (Keycloak's look-around 1)
+    totp_diagnose_window: int = 3  # steps either side the helpdesk diagnosis looks at (±90 s)
+    session_valid_seconds: int = 30 * 60
+    password_hash_iterations: int = 210_000
+    rate_rules: Mapping[tuple[str, str], RateRule] = field(
+        default_factory=lambda: dict(DEFAULT_RATE_RULES)
+    )
+    trust_forwarded_for: bool = False
+
+    def with_overrides(self, **changes: object) -> "PortalSettings":
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:  # never print tokens
+        return f"PortalSettings(db_url={self.db_url!r}, dev={self.dev}, public_url={self.public_url!r})"
+
+
+def default_db_url() -> str:
+    return f"sqlite:///{DEFAULT_DB_PATH}"
+
+
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{key} must be 1/0/true/false, got {raw!r}")
+
+
+def _int(env: Mapping[str, str], key: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{key} must be at least {minimum}, got {value}")
+    return value
+
+
+def parse_rate_overrides(raw: str) -> dict[tuple[str, str], RateRule]:
+    """``"otp_resend.account=3/600,otp_diagnose.client=100/60"`` to rules."""
+    rules: dict[tuple[str, str], RateRule] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        try:
+            name, value = part.split("=", 1)
+            endpoint, scope = name.strip().split(".", 1)
+            limit, period = value.strip().split("/", 1)
+            rule = RateRule(int(limit), float(period))
+        except ValueError:
+            raise SettingsError(
+                f"KOSMO_PORTAL_RATE_LIMITS: cannot read {part!r} (want endpoint.scope=N/SECONDS)"
+            ) from None
+        if (endpoint, scope) not in DEFAULT_RATE_RULES:
+            raise SettingsError(f"KOSMO_PORTAL_RATE_LIMITS: unknown limit {name!r}")
+        if rule.limit < 1 or rule.period <= 0:
+            raise SettingsError(f"KOSMO_PORTAL_RATE_LIMITS: {part!r} must be positive")
+        rules[(endpoint, scope)] = rule
+    return rules
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None, *, dev: bool | None = None) -> PortalSettings:
+    """Build settings from ``KOSMO_*`` variables; refuses to run without a token unless dev."""
+    env = os.environ if environ is None else environ
+    dev_mode = _bool(env, "KOSMO_PORTAL_DEV", False) if dev is None else dev
+    token = env.get("KOSMO_PORTAL_SERVICE_TOKEN") or None
+    if token is None:
+        if not dev_mode:
+            raise SettingsError(
+                "KOSMO_PORTAL_SERVICE_TOKEN is not set (use --dev for the development token)"
+            )
+        token = DEV_SERVICE_TOKEN
+    admin = env.get("KOSMO_PORTAL_ADMIN_TOKEN") or (DEV_ADMIN_TOKEN if dev_mode else None)
+    for name, value in (("KOSMO_PORTAL_SERVICE_TOKEN", token), ("KOSMO_PORTAL_ADMIN_TOKEN", admin)):
+        if value is not None and not dev_mode and len(value) < 16:
+            raise SettingsError(f"{name} must be at least 16 characters")
+    rules = dict(DEFAULT_RATE_RULES)
+    rules.update(parse_rate_overrides(env.get("KOSMO_PORTAL_RATE_LIMITS", "")))
+    lockout_mode = env.get("KOSMO_PORTAL_LOCKOUT_MODE", "permanent").strip().lower()
+    if lockout_mode not in ("permanent", "temporary"):
+        raise SettingsError(f"KOSMO_PORTAL_LOCKOUT_MODE must be permanent or temporary, got {lockout_mode!r}")
+    lockout = LockoutPolicy(
+        max_failures=_int(env, "KOSMO_PORTAL_LOCKOUT_FAILURES", 30, minimum=1),
+        failure_reset_seconds=_int(env, "KOSMO_PORTAL_LOCKOUT_RESET_SECONDS", 43200, minimum=1),
+        permanent=lockout_mode == "permanent",
+        wait_increment_seconds=_int(env, "KOSMO_PORTAL_LOCKOUT_WAIT_INCREMENT", 60, minimum=1),
+        max_wait_seconds=_int(env, "KOSMO_PORTAL_LOCKOUT_MAX_WAIT", 900, minimum=1),
+    )
+    port = env.get("KOSMO_SMTP_PORT")
+    try:
+        smtp_port = int(port) if port else 8025
+    except ValueError:
+        raise SettingsError(f"KOSMO_SMTP_PORT must be a port number, got {port!r}") from None
+    db_url = env.get("KOSMO_PORTAL_DB_URL") or default_db_url()
+    return PortalSettings(
+        db_url=db_url,
+        service_token=token,
+        admin_token=admin,
+        dev=dev_mode,
+        public_url=(env.get("KOSMO_PORTAL_PUBLIC_URL") or env.get("KOSMO_PORTAL_URL") or "http://127.0.0.1:8080").rstrip("/"),
+        smtp_host=env.get("KOSMO_SMTP_HOST") or "127.0.0.1",
+        smtp_port=smtp_port,
+        smtp_user=env.get("KOSMO_SMTP_USER") or None,
+        smtp_password=env.get("KOSMO_SMTP_PASSWORD") or None,
+        smtp_starttls=_bool(env, "KOSMO_SMTP_STARTTLS", False),
+        mail_sender=env.get("KOSMO_MAIL_SENDER") or None,
+        dev_smtp_host=env.get("KOSMO_DEV_SMTP_HOST") or "127.0.0.1",
+        dev_smtp_port=_int(env, "KOSMO_DEV_SMTP_PORT", smtp_port if port else 8025, minimum=1),
+        tenants_file=env.get("KOSMO_TENANTS_FILE") or None,
+        lockout=lockout,
+        email_otp_valid_seconds=_int(env, "KOSMO_PORTAL_EMAIL_OTP_SECONDS", 300, minimum=30),
+        password_hash_iterations=_int(env, "KOSMO_PORTAL_PBKDF2_ITERATIONS", 210_000, minimum=1000),
+        rate_rules=rules,
+        trust_forwarded_for=_bool(env, "KOSMO_PORTAL_TRUST_FORWARDED_FOR", False),
+    )
+
+
+def ensure_sqlite_dir(db_url: str) -> None:
+    """Create the folder of a file SQLite database (``var/`` by default)."""
+    prefix = "sqlite:///"
+    if db_url.startswith(prefix) and db_url != "sqlite:///:memory:":
+        Path(db_url[len(prefix):]).expanduser().parent.mkdir(parents=True, exist_ok=True)

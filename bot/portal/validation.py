@@ -1,0 +1,229 @@
+"""Request validation: every value a caller sends is normalised and checked here.
+
+Each parser takes the raw JSON value and returns a clean Python value or raises
+:class:`ValidationError` naming the field, which the app turns into a 422 JSON
+error. Members type on Japanese keyboards, so full-width ASCII (``１２３``,
+``ＡＢＣ``, ``＠``) is folded to half-width before any rule is applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import string
+from typing import Any, Iterable, Mapping
+
+from bot.tenants import Tenant, TenantRegistry
+
+# Longest raw string we even look at; anything longer is refused before work.
+MAX_RAW_LENGTH = 320
+
+USER_ID_CHARS = frozenset(string.ascii_lowercase + string.digits + "-_.@")
+OTP_CODE_RE = re.compile(r"^[0-9]{6}$")
+TICKET_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
+TICKET_ID_LENGTH = 6
+TICKET_ID_RE = re.compile(rf"^UL-[{TICKET_ID_ALPHABET}]{{{TICKET_ID_LENGTH}}}$")
+_EMAIL_LOCAL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_EMAIL_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_DATE_DASHED_RE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
+_DATE_COMPACT_RE = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$")
+_CONVERSATION_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
+# Dashes members may type between date parts: hyphen variants, minus, full-width forms.
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff70"), "-")
+EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
+
+
+class ValidationError(ValueError):
+    """A request value was missing or malformed; ``field`` names it for the caller."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid") -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+def fold_width(text: str) -> str:
+    """Full-width ASCII (U+FF01–U+FF5E) to half-width and the ideographic space to a space.
+
+    Deliberately narrower than NFKC: only the characters a Japanese IME produces
+    for keys that have a half-width twin are folded, nothing else changes.
+    """
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xFF01 <= code <= 0xFF5E:
+            out.append(chr(code - 0xFEE0))
+        elif code == 0x3000:
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _string(value: Any, field: str, *, max_length: int = MAX_RAW_LENGTH) -> str:
+    if value is None:
+        raise ValidationError(field, "is required", "required")
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string", "type")
+    if len(value) > max_length:
+        raise ValidationError(field, f"must be at most {max_length} characters", "too_long")
+    return fold_width(value).strip()
+
+
+def require_object(body: Any) -> Mapping[str, Any]:
+    if not isinstance(body, Mapping):
+        raise ValidationError("body", "must be a JSON object", "type")
+    return body
+
+
+def reject_unknown_fields(body: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    allowed = set(allowed)
+    for key in body:
+        if key not in allowed:
+            raise ValidationError(str(key)[:64], "is not a field of this request", "unknown_field")
+
+
+def parse_tenant(value: Any, registry: TenantRegistry, field: str = "tenant") -> Tenant:
+    key = _string(value, field, max_length=64).lower()
+    if not key:
+        raise ValidationError(field, "is required", "required")
+    tenant = registry.get(key)
+    if tenant is None:
+        raise ValidationError(field, "is not a known society", "unknown_tenant")
+    return tenant
+
+
+def parse_user_id(
+    value: Any, field: str = "user_id", *, min_length: int = 8, max_length: int = 13
+) -> str:
+    """A user ID: half-width letters, digits and ``- _ . @``; stored and compared lower-case."""
+    text = _string(value, field).lower()
+    if not text:
+        raise ValidationError(field, "is required", "required")
+    if len(text) < min_length or len(text) > max_length:
+        raise ValidationError(
+            field, f"must be {min_length} to {max_length} characters", "length"
+        )
+    bad = sorted({ch for ch in text if ch not in USER_ID_CHARS})
+    if bad:
+        raise ValidationError(
+            field, "may contain only letters, digits and - _ . @", "characters"
+        )
+    return text
+
+
+def parse_tenant_user_id(value: Any, tenant: Tenant, field: str = "user_id") -> str:
+    return parse_user_id(
+        value, field, min_length=tenant.user_id_min_length, max_length=tenant.user_id_max_length
+    )
+
+
+def parse_email(value: Any, field: str = "email") -> str:
+    """A mail address in the dot-atom form mail servers accept; returned lower-case."""
+    text = _string(value, field)
+    if not text:
+        raise ValidationError(field, "is required", "required")
+    if len(text) > 254:
+        raise ValidationError(field, "must be at most 254 characters", "too_long")
+    local, sep, domain = text.rpartition("@")
+    if not sep or not local or not domain:
+        raise ValidationError(field, "is not a mail address", "format")
+    if len(local) > 64 or not _EMAIL_LOCAL_RE.match(local):
+        raise ValidationError(field, "is not a mail address", "format")
+    domain = domain.lower()
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_EMAIL_LABEL_RE.match(label) for label in labels):
+        raise ValidationError(field, "is not a mail address", "format")
+    tld = labels[-1]
+    if not (tld.isalpha() and len(tld) >= 2) and not tld.startswith("xn--"):
+        raise ValidationError(field, "is not a mail address", "format")
+    return f"{local.lower()}@{domain}"
+
+
+def parse_birth_date(value: Any, today: dt.date, field: str = "birth_date") -> dt.date:
+    """A birth date as ``YYYY-MM-DD`` (or the eight digits ``YYYYMMDD``), not in the future."""
+    text = _string(value, field, max_length=32).translate(_DASHES).replace("/", "-")
+    m = _DATE_DASHED_RE.match(text) or _DATE_COMPACT_RE.match(text)
+    if not m:
+        raise ValidationError(field, "must be a date YYYY-MM-DD", "format")
+    try:
+        date = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError as e:
+        raise ValidationError(field, "is not a calendar date", "format") from e
+    if date < EARLIEST_BIRTH_DATE or date > today:
+        raise ValidationError(field, "is out of range", "range")
+    return date
+
+
+def parse_otp_code(value: Any, field: str = "code") -> str:
+    """Six digits; spaces a member types between groups (``123 456``) are dropped."""
+    text = "".join(_string(value, field, max_length=32).split())
+    if not OTP_CODE_RE.match(text):
+        raise ValidationError(field, "must be 6 digits", "format")
+    return text
+
+
+def parse_ticket_id(value: Any, field: str = "ticket_id") -> str:
+    text = _string(value, field, max_length=32).upper()
+    if not TICKET_ID_RE.match(text):
+        raise ValidationError(field, "is not a ticket id like UL-7F3K9Q", "format")
+    return text
+
+
+def password_alphabet(tenant: Tenant) -> frozenset[str]:
+    """Letters, digits and the society's symbols; ``\\`` counts as ``¥`` (same JIS key)."""
+    symbols = set(tenant.password_allowed_symbols)
+    if "¥" in symbols:
+        symbols.add("\\")
+    return frozenset(string.ascii_letters + string.digits) | frozenset(symbols)
+
+
+def parse_new_password(value: Any, tenant: Tenant, field: str = "password") -> str:
+    """A new password under the society's length and character rules (not width-folded)."""
+    if value is None:
+        raise ValidationError(field, "is required", "required")
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string", "type")
+    if len(value) > MAX_RAW_LENGTH:
+        raise ValidationError(field, "is too long", "too_long")
+    if len(value) < tenant.password_min_length or len(value) > tenant.password_max_length:
+        raise ValidationError(
+            field,
+            f"must be {tenant.password_min_length} to {tenant.password_max_length} characters",
+            "length",
+        )
+    allowed = password_alphabet(tenant)
+    if any(ch not in allowed for ch in value):
+        raise ValidationError(field, "contains a character that is not allowed", "characters")
+    return value
+
+
+def parse_password_attempt(value: Any, field: str = "password") -> str:
+    """A password typed at login: only type and size are checked, never its rules."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, "is required", "required")
+    if len(value) > MAX_RAW_LENGTH:
+        raise ValidationError(field, "is too long", "too_long")
+    return value
+
+
+def parse_token(value: Any, field: str) -> str:
+    text = _string(value, field, max_length=128)
+    if not text or not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", text):
+        raise ValidationError(field, "is not a valid token", "format")
+    return text
+
+
+def parse_bool_true(value: Any, field: str) -> None:
+    if value is not True:
+        raise ValidationError(field, "must be true", "required")
+
+
+def parse_conversation_id(value: str | None) -> str | None:
+    """The optional ``X-Kosmo-Conversation`` header: an opaque printable-ASCII id."""
+    if value is None or value == "":
+        return None
+    if not _CONVERSATION_RE.match(value):
+        raise ValidationError("X-Kosmo-Conversation", "must be 1-128 printable ASCII", "format")
+    return value
