@@ -131,6 +131,7 @@ class Stack:
     actions_port: int = 5055
     portal_port: int = 8080
     smtp_port: int = 8025
+    web_port: int = 8000
     host: str = "127.0.0.1"
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path = PROJECT_ROOT / "var" / "log"
@@ -146,6 +147,10 @@ class Stack:
         return f"http://{self.host}:{self.portal_port}"
 
     @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}"
+
+    @property
     def actions_url(self) -> str:
         return f"http://{self.host}:{self.actions_port}"
 
@@ -155,6 +160,8 @@ class Stack:
         env.setdefault("KOSMO_PORTAL_URL", self.portal_url)
         env.setdefault("KOSMO_SMTP_PORT", str(self.smtp_port))
         env.setdefault("KOSMO_SMTP_HOST", self.host)
+        env.setdefault("KOSMO_RASA_URL", self.rasa_url)
+        env.setdefault("KOSMO_WEB_URL", self.web_url)
         env.setdefault("RASA_TELEMETRY_ENABLED", "false")
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -172,6 +179,15 @@ class Stack:
                      "--port", str(self.portal_port)],
                     ready_url=f"{self.portal_url}/api/v1/openapi.json",
                     describe=f"reference portal   {self.portal_url}  (dev outbox: {self.portal_url}/dev/outbox, SMTP {self.host}:{self.smtp_port})",
+                )
+            )
+        if (PROJECT_ROOT / "bot" / "web" / "__main__.py").exists():
+            services.append(
+                Service(
+                    "web",
+                    [py, "-m", "bot.web", "serve", "--host", self.host, "--port", str(self.web_port)],
+                    ready_url=f"{self.web_url}/healthz",
+                    describe=f"demo portal pages  {self.web_url}/demo/kose  {self.web_url}/demo/ono",
                 )
             )
         services.append(
@@ -267,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rasa-port", type=int, default=5005)
     parser.add_argument("--actions-port", type=int, default=5055)
     parser.add_argument("--portal-port", type=int, default=8080)
+    parser.add_argument("--web-port", type=int, default=8000)
     args = parser.parse_args(argv)
 
     env = read_env_file(PROJECT_ROOT / ".env")
@@ -277,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rasa_port=args.rasa_port,
             actions_port=args.actions_port,
             portal_port=args.portal_port,
+            web_port=args.web_port,
             env=env,
         )
         print(f"Starting with model {stack.model.name} (logs in {stack.log_dir}) ...", flush=True)
