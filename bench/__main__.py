@@ -188,7 +188,7 @@ def measure_ours(model: Path, workdir: Path) -> dict[str, Any]:
         "RASA_AUTH_TOKEN": "bench-token",
     }
     stack = Stack(model=model, rasa_port=free_port(), actions_port=free_port(),
-                  portal_port=free_port(), smtp_port=free_port(), env=env,
+                  portal_port=free_port(), smtp_port=free_port(), web_port=free_port(), env=env,
                   log_dir=workdir / "logs-ours")
     with stack:
         rasa = stack.service("rasa")

@@ -71,6 +71,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tenants_file_with_fictional:
         actions_port=free_port(),
         portal_port=free_port(),
         smtp_port=free_port(),
+        web_port=free_port(),
         env=env,
         log_dir=work / "logs",
     )
