@@ -26,7 +26,7 @@ import logging
 from email.message import EmailMessage
 from functools import partial
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable, Coroutine
 
 from sanic import Sanic
 from sanic.config import Config
@@ -229,14 +229,15 @@ def create_app(
     )
     app.ctx.portal = portal
 
-    @app.listener("before_server_stop")
     async def _finish_mail(app: Sanic, _loop: Any) -> None:
         await portal.drain_mail()
 
-    @app.listener("after_server_stop")
     async def _close_db(app: Sanic, _loop: Any) -> None:
         if owns_db:
             portal.db.dispose()
+
+    app.register_listener(_finish_mail, "before_server_stop")
+    app.register_listener(_close_db, "after_server_stop")
 
     @app.exception(Exception)
     async def _on_error(request: Request, exc: Exception) -> HTTPResponse:
@@ -461,13 +462,15 @@ def _page(text: str) -> str:
 # --------------------------------------------------------------------------- helpdesk API
 
 
-Handler = Callable[[Request, AuditRecord], Awaitable[HTTPResponse]]
+Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
 
 
-def _audited(portal: Portal, endpoint: str, token_of: Callable[[], str | None], realm: str) -> Callable[[Handler], Callable[..., Awaitable[HTTPResponse]]]:
+def _audited(
+    portal: Portal, endpoint: str, token_of: Callable[[], str | None], realm: str
+) -> Callable[[Handler], Handler]:
     """Authenticate, run, and write one audit row whatever the outcome."""
 
-    def wrap(handler: Handler) -> Callable[..., Awaitable[HTTPResponse]]:
+    def wrap(handler: Handler) -> Handler:
         async def run(request: Request, **kwargs: Any) -> HTTPResponse:
             record = AuditRecord(endpoint=endpoint, client=_client_ip(request, portal.settings))
             try:
@@ -641,7 +644,7 @@ def _add_admin_routes(app: Sanic, portal: Portal) -> None:
         return json_response({"tickets": tickets})
 
     def closer(fn: Callable[..., Any], outcome: str) -> Handler:
-        async def close(request: Request, record: AuditRecord, ticket_id: str) -> HTTPResponse:  # type: ignore[override]
+        async def close(request: Request, record: AuditRecord, ticket_id: str) -> HTTPResponse:
             tid = parse_ticket_id(ticket_id)
             record.subject = tid
             now = portal.clock.now()
@@ -660,7 +663,7 @@ def _add_admin_routes(app: Sanic, portal: Portal) -> None:
             record.outcome = outcome
             return json_response(ticket)
 
-        return close  # type: ignore[return-value]
+        return close
 
     app.add_route(admin("admin_list_tickets")(list_tickets), "/admin/v1/unlock-tickets", methods=["GET"],
                   name="admin_list_tickets")

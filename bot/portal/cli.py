@@ -18,7 +18,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from bot.portal.settings import (
     DEV_SERVICE_TOKEN,
@@ -210,7 +210,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         raise CliError(f"{self.prog}: {message}", 2)
 
 

@@ -10,6 +10,7 @@ SHA-256 digests. The TOTP seed must be stored as is (the portal computes codes).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -26,7 +27,7 @@ from sqlalchemy.orm import declarative_base, relationship
 
 from bot.portal.db import UTCDateTime
 
-Base = declarative_base()
+Base: Any = declarative_base()
 
 # First-login steps, in the order a member goes through them.
 STEP_BIRTH_DATE = "birth_date"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Mapping
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -44,7 +45,7 @@ def bucket_key(check: RateCheck) -> str:
 def consume(
     session: Session,
     checks: list[RateCheck],
-    rules: dict[tuple[str, str], RateRule] | object,
+    rules: Mapping[tuple[str, str], RateRule],
     now: dt.datetime,
 ) -> None:
     """Count one request against every check, or raise RateLimited without counting any.
@@ -57,7 +58,7 @@ def consume(
     worst = 0.0
     worst_scope = ""
     for check in checks:
-        rule = rules.get((check.endpoint, check.scope))  # type: ignore[attr-defined]
+        rule = rules.get((check.endpoint, check.scope))
         if rule is None:
             continue
         key = bucket_key(check)
