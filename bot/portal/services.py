@@ -286,6 +286,8 @@ def session_account(session: Session, ctx: Ctx, token: str, *steps: str) -> tupl
         raise session_invalid()
     if steps and row.step not in steps:
         raise wrong_step(row.step)
+    # Idle timeout: every use of the session keeps it alive for another period.
+    row.expires_at = ctx.now + dt.timedelta(seconds=ctx.settings.session_valid_seconds)
     return row, account
 
 
