@@ -14,7 +14,6 @@ from bot.tenants import (
     load_registry,
     parse_registry,
 )
-
 from tests.conftest import FICTIONAL_EXAMPLE_PASSWORD, FICTIONAL_KEY, tenants_data_with_fictional
 
 
