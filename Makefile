@@ -21,7 +21,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup venv env train model seed run test test-fast bench lint fmt validate clean
+.PHONY: help setup venv env train model seed run test test-fast bench lint fmt validate clean browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,11 +37,18 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP) ## create the virtualenv and install packages (Rasa's pins as constraints)
 
+# A new .env gets all of .env.example; an existing one gets the variables added since.
 .env: .env.example
-	@if [ -f .env ]; then touch .env; else \
-	  sed -E "s/=change-me$$/=__RANDOM__/" .env.example | while IFS= read -r line; do \
-	    echo "$${line/__RANDOM__/$$(head -c 24 /dev/urandom | base64 | tr -d '/+=')}"; done > .env; \
-	  echo "Wrote .env with fresh random tokens"; fi
+	@fresh=1; [ -s .env ] && fresh=0; \
+	sed -E "s/=change-me$$/=__RANDOM__/" .env.example | while IFS= read -r line; do \
+	  case "$$line" in \
+	    [A-Za-z_]*=*) grep -q "^$${line%%=*}=" .env 2>/dev/null && continue ;; \
+	    *) [ $$fresh = 1 ] || continue ;; \
+	  esac; \
+	  echo "$${line/__RANDOM__/$$(head -c 24 /dev/urandom | base64 | tr -d '/+=')}"; \
+	  [ $$fresh = 1 ] || echo "Added $${line%%=*} to .env" >&2; \
+	done >> .env; \
+	if [ $$fresh = 1 ]; then echo "Wrote .env with fresh random tokens"; fi; touch .env
 
 env: .env
 
@@ -61,10 +68,15 @@ seed: $(STAMP) .env ## create/upgrade the portal database and its demo members
 run: $(STAMP) .env $(MODEL) seed ## set up everything and start portal, actions and Rasa (Ctrl-C stops)
 	$(PY) -m bot.stack --model $(MODEL)
 
-validate: $(STAMP) ## check training data and domain
-	$(RASA) data validate --fail-on-warnings
+validate: $(STAMP) ## check training data and domain (tests/test_data_validation.py also checks every warning)
+	$(RASA) data validate
 
-test: $(STAMP) .env $(MODEL) validate ## set up and run every test
+browser: ## Chromium for the browser test (Debian's package, installed only when missing)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
+
+test: $(STAMP) .env $(MODEL) validate browser ## set up and run every test
 	KOSMO_MODEL=$(MODEL) $(PY) -m pytest -ra
 
 test-fast: $(STAMP) ## tests that need no trained model

@@ -1,10 +1,10 @@
-"""When the bot is unsure: ask with buttons for the likeliest topics, then give up.
+"""When the bot is unsure: ask with buttons for the likeliest topics.
 
-A first low-confidence message (``nlu_fallback``) gets "did you mean ...?" with
+A low-confidence message (``nlu_fallback``) gets "did you mean ...?" with
 buttons for the two or three most likely topics, taken from the intent ranking
-and, for FAQ topics, the ResponseSelector's ranking. A second one straight after
-gets an honest "I could not understand" with what the bot can do and whom to
-contact, instead of asking again and again.
+and, for FAQ topics, the ResponseSelector's ranking. A second miss straight
+after is a rule (``data/rules/clarify.yml``): an honest "I could not
+understand" with what the bot can do and whom to contact.
 
 FAQ buttons send ``/choose_topic{"topic": "faq/<name>"}``, answered by
 ``action_answer_topic``; other topics send their intent (``/account_locked``),
@@ -87,22 +87,8 @@ def rank_topics(
     return ranked[:limit]
 
 
-def previous_bot_action(tracker: Tracker) -> Optional[str]:
-    """The last action the bot ran before the member's latest message."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            if seen_user:
-                return None
-            seen_user = True
-            continue
-        if seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
-            return event.get("name")
-    return None
-
-
 class ActionClarify(Action):
-    """Ask which topic the member meant, or give up after two misses in a row."""
+    """Ask which topic the member meant, with buttons."""
 
     def __init__(self, labels: Optional[Mapping[str, str]] = None) -> None:
         self._labels = dict(labels) if labels is not None else None
@@ -119,9 +105,6 @@ class ActionClarify(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        if previous_bot_action(tracker) == ACTION_CLARIFY:
-            dispatcher.utter_message(response="utter_give_up")
-            return [SlotSet(SLOT_TOPIC, None)]
         choices = rank_topics(tracker.latest_message or {}, self.labels)
         if not choices:
             dispatcher.utter_message(response="utter_ask_rephrase")

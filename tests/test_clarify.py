@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.clarify import TopicChoice, load_labels, previous_bot_action, rank_topics
+from actions.clarify import TopicChoice, load_labels, rank_topics
 
 LABELS = {
     "account_locked": "ロック",
@@ -40,26 +40,6 @@ def test_unlabelled_and_fallback_are_never_offered():
 def test_payloads():
     assert TopicChoice("faq/portal_url", "x", 1).payload == '/choose_topic{"topic": "faq/portal_url"}'
     assert TopicChoice("account_locked", "x", 1).payload == "/account_locked"
-
-
-def test_previous_bot_action():
-    events = [
-        {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": "a"},
-        {"event": "action", "name": "action_clarify"},
-        {"event": "bot", "text": "?"},
-        {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": "b"},
-    ]
-
-    class T:
-        pass
-
-    t = T()
-    t.events = events
-    assert previous_bot_action(t) == "action_clarify"
-    t.events = events[:2]
-    assert previous_bot_action(t) is None
 
 
 def test_every_label_names_a_known_topic():
