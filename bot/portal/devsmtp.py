@@ -74,9 +74,13 @@ class DevSmtpServer:
         self.host = host
         self.port = port
         self._controller = Controller(_Handler(outbox), hostname=host, port=port)
+        self._running = False
 
     def start(self) -> None:
         self._controller.start()
+        self._running = True
 
     def stop(self) -> None:
-        self._controller.stop()
+        if self._running:
+            self._running = False
+            self._controller.stop()

@@ -1,8 +1,9 @@
 """Fixtures for the portal tests: a real portal on loopback, a real SQLite file, real SMTP.
 
-Every test that asks for ``portal`` gets its own copy of a migrated and seeded
-database, its own aiosmtpd server on a free port and its own Sanic server
-(in a thread with its own event loop) on a free port. Time is a FakeClock the
+Every test that asks for ``portal`` gets a fresh copy of a migrated and seeded
+SQLite database, served by its module's Sanic server (in a thread with its own
+event loop, on a free port) that mails through its own aiosmtpd server.
+``make_portal(...)`` starts a portal of its own with other settings. Time is a FakeClock the
 test moves; nothing sleeps to wait for an OTP window or a rate limit.
 """
 
@@ -33,7 +34,7 @@ from bot.portal.settings import (
     LockoutPolicy,
     PortalSettings,
 )
-from bot.tenants import load_registry
+from bot.tenants import TenantRegistry, load_registry
 
 SERVICE_TOKEN = "test-service-token-0123456789"
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -185,45 +186,86 @@ def make_settings(db_url: str, smtp_port: int, **overrides: Any) -> PortalSettin
     return base.with_overrides(**overrides)
 
 
+@pytest.fixture(scope="session")
+def registry() -> TenantRegistry:
+    return load_registry()
+
+
+def start_portal(template_db: Path, db_path: Path, registry: TenantRegistry, **overrides: Any) -> RunningPortal:
+    """A fresh copy of the seeded database, an SMTP server and a portal on free ports."""
+    shutil.copyfile(template_db, db_path)
+    smtp_port = free_port()
+    outbox = DevOutbox()
+    smtp = DevSmtpServer(outbox, "127.0.0.1", smtp_port)
+    smtp.start()
+    clock = FakeClock(START)
+    settings = make_settings(f"sqlite:///{db_path}", smtp_port, **overrides)
+    db = Database.from_url(settings.db_url)
+    app = create_app(
+        settings, clock=clock, mailer=SmtpMailer("127.0.0.1", smtp_port, timeout=5.0),
+        registry=registry, database=db, outbox=outbox,
+    )
+    server = ServerThread(app)
+    server.start()
+    return RunningPortal(
+        url=f"http://127.0.0.1:{server.port}", clock=clock, settings=settings, outbox=outbox,
+        db=db, db_path=db_path, server=server, smtp=smtp,
+    )
+
+
+def stop_portal(running: RunningPortal) -> None:
+    running.server.stop()
+    running.smtp.stop()
+    running.db.dispose()
+
+
+def reset_portal(running: RunningPortal, template_db: Path) -> None:
+    """Back to a fresh copy of the seeded database, an empty outbox and the start time.
+
+    The server keeps running (starting Sanic per test is most of a test's time); the
+    database file is replaced between tests while no request is in flight.
+    """
+    portal = running.server.app.ctx.portal
+    asyncio.run_coroutine_threadsafe(portal.drain_mail(), running.server.loop).result(30)
+    running.db.dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{running.db_path}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(template_db, running.db_path)
+    running.outbox.clear()
+    running.clock.set(START)
+
+
 @pytest.fixture
-def make_portal(template_db: Path, tmp_path: Path) -> Iterator[Callable[..., RunningPortal]]:
-    """Start a portal with settings overrides: ``make_portal(lockout=..., rate_rules=...)``."""
+def make_portal(
+    template_db: Path, tmp_path: Path, registry: TenantRegistry
+) -> Iterator[Callable[..., RunningPortal]]:
+    """A portal of its own with settings overrides: ``make_portal(lockout=..., rate_rules=...)``."""
     started: list[RunningPortal] = []
 
     def start(**overrides: Any) -> RunningPortal:
-        n = len(started)
-        db_path = tmp_path / f"portal-{n}.db"
-        shutil.copyfile(template_db, db_path)
-        smtp_port = free_port()
-        outbox = DevOutbox()
-        smtp = DevSmtpServer(outbox, "127.0.0.1", smtp_port)
-        smtp.start()
-        clock = FakeClock(START)
-        settings = make_settings(f"sqlite:///{db_path}", smtp_port, **overrides)
-        db = Database.from_url(settings.db_url)
-        app = create_app(
-            settings, clock=clock, mailer=SmtpMailer("127.0.0.1", smtp_port, timeout=5.0),
-            database=db, outbox=outbox,
-        )
-        server = ServerThread(app)
-        server.start()
-        running = RunningPortal(
-            url=f"http://127.0.0.1:{server.port}", clock=clock, settings=settings, outbox=outbox,
-            db=db, db_path=db_path, server=server, smtp=smtp,
-        )
+        running = start_portal(template_db, tmp_path / f"portal-{len(started)}.db", registry, **overrides)
         started.append(running)
         return running
 
     yield start
     for running in started:
-        running.server.stop()
-        running.smtp.stop()
-        running.db.dispose()
+        stop_portal(running)
+
+
+@pytest.fixture(scope="module")
+def _module_portal(
+    template_db: Path, tmp_path_factory: pytest.TempPathFactory, registry: TenantRegistry
+) -> Iterator[RunningPortal]:
+    running = start_portal(template_db, tmp_path_factory.mktemp("portal") / "portal.db", registry)
+    yield running
+    stop_portal(running)
 
 
 @pytest.fixture
-def portal(make_portal: Callable[..., RunningPortal]) -> RunningPortal:
-    return make_portal()
+def portal(_module_portal: RunningPortal, template_db: Path) -> RunningPortal:
+    """The module's portal with a fresh copy of the seeded database for this test."""
+    reset_portal(_module_portal, template_db)
+    return _module_portal
 
 
 @dataclass

@@ -274,3 +274,17 @@ async def test_audit_log_records_calls_without_secrets(api: Api, portal: Running
         assert secret not in text
     assert rows[1][2] == "h***@example.com"
     assert rows[0][5] is not None and rows[0][6] == "127.0.0.1"
+
+
+async def test_a_dead_mail_server_changes_nothing_in_the_answer(make_portal, http, caplog) -> None:
+    portal = make_portal()
+    portal.smtp.stop()
+    api = Api(http, portal.url)
+    with caplog.at_level("ERROR", logger="bot.portal.app"):
+        reply = await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"})
+        assert (reply.status, reply.body) == (202, ACCEPTED)
+        for _ in range(100):
+            if any("sending mail" in r.getMessage() for r in caplog.records):
+                break
+            await portal.settle()
+    assert any("sending mail" in r.getMessage() for r in caplog.records)
