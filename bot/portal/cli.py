@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from typing import NoReturn, Sequence
 
@@ -113,29 +114,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     registry = load_registry(settings.tenants_file)
     upgrade(settings.db_url)
+    # Bind first, so a busy port is one clear line instead of Sanic's logged traceback.
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as e:
+        sock.close()
+        raise CliError(f"cannot serve on {args.host}:{args.port}: {e.strerror or e}") from None
     outbox = None
     smtp_server = None
     mailer = None
-    if settings.dev:
-        if settings.service_token == DEV_SERVICE_TOKEN:
-            print(f"dev mode: helpdesk API token is {DEV_SERVICE_TOKEN!r} (set KOSMO_PORTAL_SERVICE_TOKEN to change it)")
-        outbox = DevOutbox()
-        smtp_server = DevSmtpServer(outbox, settings.dev_smtp_host, settings.dev_smtp_port)
-        try:
-            smtp_server.start()
-        except (OSError, RuntimeError) as e:
-            raise CliError(
-                f"cannot start the local SMTP server on {settings.dev_smtp_host}:{settings.dev_smtp_port}: {e}"
-            ) from None
-        mailer = SmtpMailer(settings.dev_smtp_host, settings.dev_smtp_port)
-        print(f"dev mode: local SMTP server on {settings.dev_smtp_host}:{settings.dev_smtp_port}, "
-              f"mail shown at http://{args.host}:{args.port}/dev/outbox")
-    app = create_app(settings, mailer=mailer, registry=registry, outbox=outbox)
     try:
-        app.run(host=args.host, port=args.port, workers=1, access_log=False, motd=False)
-    except OSError as e:
-        raise CliError(f"cannot serve on {args.host}:{args.port}: {e}") from None
+        if settings.dev:
+            if settings.service_token == DEV_SERVICE_TOKEN:
+                print(f"dev mode: helpdesk API token is {DEV_SERVICE_TOKEN!r} "
+                      "(set KOSMO_PORTAL_SERVICE_TOKEN to change it)")
+            outbox = DevOutbox()
+            smtp_server = DevSmtpServer(outbox, settings.dev_smtp_host, settings.dev_smtp_port)
+            try:
+                smtp_server.start()
+            except (OSError, RuntimeError) as e:
+                smtp_server = None
+                raise CliError(
+                    f"cannot start the local SMTP server on {settings.dev_smtp_host}:"
+                    f"{settings.dev_smtp_port}: {e}"
+                ) from None
+            mailer = SmtpMailer(settings.dev_smtp_host, settings.dev_smtp_port)
+            print(f"dev mode: local SMTP server on {settings.dev_smtp_host}:{settings.dev_smtp_port}, "
+                  f"mail shown at http://{args.host}:{args.port}/dev/outbox")
+        app = create_app(settings, mailer=mailer, registry=registry, outbox=outbox)
+        app.run(sock=sock, workers=1, access_log=False, motd=False)
     finally:
+        sock.close()
         if smtp_server is not None:
             smtp_server.stop()
     return 0

@@ -202,7 +202,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None, *, dev: bool | N
         smtp_password=env.get("KOSMO_SMTP_PASSWORD") or None,
         smtp_starttls=_bool(env, "KOSMO_SMTP_STARTTLS", False),
         mail_sender=env.get("KOSMO_MAIL_SENDER") or None,
-        dev_smtp_host=env.get("KOSMO_DEV_SMTP_HOST") or "127.0.0.1",
+        dev_smtp_host=env.get("KOSMO_DEV_SMTP_HOST") or env.get("KOSMO_SMTP_HOST") or "127.0.0.1",
         dev_smtp_port=_int(env, "KOSMO_DEV_SMTP_PORT", smtp_port if port else 8025, minimum=1),
         tenants_file=env.get("KOSMO_TENANTS_FILE") or None,
         lockout=lockout,

@@ -142,3 +142,20 @@ async def test_admin_list_filters(api: Api) -> None:
     assert r.status == 422 and r.body["field"] == "status"
     r = await api.post("/admin/v1/unlock-tickets/UL-ABCDEF/resolve", token=ADMIN_TOKEN)
     assert r.status == 404
+
+
+async def test_concurrent_failures_are_all_counted(make_portal, http) -> None:
+    """No lost updates: 12 wrong passwords at once leave a count of exactly 12."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from bot.portal.models import Account
+
+    portal = make_portal(lockout=LockoutPolicy(max_failures=30))
+    api = Api(http, portal.url)
+    replies = await asyncio.gather(*(login(api, "kose", "kose.hanako", f"Wrong-{i}-pass") for i in range(12)))
+    assert {r.status for r in replies} == {401}
+    count = portal.db.run_sync(lambda s: s.execute(
+        select(Account.failed_count).where(Account.user_id == "kose.hanako")).scalar_one())
+    assert count == 12
