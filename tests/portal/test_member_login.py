@@ -244,3 +244,64 @@ async def test_forgot_password_mails_a_link_that_resets(api: Api, portal: Runnin
     assert status == 401 and body["field"] == "token"
     assert (await login(api, "kose", "kose.hanako", hanako.password))[0] == 401
     assert (await login(api, "kose", "kose.hanako", "New-Hanako2025"))[0] == 200
+
+
+SESSION = "s" * 43
+
+
+@pytest.mark.parametrize(
+    "path,body,status,field",
+    [
+        ("/member/login", {"user_id": "kose.hanako", "password": "x"}, 422, "tenant"),
+        ("/member/login", {"tenant": "kose", "user_id": "kose.hanako"}, 422, "password"),
+        ("/member/login", {"tenant": "kose", "user_id": "bad id", "password": "x"}, 401, None),
+        ("/member/login", {"tenant": "kose", "user_id": "kose.hanako", "password": "x", "x": 1}, 422, "x"),
+        ("/member/session", {"session": "short"}, 422, "session"),
+        ("/member/session", {"session": SESSION}, 401, "session"),
+        ("/member/first-login/birth-date", {"session": SESSION, "birth_date": "yesterday"}, 422, "birth_date"),
+        ("/member/first-login/terms", {"session": SESSION, "accept": False}, 422, "accept"),
+        ("/member/first-login/terms", {"session": SESSION, "accept": "yes"}, 422, "accept"),
+        ("/member/first-login/email", {"session": SESSION, "email": "nope"}, 422, "email"),
+        ("/member/first-login/password", {"session": SESSION, "password": "x"}, 401, "session"),
+        ("/member/otp", {"session": SESSION, "code": "12345"}, 422, "code"),
+        ("/member/otp", {"session": SESSION, "code": "123456"}, 401, "session"),
+        ("/member/otp/resend", {}, 422, "session"),
+        ("/member/logout", {"session": None}, 422, "session"),
+        ("/member/forgot-password", {"tenant": "kose", "user_id": "x"}, 422, "user_id"),
+        ("/member/reset-password", {"token": "bad", "password": "x", "password_confirm": "x"}, 422, "token"),
+        ("/member/reset-password", {"token": SESSION, "password": "Good-pass123", "password_confirm": "Good-pass123"}, 401, "token"),
+    ],
+)
+async def test_member_bad_inputs(api: Api, path: str, body: dict, status: int, field: str | None) -> None:
+    reply = await api.post(path, body, token=None)
+    assert reply.status == status, reply.body
+    assert reply.body["field"] == field
+
+
+async def test_verify_link_with_a_bad_token(api: Api, portal: RunningPortal, http: aiohttp.ClientSession) -> None:
+    for token in ("", "short", "x" * 43):
+        async with http.get(portal.url + "/member/verify-email", params={"token": token}) as r:
+            assert r.status == 410
+            assert "無効" in await r.text()
+
+
+async def test_otp_resend_for_an_authenticator_member(api: Api) -> None:
+    sakura = member("ono.sakura")
+    _, body = await login(api, "ono", "ono.sakura", sakura.password)
+    status, reply = await step(api, "/member/otp/resend", {"session": body["session"]})
+    assert status == 409 and reply["error"] == "otp_method_mismatch"
+
+
+async def test_healthz_and_dev_outbox(api: Api, portal: RunningPortal) -> None:
+    assert (await api.get("/healthz", token=None)).body == {"status": "ok"}
+    await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"})
+    await portal.mail("hanako.kose@example.com")
+    listed = await api.get("/dev/outbox", token=None, params={"to": "HANAKO.KOSE@example.com"})
+    assert len(listed.body["messages"]) == 1
+    assert (await api.call("DELETE", "/dev/outbox", token=None)).status == 200
+    assert (await api.get("/dev/outbox", token=None)).body["messages"] == []
+
+
+async def test_no_dev_outbox_outside_dev_mode(make_portal, http: aiohttp.ClientSession) -> None:
+    portal = make_portal(dev=False)
+    assert (await Api(http, portal.url).get("/dev/outbox", token=None)).status == 404
