@@ -417,6 +417,15 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
         portal.send_later(ctx.mails)
         return json_response(ACCEPTED_BODY, status=202)
 
+    @app.get("/member/reset-password")
+    async def reset_password_page(request: Request) -> HTTPResponse:
+        """The page the reset mail links to: a form that posts to the JSON endpoint below."""
+        try:
+            token = parse_token(request.args.get("token"), "token")
+        except ValidationError:
+            return html(_page("このリンクは無効です。もう一度お手続きください。"), status=410)
+        return html(_RESET_FORM.replace("__TOKEN__", token))
+
     @app.post("/member/reset-password")
     async def reset_password(request: Request) -> HTTPResponse:
         body = _json_body(request, ("token", "password", "password_confirm"))
@@ -450,6 +459,21 @@ async def _session_tenant(portal: Portal, token: str) -> Tenant:
         return account.tenant
 
     return ctx.tenant(await portal.run(work))
+
+
+_RESET_FORM = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>KOSMO Web</title></head>
+<body><form id="f"><p>新しいパスワード <input type="password" name="password" required></p>
+<p>確認のためもう一度 <input type="password" name="password_confirm" required></p>
+<p><button>設定する</button></p><p id="m"></p></form>
+<script>
+document.getElementById("f").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = new FormData(e.target);
+  const r = await fetch("/member/reset-password", {method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({token: "__TOKEN__", password: f.get("password"), password_confirm: f.get("password_confirm")})});
+  document.getElementById("m").textContent = r.ok ? "パスワードを設定しました。" : "設定できませんでした: " + (await r.json()).message;
+});
+</script></body></html>"""
 
 
 def _page(text: str) -> str:
