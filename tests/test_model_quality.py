@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import asdict
 
 import pytest
+import pytest_asyncio
 import yaml
 from rasa.core.agent import Agent, load_agent
 from rasa.shared.nlu.training_data.loading import load_data
@@ -19,7 +20,8 @@ from bench.nlu_eval import evaluate_holdout, expected_label
 from tests.conftest import PROJECT_ROOT
 from tests.model_support import model_path
 
-pytestmark = pytest.mark.model
+# one model load for the module: fixture and tests share the module's event loop
+pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
 
 HOLDOUT_DIR = PROJECT_ROOT / "tests" / "nlu"
 STORIES_DIR = PROJECT_ROOT / "tests" / "stories"
@@ -29,7 +31,7 @@ RESULTS = PROJECT_ROOT / "results"
 MIN_HOLDOUT_ACCURACY = 0.90
 
 
-@pytest.fixture(scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def agent() -> Agent:
     return await load_agent(model_path=str(model_path()))
 
