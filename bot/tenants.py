@@ -61,6 +61,9 @@ class InitialPassword:
 class VoluntaryContinuation:
     symbol_digits: int
     number_digits: str
+    # Their user ID is digits only (symbol + number + birth date), longer than
+    # the 8-13 characters a member may choose, so it is accepted by length.
+    user_id_lengths: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,10 @@ def parse_tenant(key: str, data: Mapping[str, Any]) -> Tenant:
         vc = VoluntaryContinuation(
             symbol_digits=_int(_require(vc_raw, "symbol_digits", f"{w}.voluntary_continuation"), w),
             number_digits=str(_require(vc_raw, "number_digits", f"{w}.voluntary_continuation")),
+            user_id_lengths=tuple(
+                _int(n, f"{w}.voluntary_continuation.user_id_lengths")
+                for n in _require(vc_raw, "user_id_lengths", f"{w}.voluntary_continuation")
+            ),
         )
     return Tenant(
         key=key,

@@ -334,7 +334,7 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
             # The society is known from the session; rules are the same for every society today,
             # and checked again against the account's society below.
             tenant = await _session_tenant(portal, token)
-            new_id = parse_tenant_user_id(body.get("user_id"), tenant)
+            new_id = parse_tenant_user_id(body.get("user_id"), tenant, new=True)
         return await step(services.first_login_user_id, token, new_id)
 
     @app.post("/member/first-login/password")

@@ -53,6 +53,9 @@ DEMO_MEMBERS: tuple[DemoMember, ...] = (
                "sakura.ono@example.com", "Sakura-Ono2024",
                totp_secret="KOSMOONOSAKURADEMO234567KOSMOABC", totp_confirmed=True,
                note="active, authenticator bound"),
+    DemoMember("ono", "1012345619800101", "オノ ニンケイ", "101", "23456", dt.date(1980, 1, 1),
+               "ninkei.ono@example.com", "Ninkei-Ono2024", totp_secret="KOSMOONONINKEIDEMO234567KOSMOXY",
+               totp_confirmed=True, note="voluntary continuation member (ID = symbol + number + birth date)"),
     DemoMember("ono", "ono.kenta", "オノ ケンタ", "11", "3141", dt.date(1995, 9, 9),
                "kenta.ono@example.com", "Kenta-Ono2024", note="active, authenticator not yet bound"),
 )

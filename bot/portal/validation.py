@@ -113,7 +113,20 @@ def parse_user_id(
     return text
 
 
-def parse_tenant_user_id(value: Any, tenant: Tenant, field: str = "user_id") -> str:
+def parse_tenant_user_id(
+    value: Any, tenant: Tenant, field: str = "user_id", *, new: bool = False
+) -> str:
+    """A user ID of the society.
+
+    An existing ID may also be a voluntary-continuation member's ID (digits only,
+    longer than the chosen-ID limit, where the society has them); a ``new`` ID
+    the member chooses must follow the chosen-ID rule.
+    """
+    vc = tenant.voluntary_continuation
+    if not new and vc is not None:
+        text = _string(value, field)
+        if text.isascii() and text.isdigit() and len(text) in vc.user_id_lengths:
+            return text
     return parse_user_id(
         value, field, min_length=tenant.user_id_min_length, max_length=tenant.user_id_max_length
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.portal.seed import DEMO_MEMBERS
 from tests.portal.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,9 +59,9 @@ def test_upgrade_seed_and_tickets(cli, env: dict[str, str], tmp_path: Path) -> N
     assert code == 0, err
     assert (tmp_path / "var" / "portal.db").exists()
     code, out, _ = cli("seed")
-    assert code == 0 and out.count("created") == 6
+    assert code == 0 and out.count("created") == len(DEMO_MEMBERS)
     code, out, _ = cli("seed")
-    assert code == 0 and out.count("exists") == 6
+    assert code == 0 and out.count("exists") == len(DEMO_MEMBERS)
     assert cli("tickets", "list")[1].strip() == "no tickets"
 
     # open tickets through the library, as the API does
@@ -91,7 +92,7 @@ def test_upgrade_seed_and_tickets(cli, env: dict[str, str], tmp_path: Path) -> N
     code, out, _ = cli("tickets", "list", "--status", "closed")
     assert "closed/unlocked" in out and "closed/rejected" in out
     code, out, _ = cli("seed", "--reset")
-    assert out.count("reset") == 6
+    assert out.count("reset") == len(DEMO_MEMBERS)
     code, out, _ = cli("audit")
     assert code == 0
 
