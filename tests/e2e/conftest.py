@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import urllib.request
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.stack import Stack, free_port
+from bot.tenants import PROJECT_ROOT
 from tests.model_support import model_path
 
 
@@ -52,20 +54,27 @@ class RestClient:
             return e.code, {}
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, tenants_file_with_fictional: Path):
-    work = tmp_path_factory.mktemp("stack")
-    token = secrets.token_urlsafe(16)
+def credentials_env() -> dict[str, str]:
+    """A random value for each ${VAR} in credentials.yml (widget and LINE channel secrets)."""
+    text = (PROJECT_ROOT / "credentials.yml").read_text(encoding="utf-8")
+    return {name: secrets.token_hex(24) for name in re.findall(r"\$\{(\w+)\}", text)}
+
+
+def make_stack(work: Path, tenants_file: Path, extra_env: dict[str, str] | None = None) -> Stack:
+    """A stack (not started) on free ports; ``extra_env`` adds to or overrides its env."""
+    token = secrets.token_hex(16)  # token_urlsafe may start with "-", which `rasa run -t` rejects
     env = {
         # the stack knows the fictional third society from data alone
-        "KOSMO_TENANTS_FILE": str(tenants_file_with_fictional),
+        "KOSMO_TENANTS_FILE": str(tenants_file),
         "KOSMO_TRACKER_DB_URL": f"sqlite:///{work / 'tracker.db'}",
         "KOSMO_PORTAL_DB_URL": f"sqlite:///{work / 'portal.db'}",
         "KOSMO_PORTAL_SERVICE_TOKEN": secrets.token_urlsafe(16),
         "KOSMO_PORTAL_ADMIN_TOKEN": secrets.token_urlsafe(16),
         "RASA_AUTH_TOKEN": token,
+        **credentials_env(),
+        **(extra_env or {}),
     }
-    s = Stack(
+    return Stack(
         model=model_path(),
         rasa_port=free_port(),
         actions_port=free_port(),
@@ -75,6 +84,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tenants_file_with_fictional:
         env=env,
         log_dir=work / "logs",
     )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, tenants_file_with_fictional: Path):
+    s = make_stack(tmp_path_factory.mktemp("stack"), tenants_file_with_fictional)
     s.start()
     try:
         yield s

@@ -1,0 +1,42 @@
+"""Where members meet the bot: one module per Rasa channel.
+
+- ``widget``: the chat widget on a society's portal page (socket.io, server-issued
+  signed session ids); ``credentials.yml`` key ``bot.channels.widget.WidgetInput``.
+- ``line``: the society's LINE official account (Messaging API webhook);
+  ``credentials.yml`` key ``bot.channels.line.LineInput``.
+
+Both put the member's society in the message metadata as ``{"tenant": <key>}``,
+which ``bot.nlu.tenant_resolver.TenantResolver`` turns into the ``tenant`` slot.
+"""
+
+from __future__ import annotations
+
+import json
+
+TENANT_KEY = "tenant"
+
+
+def with_tenant_entity(text: str, tenant: str) -> str:
+    """An intent payload (``/intent``, ``/intent{"topic": ...}``) that also names the society.
+
+    Rasa parses a message starting with ``/`` with its RegexMessageHandler, which replaces
+    the entities the NLU pipeline found, ``TenantResolver``'s ``tenant`` included: a
+    button press, a LINE follow or rich-menu postback, or the widget's opening greeting
+    would otherwise not set the ``tenant`` slot, and a new conversation would be answered
+    for the default society. So the channel writes the society into the payload's
+    entities (the channel's society wins over one in the payload). Other text is
+    returned unchanged.
+    """
+    if not text.startswith("/"):
+        return text
+    head, brace, rest = text.partition("{")
+    entities = {}
+    if brace:
+        try:
+            entities = json.loads(brace + rest)
+        except ValueError:
+            return text
+        if not isinstance(entities, dict):
+            return text
+    entities[TENANT_KEY] = tenant
+    return head.rstrip() + json.dumps(entities, ensure_ascii=False)

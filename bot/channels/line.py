@@ -1,0 +1,786 @@
+"""LINE Messaging API channel: each society's LINE official account talks to the bot.
+
+One webhook per society, set as the webhook URL of that society's LINE channel::
+
+    POST /webhooks/line/<society>/webhook      e.g. https://bot.example.jp/webhooks/line/kose/webhook
+
+configured in ``credentials.yml``::
+
+    bot.channels.line.LineInput:
+      societies:
+        kose:
+          channel_secret: ${LINE_KOSE_CHANNEL_SECRET}
+          access_token: ${LINE_KOSE_ACCESS_TOKEN}
+
+What happens to a request::
+
+    webhook ── X-Line-Signature = base64(HMAC-SHA256(channel secret, raw body))?
+      ├─ missing or wrong ──► 401, the body is not even parsed
+      └─ right ──► events whose webhookEventId was seen before are dropped (redelivery)
+                   ──► 200 at once; the events are handled afterwards, in order, in a task:
+                        text / postback ──► Rasa (metadata {"tenant": <society>};
+                                            payloads also carry it, see with_tenant_entity)
+                        follow          ──► Rasa "/greet" (the society's greeting)
+                        other messages  ──► "please type your question"
+                        unfollow, other ──► logged only
+
+The bot's messages of one turn are collected and sent together: by reply while the
+reply token is fresh (unused, under 50 s after the event) and LINE accepts it, by push
+otherwise. Buttons become quick replies on the last message; long texts are split and
+surplus messages merged so that a turn fits LINE's limits. When a turn takes longer
+than a second, the loading animation runs until the answer is sent.
+
+Conversation ids are ``line:<society>:<LINE userId>``, so one member's chats with two
+societies' accounts are two conversations, and a LINE conversation id never looks like
+a widget session id. Only one-to-one chats are answered (group and room events are
+logged and dropped): a login helpdesk conversation does not belong in a group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Text
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.shared.exceptions import RasaException
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels import with_tenant_entity
+
+logger = logging.getLogger(__name__)
+
+API_BASE_ENV = "KOSMO_LINE_API_BASE"
+DEFAULT_API_BASE = "https://api.line.me"
+SIGNATURE_HEADER = "X-Line-Signature"
+
+# LINE's limits (Messaging API reference). Lengths are counted in UTF-16 code units,
+# which is never less than LINE's own count, so we stay inside the limit.
+MAX_MESSAGES_PER_CALL = 5
+MAX_TEXT = 5000
+MAX_QUICK_REPLY_ITEMS = 13
+MAX_ACTION_LABEL = 20
+MAX_POSTBACK_DATA = 300
+MAX_DISPLAY_TEXT = 300
+MAX_URI = 1000
+
+REPLY_TOKEN_TTL_S = 50.0  # LINE does not promise a lifetime; this leaves a margin
+LOADING_AFTER_S = 1.0  # turns quicker than this need no loading animation
+LOADING_SECONDS = 20  # 5..60 in steps of 5; renewed while the turn runs
+SEEN_EVENTS_TTL_S = 24 * 3600.0
+SEEN_EVENTS_MAX = 100_000
+
+GREET_PAYLOAD = "/greet"
+PLEASE_TYPE = (
+    "メッセージありがとうございます。スタンプや画像にはお答えできないため、"
+    "ご質問を文字で入力してください。"
+)
+SORRY_TRY_LATER = (
+    "申し訳ありません。ただいまお答えできませんでした。しばらくしてからもう一度お試しください。"
+)
+CHOOSE_PROMPT = "次の中からお選びください。"
+
+CONVERSATION_PREFIX = "line"
+
+Clock = Callable[[], float]
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+# --- conversation ids ---------------------------------------------------------------
+
+
+def conversation_id(society: str, user_id: str) -> str:
+    """The Rasa sender id of a LINE user talking to a society's account."""
+    return f"{CONVERSATION_PREFIX}:{society}:{user_id}"
+
+
+def parse_conversation_id(sender_id: str) -> tuple[str, str]:
+    """(society, LINE userId) of a conversation id made by :func:`conversation_id`."""
+    prefix, _, rest = sender_id.partition(":")
+    society, _, user_id = rest.rpartition(":")
+    if prefix != CONVERSATION_PREFIX or not society or not user_id:
+        raise ValueError(f"not a LINE conversation id: {sender_id!r}")
+    return society, user_id
+
+
+# --- LINE message objects -----------------------------------------------------------
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _prefix_within(text: str, limit: int) -> int:
+    """Length (in code points) of the longest prefix of ``text`` within ``limit`` units."""
+    units = 0
+    for i, ch in enumerate(text):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > limit:
+            return i
+    return len(text)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` UTF-16 units, ending with "…" when it was cut."""
+    if utf16_len(text) <= limit:
+        return text
+    return text[: _prefix_within(text, limit - 1)] + "…"
+
+
+_BREAKS = ("\n\n", "\n", "。", "、", " ")
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> List[str]:
+    """``text`` as pieces of at most ``limit`` units, cut at paragraph, line or sentence ends."""
+    pieces = []
+    rest = text.strip()
+    while rest:
+        if utf16_len(rest) <= limit:
+            pieces.append(rest)
+            break
+        hard = _prefix_within(rest, limit)
+        cut = 0
+        for mark in _BREAKS:
+            at = rest.rfind(mark, 0, hard - len(mark) + 1)
+            if at > hard // 2:
+                cut = at + len(mark)
+                break
+        cut = cut or hard
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return [p for p in pieces if p]
+
+
+_MARKDOWN_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+
+
+def plain_text(text: str) -> str:
+    """Bot text as LINE shows it: Markdown links become "label url" (LINE links the URL)."""
+    return _MARKDOWN_LINK.sub(lambda m: f"{m.group(1)} {m.group(2)}", text)
+
+
+def text_messages(text: str) -> List[Dict[str, Any]]:
+    return [{"type": "text", "text": piece} for piece in split_text(plain_text(text))]
+
+
+def quick_reply_items(buttons: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """Rasa buttons as LINE quick reply items, within LINE's item and length limits.
+
+    A button's payload (``/intent`` or ``/intent{"slot": "value"}``) becomes postback
+    data, so pressing it sends the payload to Rasa; its title is shown as the member's
+    message. URL buttons open the URL. Buttons LINE cannot carry are dropped, logged.
+    """
+    items: List[Dict[str, Any]] = []
+    buttons = list(buttons)
+    for button in buttons:
+        title = str(button.get("title") or "").strip()
+        payload = str(button.get("payload") or "").strip()
+        url = str(button.get("url") or "").strip()
+        if (
+            not url
+            and button.get("type") == "web_url"
+            and payload.startswith(("https://", "http://"))
+        ):
+            url = payload
+        if not title or not (payload or url):
+            continue
+        label = clip(title, MAX_ACTION_LABEL)
+        if url:
+            if utf16_len(url) > MAX_URI or not url.startswith(("https://", "http://")):
+                logger.warning("LINE: dropping URL button %r: URL unusable in LINE", title)
+                continue
+            action: Dict[str, Any] = {"type": "uri", "label": label, "uri": url}
+        else:
+            if utf16_len(payload) > MAX_POSTBACK_DATA:
+                logger.warning(
+                    "LINE: dropping button %r: payload longer than %d", title, MAX_POSTBACK_DATA
+                )
+                continue
+            action = {
+                "type": "postback",
+                "label": label,
+                "data": payload,
+                "displayText": clip(title, MAX_DISPLAY_TEXT),
+            }
+        items.append({"type": "action", "action": action})
+    if len(items) > MAX_QUICK_REPLY_ITEMS:
+        logger.warning("LINE: %d buttons, only the first %d fit", len(items), MAX_QUICK_REPLY_ITEMS)
+        items = items[:MAX_QUICK_REPLY_ITEMS]
+    return items
+
+
+def _mergeable(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return (
+        a.get("type") == "text"
+        and b.get("type") == "text"
+        and set(a) == {"type", "text"}
+        and set(b) == {"type", "text"}
+        and utf16_len(a["text"]) + 2 + utf16_len(b["text"]) <= MAX_TEXT
+    )
+
+
+def plan_calls(
+    messages: List[Dict[str, Any]], quick_reply: Optional[List[Dict[str, Any]]] = None
+) -> List[List[Dict[str, Any]]]:
+    """A turn's messages as API calls of at most five messages each.
+
+    Adjacent texts are merged (shortest pair first) until the turn fits one call or
+    nothing more can merge, so a reply token covers as much as possible. The quick
+    reply goes on the very last message: LINE shows it only there.
+    """
+    msgs = [dict(m) for m in messages]
+    while len(msgs) > MAX_MESSAGES_PER_CALL:
+        pairs = [
+            (utf16_len(msgs[i]["text"]) + utf16_len(msgs[i + 1]["text"]), i)
+            for i in range(len(msgs) - 1)
+            if _mergeable(msgs[i], msgs[i + 1])
+        ]
+        if not pairs:
+            break
+        _, i = min(pairs)
+        msgs[i : i + 2] = [{"type": "text", "text": msgs[i]["text"] + "\n\n" + msgs[i + 1]["text"]}]
+    if quick_reply:
+        if not msgs:
+            msgs.append({"type": "text", "text": CHOOSE_PROMPT})
+        msgs[-1]["quickReply"] = {"items": quick_reply}
+    return [msgs[i : i + MAX_MESSAGES_PER_CALL] for i in range(0, len(msgs), MAX_MESSAGES_PER_CALL)]
+
+
+# --- the Messaging API --------------------------------------------------------------
+
+
+class LineApiError(Exception):
+    """LINE answered a call with an error status."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"LINE API {status}: {body[:300]}")
+        self.status = status
+        self.body = body
+
+    @property
+    def invalid_reply_token(self) -> bool:
+        return self.status == 400 and "invalid reply token" in self.body.lower()
+
+
+class LineApi:
+    """The three Messaging API calls the bot makes, with one channel's access token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        session: Callable[[], aiohttp.ClientSession],
+        timeout: Optional[aiohttp.ClientTimeout] = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._access_token = access_token
+        self._session = session
+        self._timeout = timeout or aiohttp.ClientTimeout(total=10, connect=5)
+
+    async def reply(self, reply_token: str, messages: List[Dict[str, Any]]) -> None:
+        await self._post("/v2/bot/message/reply", {"replyToken": reply_token, "messages": messages})
+
+    async def push(self, to: str, messages: List[Dict[str, Any]]) -> None:
+        """Push, retried once on a server error or lost connection.
+
+        The retry key makes LINE deliver at most once (a repeat gets 409).
+        """
+        headers = {"X-Line-Retry-Key": str(uuid.uuid4())}
+        payload = {"to": to, "messages": messages}
+        try:
+            await self._post("/v2/bot/message/push", payload, headers)
+        except LineApiError as e:
+            if e.status < 500:
+                raise
+            logger.warning("LINE push failed (%s); retrying once", e.status)
+            await self._retry_push(payload, headers)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            logger.warning("LINE push failed (%r); retrying once", e)
+            await self._retry_push(payload, headers)
+
+    async def _retry_push(self, payload: Dict[str, Any], headers: Dict[str, str]) -> None:
+        await asyncio.sleep(0.5)
+        try:
+            await self._post("/v2/bot/message/push", payload, headers)
+        except LineApiError as e:
+            if e.status != 409:  # 409: the first attempt did arrive
+                raise
+
+    async def show_loading(self, chat_id: str, seconds: int) -> None:
+        seconds = min(60, max(5, 5 * round(seconds / 5)))
+        await self._post(
+            "/v2/bot/chat/loading/start", {"chatId": chat_id, "loadingSeconds": seconds}
+        )
+
+    async def _post(
+        self, path: str, payload: Dict[str, Any], headers: Optional[Dict[str, str]] = None
+    ) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        all_headers = {
+            "Authorization": f"Bearer {self._access_token}",
+            "Content-Type": "application/json; charset=utf-8",
+            **(headers or {}),
+        }
+        async with self._session().post(
+            self.base_url + path, data=body, headers=all_headers, timeout=self._timeout
+        ) as resp:
+            if not 200 <= resp.status < 300:
+                raise LineApiError(resp.status, await resp.text())
+
+
+# --- reply tokens and redelivery ----------------------------------------------------
+
+
+@dataclass
+class ReplyToken:
+    """A reply token: usable once, and only shortly after its event."""
+
+    token: str
+    issued_at: float
+    ttl: float = REPLY_TOKEN_TTL_S
+    used: bool = False
+
+    def usable(self, now: float) -> bool:
+        return not self.used and now - self.issued_at < self.ttl
+
+
+class SeenEvents:
+    """webhookEventIds already accepted, so a redelivered event is handled once.
+
+    In memory, bounded by age and count: enough for one Rasa process, which is how
+    ``bot.stack`` runs it. Several Rasa instances behind a load balancer would need a
+    shared store (e.g. Redis, as for Rasa's lock store).
+    """
+
+    def __init__(
+        self,
+        clock: Clock = time.time,
+        ttl: float = SEEN_EVENTS_TTL_S,
+        max_size: int = SEEN_EVENTS_MAX,
+    ) -> None:
+        self._clock = clock
+        self._ttl = ttl
+        self._max_size = max_size
+        self._seen: "OrderedDict[str, float]" = OrderedDict()
+
+    def first_time(self, event_id: Any) -> bool:
+        """True the first time ``event_id`` is offered (always True for no id)."""
+        if not isinstance(event_id, str) or not event_id:
+            return True
+        now = self._clock()
+        while self._seen and (
+            len(self._seen) >= self._max_size or next(iter(self._seen.values())) < now - self._ttl
+        ):
+            self._seen.popitem(last=False)
+        if event_id in self._seen:
+            return False
+        self._seen[event_id] = now
+        return True
+
+
+# --- output -------------------------------------------------------------------------
+
+
+class LineOutput(OutputChannel):
+    """Sends the bot's messages to LINE users.
+
+    ``buffered``: messages are kept until :meth:`flush` (a webhook turn, so one reply
+    call carries them all); otherwise each message is pushed at once (messages Rasa
+    sends outside a webhook turn, e.g. through the HTTP API).
+    """
+
+    @classmethod
+    def name(cls) -> Text:
+        return "line"
+
+    def __init__(
+        self,
+        apis: Mapping[str, LineApi],
+        reply_token: Optional[ReplyToken] = None,
+        buffered: bool = False,
+        clock: Clock = time.time,
+    ) -> None:
+        self.apis = apis
+        self.reply_token = reply_token
+        self.buffered = buffered
+        self.clock = clock
+        self._pending: Dict[str, List[Dict[str, Any]]] = {}
+        self._quick_reply: Dict[str, List[Dict[str, Any]]] = {}
+
+    async def _queue(
+        self,
+        recipient_id: Text,
+        messages: List[Dict[str, Any]],
+        quick_reply: Optional[List[Dict[str, Any]]] = None,
+    ) -> None:
+        self._pending.setdefault(recipient_id, []).extend(messages)
+        if quick_reply:
+            self._quick_reply[recipient_id] = quick_reply
+        if not self.buffered:
+            await self.flush()
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self._queue(recipient_id, text_messages(text))
+
+    async def send_text_with_buttons(
+        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
+    ) -> None:
+        await self._queue(recipient_id, text_messages(text), quick_reply_items(buttons))
+
+    async def send_quick_replies(
+        self, recipient_id: Text, text: Text, quick_replies: List[Dict[Text, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies, **kwargs)
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        if image.startswith("https://"):
+            message = {"type": "image", "originalContentUrl": image, "previewImageUrl": image}
+            await self._queue(recipient_id, [message])
+        else:
+            await self._queue(recipient_id, text_messages(image))
+
+    async def send_attachment(  # type: ignore[override]
+        self, recipient_id: Text, attachment: Any, **kwargs: Any
+    ) -> None:
+        await self._queue(recipient_id, text_messages(str(attachment)))
+
+    async def send_elements(
+        self, recipient_id: Text, elements: Iterable[Dict[Text, Any]], **kwargs: Any
+    ) -> None:
+        for element in elements:
+            text = "\n".join(str(element.get(k) or "") for k in ("title", "subtitle")).strip()
+            await self.send_text_with_buttons(recipient_id, text, element.get("buttons") or [])
+
+    async def send_custom_json(
+        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
+    ) -> None:
+        """``custom: {line: [<LINE message objects>]}`` in a response is sent as is."""
+        line_messages = json_message.get("line")
+        if isinstance(line_messages, dict):
+            line_messages = [line_messages]
+        if isinstance(line_messages, list) and all(isinstance(m, dict) for m in line_messages):
+            await self._queue(recipient_id, list(line_messages))
+        else:
+            logger.warning("LINE: custom payload without a 'line' message list ignored")
+
+    async def flush(self) -> None:
+        """Send everything queued: reply while the token is usable, push otherwise."""
+        pending, self._pending = self._pending, {}
+        quick, self._quick_reply = self._quick_reply, {}
+        for recipient_id, messages in pending.items():
+            try:
+                society, user_id = parse_conversation_id(recipient_id)
+            except ValueError:
+                logger.error("LINE: cannot send to %r: not a LINE conversation", recipient_id)
+                continue
+            api = self.apis.get(society)
+            if api is None:
+                logger.error("LINE: no channel configured for society %r", society)
+                continue
+            for call in plan_calls(messages, quick.get(recipient_id)):
+                await self._deliver(api, user_id, call)
+
+    async def _deliver(self, api: LineApi, user_id: str, messages: List[Dict[str, Any]]) -> None:
+        token = self.reply_token
+        if token is not None and token.usable(self.clock()):
+            token.used = True
+            try:
+                await api.reply(token.token, messages)
+                return
+            except LineApiError as e:
+                if not e.invalid_reply_token:
+                    logger.error("LINE reply failed: %s", e)
+                    return
+                logger.info("LINE reply token no longer valid; pushing instead")
+            except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+                # the reply may have arrived: pushing could say it twice
+                logger.error("LINE reply failed: %r", e)
+                return
+        try:
+            await api.push(user_id, messages)
+        except (LineApiError, aiohttp.ClientError, asyncio.TimeoutError) as e:
+            logger.error("LINE push to %s failed: %r", user_id, e)
+
+
+# --- input --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineAccount:
+    """One society's LINE channel: its secret signs webhooks, its token calls the API."""
+
+    society: str
+    channel_secret: str = field(repr=False)
+    access_token: str = field(repr=False)
+
+    def signature_ok(self, body: bytes, signature: Optional[str]) -> bool:
+        if not signature:
+            return False
+        try:
+            given = base64.b64decode(signature.encode("ascii"), validate=True)
+        except (UnicodeEncodeError, binascii.Error):
+            return False
+        expected = hmac.new(self.channel_secret.encode("utf-8"), body, hashlib.sha256).digest()
+        return hmac.compare_digest(expected, given)
+
+
+def accounts_from_credentials(societies: Any) -> Dict[str, LineAccount]:
+    if not isinstance(societies, Mapping) or not societies:
+        raise RasaException("LINE channel: 'societies' must map society keys to LINE channels")
+    accounts = {}
+    for key, conf in societies.items():
+        society = str(key).strip().lower()
+        conf = conf or {}
+        secret = str(conf.get("channel_secret") or "")
+        token = str(conf.get("access_token") or "")
+        if not society or not secret or not token:
+            raise RasaException(
+                f"LINE channel {key!r}: channel_secret and access_token are required"
+            )
+        accounts[society] = LineAccount(society, secret, token)
+    return accounts
+
+
+class LineInput(InputChannel):
+    """LINE webhooks in, one LINE channel per society (see the module docstring)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "line"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        if not credentials:
+            return cls.raise_missing_credentials_exception()
+        api_base = credentials.get("api_base") or os.environ.get(API_BASE_ENV) or DEFAULT_API_BASE
+        return cls(accounts_from_credentials(credentials.get("societies")), api_base=api_base)
+
+    def __init__(
+        self,
+        accounts: Mapping[str, LineAccount],
+        api_base: str = DEFAULT_API_BASE,
+        clock: Clock = time.time,
+        seen_events: Optional[SeenEvents] = None,
+        reply_token_ttl: float = REPLY_TOKEN_TTL_S,
+        loading_after: float = LOADING_AFTER_S,
+        loading_seconds: int = LOADING_SECONDS,
+        timeout: Optional[aiohttp.ClientTimeout] = None,
+    ) -> None:
+        self.accounts = dict(accounts)
+        self.api_base = api_base
+        self.clock = clock
+        self.seen_events = seen_events or SeenEvents(clock)
+        self.reply_token_ttl = reply_token_ttl
+        self.loading_after = loading_after
+        self.loading_seconds = loading_seconds
+        self.timeout = timeout
+        self._session: Optional[aiohttp.ClientSession] = None
+        self._tasks: set[asyncio.Task] = set()
+
+    # the HTTP client is made on first use, inside the server's event loop
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    def apis(self) -> Dict[str, LineApi]:
+        return {
+            key: LineApi(self.api_base, account.access_token, self._http, self.timeout)
+            for key, account in self.accounts.items()
+        }
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """Pushes (no reply token): for messages sent through Rasa's HTTP API."""
+        return LineOutput(self.apis(), clock=self.clock)
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Let running turns finish (up to ``grace`` seconds), then close the HTTP client."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        line_webhook = Blueprint("line_webhook", __name__)
+
+        @line_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @line_webhook.route("/<society>/webhook", methods=["POST"])
+        async def webhook(request: Request, society: Text) -> HTTPResponse:
+            account = self.accounts.get(society.lower())
+            if account is None:
+                return response.json({"message": "unknown LINE channel"}, status=404)
+            if not account.signature_ok(request.body, request.headers.get(SIGNATURE_HEADER)):
+                logger.warning(
+                    "LINE %s: request with a missing or wrong signature rejected", society
+                )
+                return response.json({"message": "invalid signature"}, status=401)
+            try:
+                payload = json.loads(request.body)
+                events = payload["events"]
+                if not isinstance(events, list):
+                    raise TypeError("events is not a list")
+            except (ValueError, KeyError, TypeError) as e:
+                logger.warning("LINE %s: malformed webhook body: %s", society, e)
+                return response.json({"message": "malformed body"}, status=400)
+            received_at = self.clock()
+            fresh = []
+            for event in events:
+                if not isinstance(event, dict):
+                    continue
+                if self.seen_events.first_time(event.get("webhookEventId")):
+                    fresh.append(event)
+                else:
+                    logger.info(
+                        "LINE %s: event %s already handled (redelivery=%s)",
+                        society,
+                        event.get("webhookEventId"),
+                        (event.get("deliveryContext") or {}).get("isRedelivery"),
+                    )
+            if fresh:
+                self._spawn(self._handle_events(account, fresh, received_at, on_new_message))
+            return response.json({})
+
+        @line_webhook.listener("before_server_stop")
+        async def close(_app: Any, _loop: Any) -> None:
+            await self.close()
+
+        return line_webhook
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        # keep a reference: the loop holds tasks only weakly
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle_events(
+        self,
+        account: LineAccount,
+        events: List[Dict[str, Any]],
+        received_at: float,
+        on_new_message: OnNewMessage,
+    ) -> None:
+        for event in events:
+            try:
+                await self._handle_event(account, event, received_at, on_new_message)
+            except Exception:
+                logger.exception(
+                    "LINE %s: event %s failed", account.society, event.get("webhookEventId")
+                )
+
+    def _reply_token(self, event: Mapping[str, Any], received_at: float) -> Optional[ReplyToken]:
+        token = event.get("replyToken")
+        if not isinstance(token, str) or not token:
+            return None
+        issued_at = received_at
+        timestamp = event.get("timestamp")
+        if isinstance(timestamp, (int, float)):
+            # the event's own time: a redelivered event's token is as old as the event
+            issued_at = min(received_at, timestamp / 1000.0)
+        return ReplyToken(token, issued_at, ttl=self.reply_token_ttl)
+
+    async def _handle_event(
+        self,
+        account: LineAccount,
+        event: Dict[str, Any],
+        received_at: float,
+        on_new_message: OnNewMessage,
+    ) -> None:
+        kind = event.get("type")
+        source = event.get("source") or {}
+        user_id = source.get("userId")
+        if event.get("mode") == "standby":
+            return  # another module channel owns the chat
+        if source.get("type") != "user" or not isinstance(user_id, str) or not user_id:
+            logger.info(
+                "LINE %s: %s event from a %s ignored", account.society, kind, source.get("type")
+            )
+            return
+        reply = self._reply_token(event, received_at)
+        if kind == "message":
+            message = event.get("message") or {}
+            if message.get("type") == "text" and str(message.get("text") or "").strip():
+                await self._turn(
+                    account, user_id, str(message["text"]), reply, event, on_new_message
+                )
+            else:
+                output = self._output(account, reply)
+                await output.send_text_message(
+                    conversation_id(account.society, user_id), PLEASE_TYPE
+                )
+                await output.flush()
+        elif kind == "postback":
+            data = str((event.get("postback") or {}).get("data") or "").strip()
+            if data:
+                await self._turn(account, user_id, data, reply, event, on_new_message)
+        elif kind == "follow":
+            await self._turn(account, user_id, GREET_PAYLOAD, reply, event, on_new_message)
+        elif kind == "unfollow":
+            logger.info("LINE %s: %s unfollowed", account.society, user_id)
+        else:
+            logger.debug("LINE %s: %s event ignored", account.society, kind)
+
+    def _output(self, account: LineAccount, reply: Optional[ReplyToken]) -> LineOutput:
+        apis = self.apis()
+        return LineOutput(
+            {account.society: apis[account.society]}, reply, buffered=True, clock=self.clock
+        )
+
+    async def _turn(
+        self,
+        account: LineAccount,
+        user_id: str,
+        text: str,
+        reply: Optional[ReplyToken],
+        event: Mapping[str, Any],
+        on_new_message: OnNewMessage,
+    ) -> None:
+        """One message to Rasa; its answer goes out in as few calls as possible."""
+        output = self._output(account, reply)
+        sender_id = conversation_id(account.society, user_id)
+        message = UserMessage(
+            with_tenant_entity(text, account.society),
+            output,
+            sender_id,
+            input_channel=self.name(),
+            message_id=event.get("webhookEventId"),
+            metadata={"tenant": account.society},
+        )
+        loading = asyncio.ensure_future(self._loading(output.apis[account.society], user_id))
+        try:
+            await on_new_message(message)
+        except Exception:
+            logger.exception("LINE %s: Rasa failed on a message from %s", account.society, user_id)
+            await output.send_text_message(sender_id, SORRY_TRY_LATER)
+        finally:
+            loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
+        await output.flush()
+
+    async def _loading(self, api: LineApi, user_id: str) -> None:
+        """The loading animation, from ``loading_after`` seconds on, renewed until cancelled."""
+        await asyncio.sleep(self.loading_after)
+        while True:
+            try:
+                await api.show_loading(user_id, self.loading_seconds)
+            except (LineApiError, aiohttp.ClientError, asyncio.TimeoutError) as e:
+                logger.warning("LINE loading animation failed: %r", e)
+                return
+            await asyncio.sleep(self.loading_seconds)

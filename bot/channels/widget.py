@@ -1,0 +1,260 @@
+"""The portal chat widget's channel: Rasa's socket.io channel with server-issued sessions.
+
+The widget (``bot/web/static/widget.js``) talks socket.io to the Rasa server::
+
+    widget                                   Rasa (this channel)
+    session_request {session_id?}   ──►   valid signed id?  keep it  : issue a new one
+                                    ◄──   session_confirm <id>        (socket joins room <id>)
+                                    ◄──   session_history {messages}  (this session's transcript)
+    user_uttered {message, metadata: {tenant}}
+                                    ──►   Rasa, as conversation <id> bound to this socket
+                                    ◄──   user_echo (to the session's other tabs)
+                                    ◄──   bot_uttered ... (to every tab of the session)
+                                    ◄──   turn_end    (the bot is done: typing indicator off)
+
+Why not Rasa's own ``socketio`` channel: it takes whatever ``session_id`` a client sends
+(in the session request *and* in every message), so anyone who knows or guesses an id,
+including a LINE or REST conversation id, can write into that conversation; and with
+the python-socketio it is pinned to here, its ``session_persistence`` never joins the
+room (``enter_room`` became a coroutine that Rasa 3.6 does not await), so replies to a
+persistent session reach no one. Here session ids are 128 random bits plus an HMAC
+(``session_secret``), made only by the server; a socket writes only into the session
+it was confirmed for; metadata is reduced to the keys the bot uses.
+
+``credentials.yml``::
+
+    bot.channels.widget.WidgetInput:
+      session_secret: ${KOSMO_WIDGET_SESSION_SECRET}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SessionStarted, UserUttered
+from rasa.shared.exceptions import RasaException
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+
+from bot.channels import with_tenant_entity
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 2000
+MAX_METADATA_CHARS = 200
+HISTORY_LIMIT = 100
+# metadata keys the widget may send: the society, and the title of a pressed button
+ALLOWED_METADATA = ("tenant", "display_text")
+PLACEHOLDER_SECRETS = {"change-me", ""}
+
+_SESSION_ID = re.compile(r"[0-9a-f]{64}")
+_TENANT_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class SessionIds:
+    """Session ids only the server can make: 32 random hex digits + 32 of their HMAC."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = secret.encode("utf-8")
+
+    def _mac(self, nonce: str) -> str:
+        return hmac.new(
+            self._key, b"kosmo-widget-session:" + nonce.encode(), hashlib.sha256
+        ).hexdigest()[:32]
+
+    def issue(self) -> str:
+        nonce = secrets.token_hex(16)
+        return nonce + self._mac(nonce)
+
+    def valid(self, session_id: Any) -> bool:
+        if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
+            return False
+        return hmac.compare_digest(self._mac(session_id[:32]), session_id[32:])
+
+
+def clean_metadata(raw: Any) -> Dict[str, str]:
+    """The metadata keys the bot uses, as short strings; everything else is dropped."""
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        key: raw[key].strip()[:MAX_METADATA_CHARS]
+        for key in ALLOWED_METADATA
+        if isinstance(raw.get(key), str) and raw[key].strip()
+    }
+
+
+def transcript(events: Iterable[Event], limit: int = HISTORY_LIMIT) -> List[Dict[str, Any]]:
+    """What the member saw in the current session, oldest first, for a reloaded widget.
+
+    A button press shows as the button's title (``display_text``); hidden payloads
+    such as the widget's opening ``/greet`` are left out.
+    """
+    shown: List[Dict[str, Any]] = []
+    for event in events:
+        if isinstance(event, SessionStarted) or (
+            isinstance(event, ActionExecuted) and event.action_name == "action_session_start"
+        ):
+            shown = []
+        elif isinstance(event, UserUttered):
+            display = (
+                (event.metadata or {}).get("display_text")
+                if isinstance(event.metadata, dict)
+                else None
+            )
+            text = display or event.text or ""
+            if text and not (text.startswith("/") and not display):
+                shown.append({"sender": "user", "text": text})
+        elif isinstance(event, BotUttered):
+            item: Dict[str, Any] = {"sender": "bot", "text": event.text or ""}
+            data = event.data or {}
+            for key in ("buttons", "quick_replies", "image"):
+                if data.get(key):
+                    item[key] = data[key]
+            if item["text"] or len(item) > 2:
+                shown.append(item)
+    return shown[-limit:]
+
+
+class WidgetInput(SocketIOInput):
+    """socket.io for the portal widget; see the module docstring."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "socketio"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WidgetInput":
+        credentials = credentials or {}
+        secret = str(credentials.get("session_secret") or "")
+        if secret in PLACEHOLDER_SECRETS or len(secret) < 16:
+            raise RasaException(
+                "widget channel: session_secret must be a random string of 16+ characters "
+                "(KOSMO_WIDGET_SESSION_SECRET in .env; `make env` makes one)"
+            )
+        return cls(
+            SessionIds(secret),
+            user_message_evt=credentials.get("user_message_evt", "user_uttered"),
+            bot_message_evt=credentials.get("bot_message_evt", "bot_uttered"),
+            namespace=credentials.get("namespace"),
+            socketio_path=credentials.get("socketio_path", "/socket.io"),
+            cors_allowed_origins=credentials.get("cors_allowed_origins"),
+        )
+
+    def __init__(
+        self,
+        session_ids: SessionIds,
+        user_message_evt: Text = "user_uttered",
+        bot_message_evt: Text = "bot_uttered",
+        namespace: Optional[Text] = None,
+        socketio_path: Text = "/socket.io",
+        cors_allowed_origins: Optional[List[Text]] = None,
+    ) -> None:
+        super().__init__(
+            user_message_evt=user_message_evt,
+            bot_message_evt=bot_message_evt,
+            namespace=namespace,
+            session_persistence=True,
+            socketio_path=socketio_path,
+        )
+        self.session_ids = session_ids
+        # None: no origin check here (Rasa's --cors governs), as in Rasa's channel
+        self.cors_allowed_origins = cors_allowed_origins
+        self._tracker_store: Optional[Callable[[], Any]] = None
+
+    async def history(self, session_id: str) -> List[Dict[str, Any]]:
+        store = self._tracker_store() if self._tracker_store else None
+        if store is None:
+            return []
+        try:
+            tracker = await store.retrieve(session_id)
+        except Exception:  # the transcript is a convenience: never fail the session for it
+            logger.exception("widget: could not load the transcript of a session")
+            return []
+        return transcript(tracker.events) if tracker is not None else []
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        sio = AsyncServer(
+            async_mode="sanic",
+            cors_allowed_origins=self.cors_allowed_origins if self.cors_allowed_origins else [],
+        )
+        self.sio = sio
+        ns = self.namespace
+        widget_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+
+        @widget_webhook.listener("after_server_start")
+        async def remember_agent(app: Any, _loop: Any) -> None:
+            def store() -> Any:
+                agent = getattr(app.ctx, "agent", None)
+                return getattr(agent, "tracker_store", None)
+
+            self._tracker_store = store
+
+        @widget_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=ns)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            return True
+
+        @sio.on("session_request", namespace=ns)
+        async def session_request(sid: Text, data: Any) -> None:
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            resumed = self.session_ids.valid(requested)
+            session_id = str(requested) if resumed else self.session_ids.issue()
+            if requested and not resumed:
+                logger.info("widget: unknown or forged session id refused; issued a new one")
+            session = await sio.get_session(sid, namespace=ns)
+            old = session.get("session_id")
+            if old and old != session_id:
+                await sio.leave_room(sid, old, namespace=ns)
+            await sio.save_session(sid, {"session_id": session_id}, namespace=ns)
+            await sio.enter_room(sid, session_id, namespace=ns)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=ns)
+            messages = await self.history(session_id) if resumed else []
+            await sio.emit("session_history", {"messages": messages}, room=sid, namespace=ns)
+
+        @sio.on(self.user_message_evt, namespace=ns)
+        async def handle_message(sid: Text, data: Any) -> None:
+            session_id = (await sio.get_session(sid, namespace=ns)).get("session_id")
+            if not isinstance(data, dict) or not session_id:
+                logger.warning("widget: a message before session_confirm was ignored")
+                return
+            claimed = data.get("session_id")
+            if claimed and claimed != session_id:
+                logger.warning("widget: a message for another session was ignored")
+                return
+            text = str(data.get("message") or "")[:MAX_MESSAGE_CHARS].strip()
+            if not text:
+                return
+            metadata = clean_metadata(data.get("metadata"))
+            shown = metadata.get("display_text") or ("" if text.startswith("/") else text)
+            if shown:  # the session's other tabs show the member's message too
+                await sio.emit(
+                    "user_echo", {"text": shown}, room=session_id, skip_sid=sid, namespace=ns
+                )
+            tenant = metadata.get("tenant", "")
+            if _TENANT_KEY.fullmatch(tenant):
+                text = with_tenant_entity(text, tenant.lower())
+            message = UserMessage(
+                text,
+                SocketIOOutput(sio, self.bot_message_evt),
+                session_id,
+                input_channel=self.name(),
+                metadata=metadata,
+            )
+            try:
+                await on_new_message(message)
+            finally:
+                await sio.emit("turn_end", {}, room=session_id, namespace=ns)
+
+        return widget_webhook
