@@ -71,10 +71,11 @@ run: $(STAMP) .env $(MODEL) seed ## set up everything and start portal, actions 
 validate: $(STAMP) ## check training data and domain (tests/test_data_validation.py also checks every warning)
 	$(RASA) data validate
 
-browser: ## Chromium for the browser test (Debian's package, installed only when missing)
-	@if [ ! -x /usr/bin/chromium ]; then \
+browser: ## Chromium and a Japanese font for the browser test (Debian packages, only when missing)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -e /usr/share/fonts/opentype/ipafont-gothic ]; then \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
+	  $$SUDO apt-get update && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-ipafont-gothic; fi
 
 test: $(STAMP) .env $(MODEL) validate browser ## set up and run every test
 	KOSMO_MODEL=$(MODEL) $(PY) -m pytest -ra

@@ -1,0 +1,1 @@
+"""Web service: demo portal pages with the chat widget (``python -m bot.web serve``)."""

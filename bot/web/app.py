@@ -1,0 +1,68 @@
+"""The web service: demo portal pages and the chat widget's files.
+
+``create_app`` builds the Sanic app from what it is handed (the societies, the
+settings); nothing is read or started at import time. Each part is a blueprint of
+its own module (``demo``; a later agent console goes beside it)::
+
+    GET /healthz               200 "ok" (``bot.stack`` waits for it)
+    GET /                      list of demo pages
+    GET /demo/<society>        a society's demo portal page with the widget (404 page if unknown)
+    GET /widget/widget.js      the widget (+ widget.css, vendor/socket.io.min.js)
+    GET /static/demo/demo.css  the demo pages' look
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional
+
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.tenants import TenantRegistry
+from bot.web import demo
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+WIDGET_DIR = STATIC_DIR / "widget"
+
+SOCKET_URL_ENV = "KOSMO_WIDGET_SOCKET_URL"
+RASA_URL_ENV = "KOSMO_RASA_URL"
+DEFAULT_RASA_URL = "http://127.0.0.1:5005"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """What the pages need to know about the rest of the system."""
+
+    # Rasa's socket.io endpoint as the member's browser reaches it
+    socket_url: str = DEFAULT_RASA_URL
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "WebSettings":
+        env = os.environ if environ is None else environ
+        url = env.get(SOCKET_URL_ENV) or env.get(RASA_URL_ENV) or DEFAULT_RASA_URL
+        return cls(socket_url=url.rstrip("/"))
+
+
+def create_app(registry: TenantRegistry, settings: WebSettings, name: str = "kosmo_web") -> Sanic:
+    """The web app for ``registry``'s societies (``name`` must be unique per process)."""
+    app = Sanic(name)
+    app.config.FALLBACK_ERROR_FORMAT = "html"
+
+    @app.get("/healthz")
+    async def healthz(_: Request) -> HTTPResponse:
+        return response.text("ok")
+
+    app.static("/widget", str(WIDGET_DIR), name="widget")
+    app.static("/static/demo", str(STATIC_DIR / "demo"), name="demo_static")
+    app.blueprint(demo.blueprint(registry, settings.socket_url))
+
+    @app.middleware("response")
+    async def security_headers(_: Request, resp: HTTPResponse) -> None:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+
+    return app

@@ -1,0 +1,128 @@
+"""The web service on loopback: health, demo pages per society, widget files (no model)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import uuid
+from typing import Any, AsyncIterator
+
+import aiohttp
+import pytest
+from sanic import Sanic
+
+from bot.stack import free_port
+from bot.web.app import WebSettings, create_app
+from bot.web.demo import PALETTE, accent_colour
+from tests.conftest import FICTIONAL_KEY
+
+SOCKET_URL = "http://127.0.0.1:5999"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sanic_test_mode() -> Any:
+    # several Sanic apps start in this process (see tests/channels/test_line_channel.py)
+    before, Sanic.test_mode = Sanic.test_mode, True
+    yield
+    Sanic.test_mode = before
+
+
+@contextlib.asynccontextmanager
+async def serving(registry) -> AsyncIterator[str]:
+    app = create_app(registry, WebSettings(socket_url=SOCKET_URL), name=f"web_{uuid.uuid4().hex}")
+    port = free_port()
+    server = await app.create_server(
+        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
+    )
+    assert server is not None
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await server.before_stop()
+        await server.close()
+        await server.after_stop()
+
+
+async def get(url: str) -> tuple[int, dict, str]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url) as resp:
+            return resp.status, dict(resp.headers), await resp.text()
+
+
+async def test_health_and_widget_files(registry):
+    async with serving(registry) as base:
+        assert (await get(f"{base}/healthz"))[::2] == (200, "ok")
+        for path, kind in [
+            ("/widget/widget.js", "javascript"),
+            ("/widget/widget.css", "text/css"),
+            ("/widget/vendor/socket.io.min.js", "javascript"),
+        ]:
+            status, headers, _ = await get(base + path)
+            assert status == 200 and kind in headers["Content-Type"], path
+            assert headers["X-Content-Type-Options"] == "nosniff"
+        assert (await get(f"{base}/widget/../app.py"))[0] == 404
+
+
+@pytest.mark.parametrize("key", ["kose", "ono", FICTIONAL_KEY])
+async def test_demo_page_embeds_the_widget_for_its_society(registry_with_fictional, key):
+    tenant = registry_with_fictional.get(key)
+    async with serving(registry_with_fictional) as base:
+        status, headers, html = await get(f"{base}/demo/{key}")
+    assert status == 200
+    assert tenant.name in html and tenant.portal_url in html
+
+    nonce = re.search(r"script-src 'self' 'nonce-([^']+)'", headers["Content-Security-Policy"])
+    assert nonce, headers["Content-Security-Policy"]
+    assert (
+        f"connect-src 'self' {SOCKET_URL} ws://127.0.0.1:5999" in headers["Content-Security-Policy"]
+    )
+    config = re.search(
+        rf'<script nonce="{nonce.group(1)}">window.kosmoChat = (.*?);</script>', html
+    )
+    assert config, html
+    assert json.loads(config.group(1)) == {
+        "tenant": key,
+        "socketUrl": SOCKET_URL,
+        "societyName": tenant.name,
+        "accentColor": accent_colour(tenant),
+    }
+    assert html.count("<script") == 2 and '<script src="/widget/widget.js" defer>' in html
+
+
+async def test_unknown_society_gets_a_404_page_listing_the_real_ones(registry):
+    async with serving(registry) as base:
+        status, _, html = await get(f"{base}/demo/no-such-society")
+        index_status, _, index = await get(f"{base}/")
+    assert status == 404
+    assert "見つかりませんでした" in html
+    assert 'href="/demo/kose"' in html and 'href="/demo/ono"' in html
+    assert index_status == 200 and 'href="/demo/ono"' in index
+
+
+def test_colour_from_data_or_palette(registry):
+    tenant = registry.get("kose")
+    assert accent_colour(tenant) in PALETTE
+    themed = type(tenant)(**{**tenant.__dict__, "raw": {"theme_color": "#123456"}})
+    assert accent_colour(themed) == "#123456"
+
+
+@pytest.mark.parametrize(
+    "env, url",
+    [
+        ({}, "http://127.0.0.1:5005"),
+        ({"KOSMO_RASA_URL": "http://127.0.0.1:6000/"}, "http://127.0.0.1:6000"),
+        (
+            {
+                "KOSMO_RASA_URL": "http://127.0.0.1:6000",
+                "KOSMO_WIDGET_SOCKET_URL": "https://bot.example.jp",
+            },
+            "https://bot.example.jp",
+        ),
+    ],
+)
+def test_socket_url_setting(env, url):
+    assert WebSettings.from_env(env).socket_url == url
