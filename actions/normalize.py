@@ -1,0 +1,180 @@
+"""Turn what members type into the values the portal expects, or say why not.
+
+Members type on phones with Japanese keyboards: full-width digits and letters
+(１９９０, ＵＬ－７Ｆ３Ｋ９Ｑ), long-vowel marks and dashes for hyphens, spaces
+inside codes, birth dates in the Western or Japanese-era calendar (平成2年1月1日,
+H2.1.1, 昭和60年4月12日, 令和元年...). Every parser here is a pure function:
+it returns the normalised value or ``None`` when the text is not of that form,
+so a validation action can re-ask with an explanation of the expected form.
+
+:func:`looks_like_password` is a heuristic for "the member typed a password":
+the tracker store masks such texts (``bot.tracker_store``) and the bot tells
+the member never to share a password in chat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from typing import Optional
+
+# Hyphen look-alikes that Japanese keyboards produce in place of "-".
+_HYPHENS = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff0d\uff70\u2500\u02d7"
+_HYPHEN_TABLE = str.maketrans({ch: "-" for ch in _HYPHENS})
+_SPACES_RE = re.compile(r"\s+")
+
+USER_ID_CHARS_RE = re.compile(r"^[a-z0-9._@-]{6,16}$")
+OTP_CODE_RE = re.compile(r"^[0-9]{6}$")
+TICKET_ID_RE = re.compile(r"^UL-[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{6}$")
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$")
+
+# Japanese eras: (names, first day). Year 1 of an era is written 元年 too.
+ERAS: dict[str, dt.date] = {
+    "明治": dt.date(1868, 1, 25),
+    "大正": dt.date(1912, 7, 30),
+    "昭和": dt.date(1926, 12, 25),
+    "平成": dt.date(1989, 1, 8),
+    "令和": dt.date(2019, 5, 1),
+}
+_ERA_LETTERS = {"M": "明治", "T": "大正", "S": "昭和", "H": "平成", "R": "令和"}
+_ERA_ORDER = list(ERAS)
+
+EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
+
+
+def fold(text: str) -> str:
+    """Full-width letters/digits/symbols to half-width (NFKC), hyphen look-alikes to "-", trimmed."""
+    return unicodedata.normalize("NFKC", text).translate(_HYPHEN_TABLE).strip()
+
+
+def compact(text: str) -> str:
+    """:func:`fold`, then without any spaces."""
+    return _SPACES_RE.sub("", fold(text))
+
+
+def digits_only(text: str) -> str:
+    """:func:`compact` without hyphens: "１２３ ４５６" and "123-456" become "123456"."""
+    return compact(text).replace("-", "")
+
+
+def parse_otp_code(text: str) -> Optional[str]:
+    """A 6-digit authenticator/email code, or None."""
+    code = digits_only(text)
+    return code if OTP_CODE_RE.match(code) else None
+
+
+def parse_user_id(text: str) -> Optional[str]:
+    """A user ID as the portal compares it (lower case, 6-16 of a-z 0-9 . _ @ -), or None."""
+    value = compact(text).lower()
+    return value if USER_ID_CHARS_RE.match(value) else None
+
+
+def parse_email(text: str) -> Optional[str]:
+    """An e-mail address (domain lower-cased), or None."""
+    value = compact(text)
+    local, sep, domain = value.rpartition("@")
+    if not sep or not local or len(value) > 254:
+        return None
+    value = f"{local}@{domain.lower()}"
+    if ".." in value or not _EMAIL_RE.match(value):
+        return None
+    return value
+
+
+def parse_ticket_id(text: str) -> Optional[str]:
+    """An unlock ticket number like UL-7F3K9Q (any width/case, hyphen optional), or None."""
+    value = compact(text).upper().replace("-", "")
+    if value.startswith("UL"):
+        value = "UL-" + value[2:]
+    return value if TICKET_ID_RE.match(value) else None
+
+
+_WESTERN_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_ERA_RE = re.compile(
+    r"^(明治|大正|昭和|平成|令和|[MTSHR])\.?(\d{1,2}|元)[-/.年](\d{1,2})[-/.月](\d{1,2})日?$"
+)
+
+
+def _date_or_none(year: int, month: int, day: int) -> Optional[dt.date]:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def parse_birth_date(text: str, today: Optional[dt.date] = None) -> Optional[dt.date]:
+    """A birth date from 19900101, 1990/1/1, 1990-01-01, 1990年1月1日, 平成2年1月1日, H2.1.1, 令和元年5月1日.
+
+    None when the text is not a date, the day does not exist, the era year is
+    outside the era (平成32年, 昭和1年1月1日), or the date is in the future or
+    before 1900. ``today`` is for tests.
+    """
+    today = today or dt.date.today()
+    value = compact(text).upper()
+    date: Optional[dt.date] = None
+    if m := _COMPACT_RE.match(value) or _WESTERN_RE.match(value):
+        date = _date_or_none(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    elif m := _ERA_RE.match(value):
+        era = _ERA_LETTERS.get(m.group(1), m.group(1))
+        era_year = 1 if m.group(2) == "元" else int(m.group(2))
+        if era_year < 1:
+            return None
+        start = ERAS[era]
+        date = _date_or_none(start.year + era_year - 1, int(m.group(3)), int(m.group(4)))
+        following = _ERA_ORDER.index(era) + 1
+        end = ERAS[_ERA_ORDER[following]] if following < len(_ERA_ORDER) else None
+        if date is None or date < start or (end is not None and date >= end):
+            return None
+    if date is None or date < EARLIEST_BIRTH_DATE or date > today:
+        return None
+    return date
+
+
+# ------------------------------------------------------------------ passwords
+
+_PASSWORD_WORDS = ("パスワード", "ぱすわーど", "password", "pass", "pw", "暗証")
+_TOKEN_RE = re.compile(r"[\x21-\x7e]{8,64}")
+
+
+def _mixed_token(token: str) -> bool:
+    classes = sum(
+        (
+            any(c.islower() for c in token),
+            any(c.isupper() for c in token),
+            any(c.isdigit() for c in token),
+            any(not c.isalnum() for c in token),
+        )
+    )
+    return (
+        classes >= 3
+        and not parse_email(token)
+        and not parse_ticket_id(token)
+        and not token.lower().startswith(("http://", "https://"))
+    )
+
+
+def looks_like_password(text: str) -> bool:
+    """Whether ``text`` seems to contain a password.
+
+    Either a token of 8-64 printable ASCII characters mixing at least three of
+    lower case, upper case, digits and symbols (Hanako-Kose2024), or a
+    password word ("パスワードは", "pw:") followed by a token of 6 or more
+    characters. E-mail addresses, URLs, plain user IDs (kose.hanako), codes
+    and dates are not passwords.
+    """
+    folded = unicodedata.normalize("NFKC", text)  # not fold(): keep the ー of パスワード
+    for token in _TOKEN_RE.findall(folded):
+        if _mixed_token(token.strip(".,、。")):
+            return True
+    lowered = folded.lower()
+    for word in _PASSWORD_WORDS:
+        idx = lowered.find(word)
+        if idx < 0:
+            continue
+        rest = folded[idx + len(word) :]
+        m = re.match(r"^\s*(?:は|:|=|：)\s*([\x21-\x7e]{6,64})", rest)
+        if m and not parse_email(m.group(1)):
+            return True
+    return False
