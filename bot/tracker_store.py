@@ -5,17 +5,28 @@ Operators think in URLs (``postgresql://user:pw@host/db``), and the password in
 it is a secret, so the URL comes from ``$KOSMO_TRACKER_DB_URL`` (or ``db_url``
 in ``endpoints.yml`` for tests); without either, conversations are kept in the
 SQLite file ``var/tracker.db`` so that a restart of the Rasa server loses none.
+
+It also masks what it writes (birth dates, OTP codes, password-looking texts
+become ``****``) and bounds how long Rasa waits for the action server; see
+the two sections below.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import unicodedata
 from pathlib import Path
-from typing import Any, Optional, Text
+from typing import Any, Iterable, Mapping, Optional, Text
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.constants import REQUESTED_SLOT
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActiveLoop, Event, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import make_url
 
 from bot.tenants import PROJECT_ROOT
@@ -30,8 +41,96 @@ def tracker_db_url(explicit: Optional[str] = None, environ: Optional[dict] = Non
     return explicit or env.get(TRACKER_DB_URL_ENV) or f"sqlite:///{DEFAULT_SQLITE_FILE}"
 
 
+# ---------------------------------------------------------------- masking
+#
+# What reaches the database never holds a birth date, an OTP code or a
+# password. Actions see the real values only during the turn they arrive in:
+# Rasa loads the tracker from this store at the start of each message, so a
+# form calls the portal in the same turn as its last (sensitive) slot is
+# filled, and from the next turn on the slot reads "****".
+#
+# Masked: the values of SENSITIVE_SLOTS; every user text sent while the bot
+# was asking for one of them (valid or not); every user text that looks like
+# a password (actions.normalize.looks_like_password), a date or a run of six
+# or more digits (codes, insurance numbers). Bot texts are ours and never
+# repeat such values.
+
+MASK = "****"
+SENSITIVE_SLOTS = frozenset({"unlock_birth_date", "totp_code"})
+_SENSITIVE_TEXT_RE = re.compile(
+    r"\d{6,}"  # codes, compact dates, insurance numbers
+    r"|\d{2,4}\s*[/.\-年]\s*\d{1,2}\s*[/.\-月]\s*\d{1,2}"  # 1990/1/1, 1990年1月1日
+    r"|(明治|大正|昭和|平成|令和|[MTSHR]\.?)\s*(\d{1,2}|元)\s*[/.\-年]"  # era dates
+)
+
+
+def sensitive_text(text: str) -> bool:
+    """Whether a member's message must not be stored as typed."""
+    from actions.normalize import looks_like_password
+
+    folded = unicodedata.normalize("NFKC", text)
+    return bool(_SENSITIVE_TEXT_RE.search(folded)) or looks_like_password(text)
+
+
+def masked_event_dicts(events: Iterable[Event]) -> list[dict[str, Any]]:
+    """Each event as the dict to store, with sensitive values replaced by ``****``."""
+    requested: Optional[str] = None
+    out: list[dict[str, Any]] = []
+    for event in events:
+        data = event.as_dict()
+        if isinstance(event, SlotSet):
+            if event.key == REQUESTED_SLOT:
+                requested = event.value
+            elif event.key in SENSITIVE_SLOTS and event.value is not None:
+                data["value"] = MASK
+        elif isinstance(event, ActiveLoop) and event.name is None:
+            requested = None
+        elif isinstance(event, UserUttered):
+            text = event.text or ""
+            if requested in SENSITIVE_SLOTS or sensitive_text(text):
+                data["text"] = MASK
+                parse = data.get("parse_data")
+                if isinstance(parse, dict):
+                    parse["text"] = MASK
+                    parse["entities"] = [
+                        e for e in parse.get("entities", []) if e.get("entity") == "tenant"
+                    ]
+        out.append(data)
+    return out
+
+
+# ---------------------------------------------------------------- action timeout
+
+ACTION_TIMEOUT_ENV = "KOSMO_ACTION_TIMEOUT"
+DEFAULT_ACTION_TIMEOUT = 5.0
+
+
+def bound_action_server_timeout(environ: Optional[Mapping[str, str]] = None) -> float:
+    """Make Rasa wait at most ``$KOSMO_ACTION_TIMEOUT`` seconds (default 5) for the action server.
+
+    Rasa 3.6 passes the constant ``DEFAULT_REQUEST_TIMEOUT`` (300 s) to every
+    custom-action call and offers no setting for it (``EndpointConfig`` keeps a
+    ``timeout`` key in endpoints.yml but never uses it), so a hung action would
+    hold the member for five minutes. This module is the first of ours Rasa
+    imports when the server starts (the tracker store in endpoints.yml), so the
+    store sets the bound. The portal client's own timeout (3 s) is below it:
+    a slow portal becomes an apology from the action, not a silent timeout.
+    On timeout Rasa logs the error and the conversation goes on.
+    """
+    import rasa.core.actions.action as rasa_action
+
+    env = os.environ if environ is None else environ
+    try:
+        seconds = float(env.get(ACTION_TIMEOUT_ENV) or DEFAULT_ACTION_TIMEOUT)
+    except ValueError:
+        seconds = DEFAULT_ACTION_TIMEOUT
+    seconds = max(1.0, seconds)
+    rasa_action.DEFAULT_REQUEST_TIMEOUT = seconds  # type: ignore[attr-defined]
+    return seconds
+
+
 class UrlSQLTrackerStore(SQLTrackerStore):
-    """``SQLTrackerStore`` built from a single SQLAlchemy URL."""
+    """``SQLTrackerStore`` built from a single SQLAlchemy URL; writes sensitive values as ``****``."""
 
     def __init__(
         self,
@@ -41,6 +140,7 @@ class UrlSQLTrackerStore(SQLTrackerStore):
         host: Optional[Text] = None,  # Rasa passes endpoints.yml's `url` here; unused
         **kwargs: Any,
     ) -> None:
+        bound_action_server_timeout()
         url = make_url(tracker_db_url(db_url))
         database = url.database or ""
         if url.drivername.startswith("sqlite") and database and database != ":memory:":
@@ -57,3 +157,29 @@ class UrlSQLTrackerStore(SQLTrackerStore):
             event_broker=event_broker,
             **kwargs,
         )
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self.stream_events(tracker)
+        events = list(tracker.events)
+        with self.session_scope() as session:
+            stored = self._event_query(
+                session, tracker.sender_id, fetch_events_from_all_sessions=False
+            ).count()
+            if stored >= len(events):
+                return
+            # requested_slot must be known at each new event, so mask from the start
+            masked = masked_event_dicts(events)
+            for data in masked[stored:]:
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=data.get("event"),
+                        timestamp=data.get("timestamp"),
+                        intent_name=(data.get("parse_data") or {})
+                        .get("intent", {})
+                        .get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()

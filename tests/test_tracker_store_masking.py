@@ -1,0 +1,115 @@
+"""What the SQL tracker store writes: sensitive values as ****; Rasa's action timeout bounded."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from rasa.shared.core.constants import REQUESTED_SLOT
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.tracker_store import (
+    MASK,
+    UrlSQLTrackerStore,
+    bound_action_server_timeout,
+    sensitive_text,
+)
+
+
+@pytest.mark.parametrize(
+    "text, sensitive",
+    [
+        ("平成2年1月1日", True),
+        ("1990/1/1", True),
+        ("１９９００１０１", True),
+        ("コードは 123456 です", True),
+        ("Hanako-Kose2024", True),
+        ("ワンタイムパスワードが届きません", False),
+        ("kose.hanako", False),
+        ("UL-7F3K9Q の状況を教えて", False),
+        ("hanako.kose@example.com", False),
+    ],
+)
+def test_sensitive_text(text, sensitive):
+    assert sensitive_text(text) is sensitive
+
+
+def stored_rows(db) -> list[dict]:
+    with sqlite3.connect(db) as conn:
+        return [json.loads(r[0]) for r in conn.execute("SELECT data FROM events ORDER BY id")]
+
+
+async def test_birth_date_code_and_password_are_masked_in_the_database(tmp_path):
+    db = tmp_path / "tracker.db"
+    domain = Domain.from_dict(
+        {
+            "slots": {
+                name: {"type": "text", "mappings": [{"type": "custom"}]}
+                for name in ("unlock_user_id", "unlock_birth_date")
+            },
+            "forms": {"unlock_form": {"required_slots": ["unlock_user_id", "unlock_birth_date"]}},
+        }
+    )
+    store = UrlSQLTrackerStore(domain=domain, db_url=f"sqlite:///{db}")
+    tracker = DialogueStateTracker.from_events(
+        "masking-test",
+        [
+            UserUttered("ロックを解除したい", {"name": "account_locked", "confidence": 1.0}),
+            ActionExecuted("unlock_form"),
+            ActiveLoop("unlock_form"),
+            SlotSet(REQUESTED_SLOT, "unlock_user_id"),
+            UserUttered("kose.ichiro", {"name": "inform", "confidence": 1.0}),
+            SlotSet("unlock_user_id", "kose.ichiro"),
+            SlotSet(REQUESTED_SLOT, "unlock_birth_date"),
+            UserUttered(
+                "しょうわ五十三年", {"name": "inform", "confidence": 1.0}
+            ),  # invalid, still masked
+            SlotSet("unlock_birth_date", None),
+            UserUttered("S53.2.14", {"name": "inform", "confidence": 1.0}),
+            SlotSet("unlock_birth_date", "1978-02-14"),
+            SlotSet(REQUESTED_SLOT, None),
+            ActiveLoop(None),
+            UserUttered("パスワードは Ichiro-Kose2024 です", {"name": "inform", "confidence": 1.0}),
+            UserUttered("ありがとう", {"name": "thank", "confidence": 1.0}),
+        ],
+        slots=domain.slots,
+    )
+    await store.save(tracker)
+    raw = db.read_bytes().decode("utf-8", "replace")
+    rows = stored_rows(db)
+    for secret in ("1978-02-14", "S53.2.14", "Ichiro-Kose2024", "五十三年"):
+        assert secret not in raw
+        assert not any(secret in json.dumps(r, ensure_ascii=False) for r in rows), secret
+    texts = [r["text"] for r in rows if r["event"] == "user"]
+    assert texts == ["ロックを解除したい", "kose.ichiro", MASK, MASK, MASK, "ありがとう"]
+    slots = {r["name"]: r["value"] for r in rows if r["event"] == "slot"}
+    assert slots["unlock_birth_date"] == MASK and slots["unlock_user_id"] == "kose.ichiro"
+
+    # a later save adds only the new events, masked the same way
+    tracker.update(UserUttered("123456", {"name": "inform", "confidence": 1.0}))
+    await store.save(tracker)
+    assert [r["text"] for r in stored_rows(db) if r["event"] == "user"][-1] == MASK
+    restored = await store.retrieve("masking-test")
+    assert restored is not None and restored.get_slot("unlock_birth_date") == MASK
+
+
+def test_action_server_timeout_is_bounded(monkeypatch):
+    import rasa.core.actions.action as rasa_action
+
+    monkeypatch.setattr(rasa_action, "DEFAULT_REQUEST_TIMEOUT", 300)
+    assert bound_action_server_timeout({}) == 5.0
+    assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 5.0
+    assert bound_action_server_timeout({"KOSMO_ACTION_TIMEOUT": "3"}) == 3.0
+    assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 3.0
+
+
+def test_the_store_sets_the_bound_when_rasa_builds_it(tmp_path, monkeypatch):
+    import rasa.core.actions.action as rasa_action
+
+    monkeypatch.setattr(rasa_action, "DEFAULT_REQUEST_TIMEOUT", 300)
+    monkeypatch.delenv("KOSMO_ACTION_TIMEOUT", raising=False)
+    UrlSQLTrackerStore(db_url=f"sqlite:///{tmp_path / 't.db'}")
+    assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 5.0
