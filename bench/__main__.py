@@ -33,7 +33,7 @@ from typing import Any
 import aiohttp
 
 from bench.nlu_eval import evaluate_holdout
-from bot.stack import Service, Stack, free_port, newest_model
+from bot.stack import Service, Stack, credentials_env, free_port, newest_model
 from bot.tenants import PROJECT_ROOT
 
 VENV_BIN = Path(sys.executable).parent
@@ -186,6 +186,7 @@ def measure_ours(model: Path, workdir: Path) -> dict[str, Any]:
         "KOSMO_PORTAL_SERVICE_TOKEN": "bench-service-token",
         "KOSMO_PORTAL_ADMIN_TOKEN": "bench-admin-token",
         "RASA_AUTH_TOKEN": "bench-token",
+        **credentials_env(),
     }
     stack = Stack(model=model, rasa_port=free_port(), actions_port=free_port(),
                   portal_port=free_port(), smtp_port=free_port(), web_port=free_port(), env=env,

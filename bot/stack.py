@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -99,6 +101,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def credentials_env() -> dict[str, str]:
+    """A fresh random value for each ``${VAR}`` in credentials.yml (channel secrets).
+
+    For throw-away stacks (tests, benchmarks) that have no .env: Rasa refuses to
+    start while a variable the channels name is unset.
+    """
+    text = (PROJECT_ROOT / "credentials.yml").read_text(encoding="utf-8")
+    return {name: secrets.token_hex(24) for name in re.findall(r"\$\{(\w+)\}", text)}
 
 
 def newest_model(models_dir: Path = PROJECT_ROOT / "models") -> Path:

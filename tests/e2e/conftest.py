@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import urllib.request
 from pathlib import Path
@@ -11,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.stack import Stack, free_port
-from bot.tenants import PROJECT_ROOT
+from bot.stack import Stack, credentials_env, free_port
 from tests.model_support import model_path
 
 
@@ -52,12 +50,6 @@ class RestClient:
                 return resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as e:
             return e.code, {}
-
-
-def credentials_env() -> dict[str, str]:
-    """A random value for each ${VAR} in credentials.yml (widget and LINE channel secrets)."""
-    text = (PROJECT_ROOT / "credentials.yml").read_text(encoding="utf-8")
-    return {name: secrets.token_hex(24) for name in re.findall(r"\$\{(\w+)\}", text)}
 
 
 def make_stack(work: Path, tenants_file: Path, extra_env: dict[str, str] | None = None) -> Stack:
