@@ -49,7 +49,8 @@ def tracker_db_url(explicit: Optional[str] = None, environ: Optional[dict] = Non
 # form calls the portal in the same turn as its last (sensitive) slot is
 # filled, and from the next turn on the slot reads "****".
 #
-# Masked: the values of SENSITIVE_SLOTS; every user text sent while the bot
+# Masked: the values of SENSITIVE_SLOTS and any slot value that looks
+# sensitive (a from_text slot holds the raw message until validation); every user text sent while the bot
 # was asking for one of them (valid or not); every user text that looks like
 # a password (actions.normalize.looks_like_password), a date or a run of six
 # or more digits (codes, insurance numbers). Bot texts are ours and never
@@ -82,6 +83,9 @@ def masked_event_dicts(events: Iterable[Event]) -> list[dict[str, Any]]:
             if event.key == REQUESTED_SLOT:
                 requested = event.value
             elif event.key in SENSITIVE_SLOTS and event.value is not None:
+                data["value"] = MASK
+            elif isinstance(event.value, str) and sensitive_text(event.value):
+                # a from_text slot holds the raw message until its form validates it
                 data["value"] = MASK
         elif isinstance(event, ActiveLoop) and event.name is None:
             requested = None

@@ -72,7 +72,11 @@ async def test_birth_date_code_and_password_are_masked_in_the_database(tmp_path)
             SlotSet("unlock_birth_date", "1978-02-14"),
             SlotSet(REQUESTED_SLOT, None),
             ActiveLoop(None),
+            SlotSet(REQUESTED_SLOT, "unlock_user_id"),
             UserUttered("パスワードは Ichiro-Kose2024 です", {"name": "inform", "confidence": 1.0}),
+            SlotSet(
+                "unlock_user_id", "パスワードは Ichiro-Kose2024 です"
+            ),  # from_text, before validation
             UserUttered("ありがとう", {"name": "thank", "confidence": 1.0}),
         ],
         slots=domain.slots,
@@ -85,8 +89,9 @@ async def test_birth_date_code_and_password_are_masked_in_the_database(tmp_path)
         assert not any(secret in json.dumps(r, ensure_ascii=False) for r in rows), secret
     texts = [r["text"] for r in rows if r["event"] == "user"]
     assert texts == ["ロックを解除したい", "kose.ichiro", MASK, MASK, MASK, "ありがとう"]
-    slots = {r["name"]: r["value"] for r in rows if r["event"] == "slot"}
-    assert slots["unlock_birth_date"] == MASK and slots["unlock_user_id"] == "kose.ichiro"
+    values = [(r["name"], r["value"]) for r in rows if r["event"] == "slot"]
+    assert ("unlock_birth_date", MASK) in values and ("unlock_user_id", "kose.ichiro") in values
+    assert ("unlock_user_id", MASK) in values
 
     # a later save adds only the new events, masked the same way
     tracker.update(UserUttered("123456", {"name": "inform", "confidence": 1.0}))
