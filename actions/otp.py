@@ -1,0 +1,142 @@
+"""One-time-password help that acts: resend the email code, or diagnose an authenticator code.
+
+One form, ``otp_help_form``, for both societies, because the member's trouble
+("the code does not come", "the code is refused") leads to what their
+society's method allows:
+
+* email-OTP society: ask the user ID, call ``resend_otp``, confirm, and say
+  what to do if the mail still does not come;
+* authenticator society: ask the user ID and the code the app shows now
+  (never the password), call ``diagnose_totp`` and say in plain words what is
+  wrong (phone clock ahead/behind by N seconds, a code from the previous
+  window, or an app entry for another account).
+
+``required_slots`` follows the society (``validate_otp_help_form``). The code
+is used in the same turn it arrives in (the form submits right after it) and
+is stored as ``****`` (``bot.tracker_store``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.forms_common import GuardedFormValidationAction, cleared
+from actions.normalize import looks_like_password, parse_otp_code, parse_user_id
+from actions.portal import (
+    ClientFactory,
+    accept,
+    apologise,
+    client_from_env,
+    conversation_digest,
+    reject,
+    tenant_of,
+)
+from bot.portal_client import PortalError, PortalNotSupported, TotpDiagnosis
+
+SLOT_OTP_USER_ID = "otp_user_id"
+SLOT_TOTP_CODE = "totp_code"
+FORM_OTP_HELP = "otp_help_form"
+
+
+class ValidateOtpHelpForm(GuardedFormValidationAction):
+    def name(self) -> Text:
+        return f"validate_{FORM_OTP_HELP}"
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        if tenant_of(tracker).uses_authenticator:
+            return [SLOT_OTP_USER_ID, SLOT_TOTP_CODE]
+        return [SLOT_OTP_USER_ID]
+
+    def validate_otp_user_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = str(value or "")
+        if looks_like_password(text):
+            dispatcher.utter_message(response="utter_never_share_password")
+            return {SLOT_OTP_USER_ID: None}
+        user_id = parse_user_id(text)
+        if user_id is None:
+            return reject(dispatcher, tracker, SLOT_OTP_USER_ID, response="utter_invalid_user_id")
+        return accept(SLOT_OTP_USER_ID, user_id)
+
+    def validate_totp_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = str(value or "")
+        code = parse_otp_code(text)
+        if code is None and looks_like_password(text):
+            dispatcher.utter_message(response="utter_never_share_password")
+            return {SLOT_TOTP_CODE: None}
+        if code is None:
+            return reject(dispatcher, tracker, SLOT_TOTP_CODE, response="utter_invalid_totp_code")
+        return accept(SLOT_TOTP_CODE, code)
+
+
+def explain_diagnosis(dispatcher: CollectingDispatcher, diagnosis: TotpDiagnosis) -> None:
+    """Say in plain words what the portal found."""
+    if diagnosis.matches:
+        dispatcher.utter_message(response="utter_totp_match")
+        return
+    if not diagnosis.nearby:
+        dispatcher.utter_message(response="utter_totp_no_match")
+        return
+    step = diagnosis.step_offset or 0
+    seconds = abs(diagnosis.offset_seconds or step * diagnosis.step_seconds)
+    if step == -1:
+        dispatcher.utter_message(response="utter_totp_previous_code")
+    elif (diagnosis.offset_seconds or step) > 0:
+        dispatcher.utter_message(text=f"スマホの時計が、正しい時刻より約{seconds}秒進んでいます。")
+        dispatcher.utter_message(response="utter_totp_clock_wrong")
+    else:
+        dispatcher.utter_message(text=f"スマホの時計が、正しい時刻より約{seconds}秒遅れています。")
+        dispatcher.utter_message(response="utter_totp_clock_wrong")
+
+
+class ActionOtpHelp(Action):
+    """Submit of ``otp_help_form``: resend (email society) or diagnose (authenticator society)."""
+
+    client_factory: ClientFactory = staticmethod(client_from_env)  # type: ignore[assignment]
+
+    def name(self) -> Text:
+        return "action_otp_help"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        tenant = tenant_of(tracker)
+        user_id = tracker.get_slot(SLOT_OTP_USER_ID)
+        code = tracker.get_slot(SLOT_TOTP_CODE)
+        if not user_id:
+            return cleared()
+        try:
+            async with self.client_factory() as client:
+                if tenant.uses_authenticator:
+                    if not code or not parse_otp_code(str(code)):
+                        dispatcher.utter_message(response="utter_otp_rejected")
+                        return cleared()
+                    diagnosis = await client.diagnose_totp(
+                        tenant.key, user_id, code, conversation_id=conversation_digest(tracker)
+                    )
+                    explain_diagnosis(dispatcher, diagnosis)
+                else:
+                    await client.resend_otp(
+                        tenant.key, user_id, conversation_id=conversation_digest(tracker)
+                    )
+                    dispatcher.utter_message(response="utter_otp_resent")
+        except PortalNotSupported:
+            # the society's method changed under us: give the advice of the method it has
+            dispatcher.utter_message(response="utter_otp_not_received")
+        except PortalError as e:
+            apologise(dispatcher, e)
+        return cleared()

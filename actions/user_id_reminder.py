@@ -1,0 +1,72 @@
+"""Forgot user ID: collect the email address and ask the portal to mail the ID(s).
+
+The answer is the same whether or not the address is registered ("if this
+address is registered, a reminder has been sent"): the portal answers alike
+for both so the chat cannot be used to probe addresses. Members with no
+registered address are told to contact their society (in the response).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.forms_common import GuardedFormValidationAction, cleared
+from actions.normalize import looks_like_password, parse_email
+from actions.portal import (
+    ClientFactory,
+    accept,
+    apologise,
+    client_from_env,
+    conversation_digest,
+    reject,
+    tenant_of,
+)
+from bot.portal_client import PortalError
+
+SLOT_REMINDER_EMAIL = "reminder_email"
+FORM_USER_ID_REMINDER = "user_id_reminder_form"
+
+
+class ValidateUserIdReminderForm(GuardedFormValidationAction):
+    def name(self) -> Text:
+        return f"validate_{FORM_USER_ID_REMINDER}"
+
+    def validate_reminder_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = str(value or "")
+        email = parse_email(text)
+        if email is None and looks_like_password(text):
+            dispatcher.utter_message(response="utter_never_share_password")
+            return {SLOT_REMINDER_EMAIL: None}
+        if email is None:
+            return reject(dispatcher, tracker, SLOT_REMINDER_EMAIL, response="utter_invalid_email")
+        return accept(SLOT_REMINDER_EMAIL, email)
+
+
+class ActionSendUserIdReminder(Action):
+    client_factory: ClientFactory = staticmethod(client_from_env)  # type: ignore[assignment]
+
+    def name(self) -> Text:
+        return "action_send_user_id_reminder"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        email = tracker.get_slot(SLOT_REMINDER_EMAIL)
+        if not email:
+            return cleared()
+        try:
+            async with self.client_factory() as client:
+                await client.send_user_id_reminder(
+                    tenant_of(tracker).key, email, conversation_id=conversation_digest(tracker)
+                )
+            dispatcher.utter_message(response="utter_user_id_reminder_sent")
+        except PortalError as e:
+            apologise(dispatcher, e)
+        return cleared()

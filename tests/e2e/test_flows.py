@@ -1,0 +1,104 @@
+"""End to end: the flows that fix things, over REST, against the real portal; what the
+SQL tracker store keeps afterwards (no birth date, code or password as typed)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pyotp
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.e2e.test_rest_conversation import sender
+
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
+
+SAKURA_SECRET = "KOSMOONOSAKURADEMO234567KOSMOABC"  # docs/portal.md, demo members
+
+
+@pytest.fixture(scope="module")
+def seeded(stack):
+    """The stack's portal with its demo members."""
+    env = {**stack.base_env(), "KOSMO_PORTAL_DB_URL": stack.env["KOSMO_PORTAL_DB_URL"]}
+    subprocess.run(
+        [sys.executable, "-m", "bot.portal", "seed"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return stack
+
+
+def stored_rows(stack, sender_id: str) -> list[dict]:
+    db = make_url(stack.env["KOSMO_TRACKER_DB_URL"]).database
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender_id,))
+        return [json.loads(r[0]) for r in rows]
+
+
+def test_unlock_ticket_flow_and_nothing_sensitive_is_stored(rest, seeded):
+    s = sender()
+    assert "申請しますか" in rest.text(s, "アカウントがロックされてしまいました", "kose")
+    assert "ユーザーID" in rest.text(s, "はい、お願いします")
+    warning = rest.text(s, "パスワードは Ichiro-Kose2024 です")
+    assert "パスワードは、このチャットを含めて誰にも伝えないでください" in warning, warning
+    assert "生年月日" in rest.text(s, "kose.ichiro")
+    retry = rest.text(s, "1978/2/30")
+    assert "生年月日として読み取れませんでした" in retry, retry
+    done = rest.text(s, "昭和53年2月14日")
+    assert "受付番号は UL-" in done, done
+    ticket_id = done.split("受付番号は ")[1].split(" ")[0]
+
+    status = rest.text(s, "ロック解除の申請はどうなりましたか")
+    assert "受付番号" in status, status
+    status = rest.text(s, ticket_id)
+    assert f"受付番号 {ticket_id} の状況です。" in status and "確認中" in status, status
+
+    rows = stored_rows(seeded, s)
+    dump = json.dumps(rows, ensure_ascii=False)
+    for secret in ("Ichiro-Kose2024", "昭和53年2月14日", "1978-02-14", "1978/2/30", "19780214"):
+        assert secret not in dump, secret
+    user_texts = [r["text"] for r in rows if r["event"] == "user"]
+    assert user_texts.count("****") == 3, user_texts
+    assert "kose.ichiro" in user_texts and ticket_id in user_texts
+    birth = [r["value"] for r in rows if r["event"] == "slot" and r["name"] == "unlock_birth_date"]
+    assert "****" in birth and all(v in ("****", None) for v in birth), birth
+
+
+def test_authenticator_diagnosis_flow_code_is_not_stored(rest, seeded):
+    s = sender()
+    first = rest.text(s, "認証アプリのコードを入れてもエラーになります", "ono")
+    assert "調べましょうか" in first, first
+    rest.text(s, "はい")
+    assert "6桁" in rest.text(s, "ono.sakura")
+    code = pyotp.TOTP(SAKURA_SECRET).now()
+    answer = rest.text(s, code)
+    assert "正しいコード" in answer or "ひとつ前" in answer, answer
+    dump = json.dumps(stored_rows(seeded, s), ensure_ascii=False)
+    assert code not in dump
+
+
+def test_email_code_resend_flow(rest, seeded):
+    s = sender()
+    assert "再送信しましょうか" in rest.text(s, "ワンタイムパスワードのメールが届きません", "kose")
+    rest.text(s, "はい")
+    answer = rest.text(s, "kose.hanako")
+    assert "再送信しました" in answer, answer
+
+
+def test_user_id_reminder_flow_and_stop(rest, seeded):
+    s = sender()
+    assert "送りましょうか" in rest.text(s, "ユーザーIDを忘れました", "ono")
+    rest.text(s, "はい")
+    answer = rest.text(s, "sakura.ono@example.com")
+    assert "このメールアドレスが登録されていれば" in answer, answer
+    s2 = sender()
+    rest.text(s2, "ユーザーIDを忘れました", "ono")
+    rest.text(s2, "はい")
+    assert "中断" in rest.text(s2, "やめます")
+    # the form is over: a later value is not taken for it
+    assert "パスワードを忘れ" not in rest.text(s2, "ありがとう")
