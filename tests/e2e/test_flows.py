@@ -102,3 +102,66 @@ def test_user_id_reminder_flow_and_stop(rest, seeded):
     assert "中断" in rest.text(s2, "やめます")
     # the form is over: a later value is not taken for it
     assert "パスワードを忘れ" not in rest.text(s2, "ありがとう")
+
+
+class HungServer:
+    """Accepts connections and reads requests, never answers: an action server that hangs."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+
+    def close(self) -> None:
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def test_a_hung_action_server_holds_the_member_only_for_the_bound(
+    tmp_path, tenants_file_with_fictional
+):
+    import time
+
+    from tests.e2e.conftest import RestClient, make_stack
+
+    hung = HungServer()
+    s = make_stack(
+        tmp_path,
+        tenants_file_with_fictional,
+        {
+            "KOSMO_ACTION_ENDPOINT": f"http://127.0.0.1:{hung.port}/webhook",
+            "KOSMO_ACTION_TIMEOUT": "2",
+        },
+    )
+    s.start()
+    try:
+        rest = RestClient(s.rasa_url, s.env["RASA_AUTH_TOKEN"])
+        conv = sender()
+        rest.text(conv, "アカウントがロックされてしまいました", "kose")
+        started = time.monotonic()
+        rest.send(conv, "はい、お願いします")  # the form's validation action never answers
+        took = time.monotonic() - started
+        assert hung.conns, "Rasa never called the (hung) action server"
+        # it waited for the hung server, then gave up after the bound (2 s), not 300 s
+        assert 1.5 <= took < 15, f"the member waited {took:.1f} s"
+        # the conversation goes on
+        assert "www.kosekenpo.portal.kosmo-web.jp" in rest.text(conv, "ポータルのアドレスは？")
+    finally:
+        s.stop()
+        hung.close()
