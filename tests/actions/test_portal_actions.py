@@ -308,3 +308,35 @@ async def test_the_guard_refuses_a_password_whatever_the_intent():
     events = await ValidateUnlockForm().run(dispatcher, t, {"forms": {}})
     assert said(dispatcher) == ["utter_never_share_password"]
     assert events == [{"event": "slot", "timestamp": None, "name": "unlock_user_id", "value": None}]
+
+
+async def test_rate_limited_resend_apologises_and_offers_a_person(portal):
+    t = tracker("kose", otp_user_id="kose.hanako")
+    for _ in range(3):  # the portal allows three resends per account in ten minutes
+        texts, _ = await run(ActionOtpHelp(), portal.url, t)
+        assert texts == ["utter_otp_resent"]
+    texts, _ = await run(ActionOtpHelp(), portal.url, t)
+    assert texts == ["utter_portal_rate_limited", "utter_request_human"]
+
+
+async def test_a_slow_portal_costs_the_member_a_few_seconds_then_an_apology():
+    import time
+
+    with socket.socket() as server:  # accepts, never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        action = ActionSendUserIdReminder()
+        action.client_factory = lambda: PortalClient(url, SERVICE_TOKEN, timeout=0.5)
+        dispatcher = CollectingDispatcher()
+        started = time.monotonic()
+        await action.run(dispatcher, tracker("kose", reminder_email="hanako.kose@example.com"), {})
+        assert time.monotonic() - started < 3
+    assert said(dispatcher) == ["utter_portal_unavailable", "utter_request_human"]
+
+
+def test_the_actions_client_has_an_explicit_timeout(monkeypatch):
+    from actions.portal import PORTAL_TIMEOUT, client_from_env
+
+    monkeypatch.setenv("KOSMO_PORTAL_SERVICE_TOKEN", "x" * 20)
+    assert client_from_env().timeout == PORTAL_TIMEOUT <= 3.0
