@@ -104,6 +104,17 @@ def test_user_id_reminder_flow_and_stop(rest, seeded):
     assert "パスワードを忘れ" not in rest.text(s2, "ありがとう")
 
 
+def test_another_flow_mid_form_takes_over(rest, seeded):
+    s = sender()
+    rest.text(s, "アカウントがロックされてしまいました", "kose")
+    rest.text(s, "はい、お願いします")
+    switched = rest.text(s, "ユーザーIDを忘れました")
+    assert "送りましょうか" in switched and "生年月日" not in switched, switched
+    rest.text(s, "はい")
+    answer = rest.text(s, "hanako.kose@example.com")
+    assert "このメールアドレスが登録されていれば" in answer, answer
+
+
 class HungServer:
     """Accepts connections and reads requests, never answers: an action server that hangs."""
 
