@@ -199,6 +199,7 @@ def measure_ours(model: Path, workdir: Path) -> dict[str, Any]:
 
 def measure_stock(workdir: Path) -> dict[str, Any]:
     stock = workdir / "stock"
+    stock.mkdir(parents=True)  # `rasa init --init-dir` wants an existing folder
     start = time.perf_counter()
     subprocess.run(
         [str(VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(stock)],
