@@ -214,9 +214,9 @@ def measure_stock(workdir: Path) -> dict[str, Any]:
          "--interface", "127.0.0.1", "--model", str(stock / "models")],
         ready_url=f"http://127.0.0.1:{port}/",
         describe="stock bot",
+        cwd=stock,  # its own endpoints.yml and credentials.yml, not ours
     )
     service.start({**os.environ, "RASA_TELEMETRY_ENABLED": "false"}, workdir / "logs-stock")
-    # the stock bot is started in its own folder: Rasa reads endpoints/credentials there
     try:
         deadline = time.monotonic() + 240
         while not service.is_ready():

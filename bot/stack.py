@@ -41,6 +41,7 @@ class Service:
     ready_url: str
     describe: str
     env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path = PROJECT_ROOT
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _log: IO[bytes] | None = None
@@ -51,7 +52,7 @@ class Service:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             list(self.argv),
-            cwd=PROJECT_ROOT,
+            cwd=self.cwd,
             env={**base_env, **self.env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
