@@ -34,6 +34,7 @@ from bot.portal.settings import (
     LockoutPolicy,
     PortalSettings,
 )
+from bot.stack import free_port  # noqa: F401  (tests import it from here)
 from bot.tenants import TenantRegistry, load_registry
 
 SERVICE_TOKEN = "test-service-token-0123456789"
@@ -44,12 +45,6 @@ START = dt.datetime(2025, 4, 1, 0, 0, 0, tzinfo=dt.timezone.utc)  # 09:00 JST, o
 
 def member(user_id: str) -> DemoMember:
     return next(m for m in DEMO_MEMBERS if m.user_id == user_id)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session", autouse=True)
