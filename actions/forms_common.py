@@ -1,4 +1,4 @@
-"""What every form shares: the password guard and the stop action.
+"""What every form shares: the password guard, slot validation, and ending the form.
 
 Password guard (:class:`GuardedFormValidationAction`): Rasa calls a form's
 validation action on every turn the form is active, whatever the intent. If
@@ -8,16 +8,21 @@ slot, so the form asks again instead of taking the text or handing it to
 another rule. The text itself is never stored: ``bot.tracker_store`` writes
 password-looking messages as ``****``, inside a form or not.
 
-Stopping (:class:`ActionStopForm`): Rasa's ``action_deactivate_loop`` leaves
-the form's slots filled, so the next time the member starts that flow the
-form would submit the old values at once. This action ends the form and
-empties every slot of every form.
+Slot validation (:func:`validate_slot`): every ``validate_<slot>`` method is
+"refuse a password, parse, explain or take"; a value of the wrong form is
+explained (:func:`reject`), and after two misses a person is offered too.
+
+Ending the form: :func:`cleared` empties every slot of every form; the
+portal actions (``actions.portal.PortalAction``) return it once they have
+answered. Rasa's ``action_deactivate_loop`` leaves the form's slots filled,
+so the next time the member starts that flow the form would submit the old
+values at once; :class:`ActionStopForm` ends the form and empties them.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, Dict, List, Text
+from typing import Any, Callable, Dict, List, Literal, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -25,7 +30,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.normalize import looks_like_password
-from actions.portal import SLOT_FAILURES
+
+SLOT_FAILURES = "failed_attempts"
+MAX_FAILURES = 2
 
 FORM_SLOTS = (
     "otp_user_id",
@@ -38,7 +45,69 @@ FORM_SLOTS = (
 
 
 def cleared() -> List[EventType]:
+    """The form is over: every form slot and the miss counter emptied."""
     return [SlotSet(s, None) for s in FORM_SLOTS] + [SlotSet(SLOT_FAILURES, 0.0)]
+
+
+def failures(tracker: Tracker) -> int:
+    try:
+        return int(tracker.get_slot(SLOT_FAILURES) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def reject(
+    dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, *, response: str
+) -> Dict[Text, Any]:
+    """A value that is not of the expected form: explain; after two misses, offer a person too."""
+    count = failures(tracker) + 1
+    dispatcher.utter_message(response=response)
+    if count >= MAX_FAILURES:
+        dispatcher.utter_message(response="utter_request_human")
+        count = 0
+    return {slot: None, SLOT_FAILURES: float(count)}
+
+
+def accept(slot: str, value: Any) -> Dict[Text, Any]:
+    return {slot: value, SLOT_FAILURES: 0.0}
+
+
+PasswordGuard = Literal["always", "unless_parsed", "never"]
+
+
+def validate_slot(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    slot: str,
+    value: Any,
+    parse: Callable[[str], Optional[Any]],
+    invalid_response: str,
+    *,
+    guard_password: PasswordGuard = "always",
+) -> Dict[Text, Any]:
+    """Refuse a password, else take ``parse(value)`` or explain what was expected.
+
+    ``parse`` gets the value as text and returns the slot's value, or None when
+    the text is not of the expected form (:func:`reject`). ``guard_password``
+    says when a password-looking value is refused with "never share it" (the
+    slot emptied, the miss counter left alone): ``"always"`` (user IDs, which
+    a password can pass for), ``"unless_parsed"`` (codes and addresses: one
+    that parses is taken), or ``"never"`` (dates, ticket numbers).
+    """
+    text = str(value or "")
+    if guard_password == "always" and looks_like_password(text):
+        return _never_share(dispatcher, slot)
+    parsed = parse(text)
+    if parsed is None:
+        if guard_password == "unless_parsed" and looks_like_password(text):
+            return _never_share(dispatcher, slot)
+        return reject(dispatcher, tracker, slot, response=invalid_response)
+    return accept(slot, parsed)
+
+
+def _never_share(dispatcher: CollectingDispatcher, slot: str) -> Dict[Text, Any]:
+    dispatcher.utter_message(response="utter_never_share_password")
+    return {slot: None}
 
 
 class ActionStopForm(Action):

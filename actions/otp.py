@@ -20,23 +20,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Text
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.forms_common import GuardedFormValidationAction, cleared
-from actions.normalize import looks_like_password, parse_otp_code, parse_user_id
-from actions.portal import (
-    ClientFactory,
-    accept,
-    apologise,
-    client_from_env,
-    conversation_digest,
-    reject,
-    tenant_of,
-)
-from bot.portal_client import PortalError, PortalNotSupported, TotpDiagnosis
+from actions.forms_common import GuardedFormValidationAction, cleared, validate_slot
+from actions.normalize import parse_otp_code, parse_user_id
+from actions.portal import PortalAction, conversation_digest, tenant_of
+from bot.portal_client import PortalClient, PortalNotSupported, TotpDiagnosis
 
 SLOT_OTP_USER_ID = "otp_user_id"
 SLOT_TOTP_CODE = "totp_code"
@@ -61,26 +53,22 @@ class ValidateOtpHelpForm(GuardedFormValidationAction):
     def validate_otp_user_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        text = str(value or "")
-        if looks_like_password(text):
-            dispatcher.utter_message(response="utter_never_share_password")
-            return {SLOT_OTP_USER_ID: None}
-        user_id = parse_user_id(text)
-        if user_id is None:
-            return reject(dispatcher, tracker, SLOT_OTP_USER_ID, response="utter_invalid_user_id")
-        return accept(SLOT_OTP_USER_ID, user_id)
+        return validate_slot(
+            dispatcher, tracker, SLOT_OTP_USER_ID, value, parse_user_id, "utter_invalid_user_id"
+        )
 
     def validate_totp_code(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        text = str(value or "")
-        code = parse_otp_code(text)
-        if code is None and looks_like_password(text):
-            dispatcher.utter_message(response="utter_never_share_password")
-            return {SLOT_TOTP_CODE: None}
-        if code is None:
-            return reject(dispatcher, tracker, SLOT_TOTP_CODE, response="utter_invalid_totp_code")
-        return accept(SLOT_TOTP_CODE, code)
+        return validate_slot(
+            dispatcher,
+            tracker,
+            SLOT_TOTP_CODE,
+            value,
+            parse_otp_code,
+            "utter_invalid_totp_code",
+            guard_password="unless_parsed",
+        )
 
 
 def explain_diagnosis(dispatcher: CollectingDispatcher, diagnosis: TotpDiagnosis) -> None:
@@ -103,10 +91,8 @@ def explain_diagnosis(dispatcher: CollectingDispatcher, diagnosis: TotpDiagnosis
         dispatcher.utter_message(response="utter_totp_clock_wrong")
 
 
-class ActionOtpHelp(Action):
+class ActionOtpHelp(PortalAction):
     """Submit of ``otp_help_form``: resend (email society) or diagnose (authenticator society)."""
-
-    client_factory: ClientFactory = staticmethod(client_from_env)  # type: ignore[assignment]
 
     def name(self) -> Text:
         return "action_otp_help"
@@ -119,24 +105,24 @@ class ActionOtpHelp(Action):
         code = tracker.get_slot(SLOT_TOTP_CODE)
         if not user_id:
             return cleared()
-        try:
-            async with self.client_factory() as client:
-                if tenant.uses_authenticator:
-                    if not code or not parse_otp_code(str(code)):
-                        dispatcher.utter_message(response="utter_otp_rejected")
-                        return cleared()
-                    diagnosis = await client.diagnose_totp(
-                        tenant.key, user_id, code, conversation_id=conversation_digest(tracker)
-                    )
-                    explain_diagnosis(dispatcher, diagnosis)
-                else:
-                    await client.resend_otp(
-                        tenant.key, user_id, conversation_id=conversation_digest(tracker)
-                    )
-                    dispatcher.utter_message(response="utter_otp_resent")
-        except PortalNotSupported:
-            # the society's method changed under us: give the advice of the method it has
-            dispatcher.utter_message(response="utter_otp_not_received")
-        except PortalError as e:
-            apologise(dispatcher, e)
-        return cleared()
+
+        async def help_with_the_code(client: PortalClient) -> None:
+            if not tenant.uses_authenticator:
+                await client.resend_otp(
+                    tenant.key, user_id, conversation_id=conversation_digest(tracker)
+                )
+                dispatcher.utter_message(response="utter_otp_resent")
+            elif not code or not parse_otp_code(str(code)):
+                dispatcher.utter_message(response="utter_otp_rejected")
+            else:
+                diagnosis = await client.diagnose_totp(
+                    tenant.key, user_id, code, conversation_id=conversation_digest(tracker)
+                )
+                explain_diagnosis(dispatcher, diagnosis)
+
+        # the society's method changed under us: give the advice of the method it has
+        return await self.call_portal(
+            dispatcher,
+            help_with_the_code,
+            on_error={PortalNotSupported: "utter_otp_not_received"},
+        )

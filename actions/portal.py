@@ -1,5 +1,10 @@
 """What every portal-calling action shares: the client, the society, the apology.
 
+:class:`PortalAction` is the base of the actions that call the portal: it
+opens the client, runs the action's call, answers a portal error, and ends
+the form (``actions.forms_common.cleared``). Each action only says what it
+asks the portal and what it tells the member.
+
 Actions reach the portal only through :class:`bot.portal_client.PortalClient`
 built here with an explicit timeout (``PORTAL_TIMEOUT``, below Rasa's bound on
 the action server, see ``bot.tracker_store.bound_action_server_timeout``).
@@ -7,7 +12,7 @@ A portal that is down, slow, rate-limiting or refusing becomes one
 member-facing answer (:func:`apologise`): an apology, what to try, and the
 offer of a person. The conversation goes on.
 
-Dependencies are handed in: each action class has a ``client_factory``
+Dependencies are handed in: each :class:`PortalAction` has a ``client_factory``
 (default :func:`client_from_env`) that tests replace to point at a portal of
 their own; nothing connects when this module is imported.
 """
@@ -16,13 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from abc import ABC, abstractmethod
 from functools import lru_cache
-from typing import Any, Callable, Dict, List, Text
+from typing import Awaitable, Callable, List, Mapping, Optional, Text, Type
 
-from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.forms_common import cleared
 from bot.portal_client import (
     PortalClient,
     PortalError,
@@ -34,11 +41,10 @@ logger = logging.getLogger(__name__)
 
 PORTAL_TIMEOUT = 3.0
 SLOT_TENANT = "tenant"
-SLOT_FAILURES = "failed_attempts"
-MAX_FAILURES = 2
 
 
 ClientFactory = Callable[[], PortalClient]
+PortalCall = Callable[[PortalClient], Awaitable[None]]
 
 
 def client_from_env() -> PortalClient:
@@ -71,29 +77,36 @@ def apologise(dispatcher: CollectingDispatcher, error: PortalError) -> None:
     dispatcher.utter_message(response="utter_request_human")
 
 
-def failures(tracker: Tracker) -> int:
-    try:
-        return int(tracker.get_slot(SLOT_FAILURES) or 0)
-    except (TypeError, ValueError):
-        return 0
+class PortalAction(Action, ABC):
+    """An action that asks the portal one thing, tells the member the answer, and ends the form.
 
+    Abstract, so the action server does not register the base itself.
+    """
 
-def reject(
-    dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, *, response: str
-) -> Dict[Text, Any]:
-    """A value that is not of the expected form: explain; after two misses, offer a person too."""
-    count = failures(tracker) + 1
-    dispatcher.utter_message(response=response)
-    if count >= MAX_FAILURES:
-        dispatcher.utter_message(response="utter_request_human")
-        count = 0
-    return {slot: None, SLOT_FAILURES: float(count)}
+    client_factory: ClientFactory = staticmethod(client_from_env)  # type: ignore[assignment]
 
+    @abstractmethod
+    def name(self) -> Text: ...
 
-def accept(slot: str, value: Any) -> Dict[Text, Any]:
-    return {slot: value, SLOT_FAILURES: 0.0}
-
-
-def reset(*slots: str) -> List[Dict[Text, Any]]:
-    events = [SlotSet(s, None) for s in slots] + [SlotSet(SLOT_FAILURES, 0.0)]
-    return events  # type: ignore[return-value]
+    async def call_portal(
+        self,
+        dispatcher: CollectingDispatcher,
+        call: PortalCall,
+        *,
+        on_error: Optional[Mapping[Type[PortalError], str]] = None,
+    ) -> List[EventType]:
+        """Run ``call`` with a client; a portal error becomes its response in ``on_error``
+        (the first kind that matches, in order), else :func:`apologise`. Returns :func:`cleared`.
+        """
+        try:
+            async with self.client_factory() as client:
+                await call(client)
+        except PortalError as e:
+            response = next(
+                (r for kind, r in (on_error or {}).items() if isinstance(e, kind)), None
+            )
+            if response is None:
+                apologise(dispatcher, e)
+            else:
+                dispatcher.utter_message(response=response)
+        return cleared()

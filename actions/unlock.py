@@ -9,32 +9,19 @@ it arrives in; the tracker store keeps ``****`` for it (``bot.tracker_store``).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.forms_common import GuardedFormValidationAction, cleared
-from actions.normalize import (
-    compact,
-    looks_like_password,
-    parse_birth_date,
-    parse_ticket_id,
-    parse_user_id,
-)
-from actions.portal import (
-    ClientFactory,
-    accept,
-    apologise,
-    client_from_env,
-    conversation_digest,
-    reject,
-    tenant_of,
-)
-from bot.portal_client import PortalError, PortalNotFound
+from actions.forms_common import GuardedFormValidationAction, cleared, validate_slot
+from actions.normalize import compact, parse_birth_date, parse_ticket_id, parse_user_id
+from actions.portal import PortalAction, conversation_digest, tenant_of
+from bot.portal_client import PortalClient, PortalNotFound
 
 SLOT_UNLOCK_USER_ID = "unlock_user_id"
 SLOT_UNLOCK_BIRTH_DATE = "unlock_birth_date"
@@ -45,6 +32,18 @@ FORM_TICKET_STATUS = "ticket_status_form"
 _TICKET_IN_TEXT = re.compile(r"UL-?[0-9A-Z]{6}")
 
 
+def birth_date_iso(text: str) -> Optional[str]:
+    """The birth date as the slot keeps it (ISO), or None."""
+    date = parse_birth_date(text)
+    return date.isoformat() if date else None
+
+
+def ticket_id_in(text: str) -> Optional[str]:
+    """The ticket number within a sentence ("UL-7F3K9Q の状況"), or None."""
+    found = _TICKET_IN_TEXT.search(compact(text).upper())
+    return parse_ticket_id(found.group(0)) if found else None
+
+
 class ValidateUnlockForm(GuardedFormValidationAction):
     def name(self) -> Text:
         return f"validate_{FORM_UNLOCK}"
@@ -52,39 +51,31 @@ class ValidateUnlockForm(GuardedFormValidationAction):
     def validate_unlock_user_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        text = str(value or "")
-        if looks_like_password(text):
-            dispatcher.utter_message(response="utter_never_share_password")
-            return {SLOT_UNLOCK_USER_ID: None}
-        user_id = parse_user_id(text)
-        if user_id is None:
-            return reject(
-                dispatcher, tracker, SLOT_UNLOCK_USER_ID, response="utter_invalid_user_id"
-            )
-        return accept(SLOT_UNLOCK_USER_ID, user_id)
+        return validate_slot(
+            dispatcher, tracker, SLOT_UNLOCK_USER_ID, value, parse_user_id, "utter_invalid_user_id"
+        )
 
     def validate_unlock_birth_date(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        date = parse_birth_date(str(value or ""))
-        if date is None:
-            return reject(
-                dispatcher, tracker, SLOT_UNLOCK_BIRTH_DATE, response="utter_invalid_birth_date"
-            )
-        return accept(SLOT_UNLOCK_BIRTH_DATE, date.isoformat())
+        return validate_slot(
+            dispatcher,
+            tracker,
+            SLOT_UNLOCK_BIRTH_DATE,
+            value,
+            birth_date_iso,
+            "utter_invalid_birth_date",
+            guard_password="never",
+        )
 
 
-class ActionOpenUnlockTicket(Action):
-    client_factory: ClientFactory = staticmethod(client_from_env)  # type: ignore[assignment]
-
+class ActionOpenUnlockTicket(PortalAction):
     def name(self) -> Text:
         return "action_open_unlock_ticket"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        import datetime as dt
-
         user_id = tracker.get_slot(SLOT_UNLOCK_USER_ID)
         raw_date = tracker.get_slot(SLOT_UNLOCK_BIRTH_DATE)
         try:
@@ -92,21 +83,20 @@ class ActionOpenUnlockTicket(Action):
         except ValueError:  # masked ("****"): the form was not finished in this turn
             dispatcher.utter_message(response="utter_account_locked")
             return cleared()
-        try:
-            async with self.client_factory() as client:
-                ticket = await client.open_unlock_ticket(
-                    tenant_of(tracker).key,
-                    user_id,
-                    birth_date,
-                    conversation_id=conversation_digest(tracker),
-                )
+
+        async def open_ticket(client: PortalClient) -> None:
+            ticket = await client.open_unlock_ticket(
+                tenant_of(tracker).key,
+                user_id,
+                birth_date,
+                conversation_id=conversation_digest(tracker),
+            )
             dispatcher.utter_message(
                 text=f"ロック解除の申請を受け付けました。受付番号は {ticket.ticket_id} です。"
             )
             dispatcher.utter_message(response="utter_unlock_ticket_opened")
-        except PortalError as e:
-            apologise(dispatcher, e)
-        return cleared()
+
+        return await self.call_portal(dispatcher, open_ticket)
 
 
 class ValidateTicketStatusForm(GuardedFormValidationAction):
@@ -116,17 +106,18 @@ class ValidateTicketStatusForm(GuardedFormValidationAction):
     def validate_ticket_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        text = compact(str(value or "")).upper()
-        found = _TICKET_IN_TEXT.search(text)
-        ticket_id = parse_ticket_id(found.group(0)) if found else None
-        if ticket_id is None:
-            return reject(dispatcher, tracker, SLOT_TICKET_ID, response="utter_invalid_ticket_id")
-        return accept(SLOT_TICKET_ID, ticket_id)
+        return validate_slot(
+            dispatcher,
+            tracker,
+            SLOT_TICKET_ID,
+            value,
+            ticket_id_in,
+            "utter_invalid_ticket_id",
+            guard_password="never",
+        )
 
 
-class ActionTicketStatus(Action):
-    client_factory: ClientFactory = staticmethod(client_from_env)  # type: ignore[assignment]
-
+class ActionTicketStatus(PortalAction):
     def name(self) -> Text:
         return "action_ticket_status"
 
@@ -136,11 +127,11 @@ class ActionTicketStatus(Action):
         ticket_id = tracker.get_slot(SLOT_TICKET_ID)
         if not ticket_id:
             return cleared()
-        try:
-            async with self.client_factory() as client:
-                ticket = await client.get_unlock_ticket(
-                    tenant_of(tracker).key, ticket_id, conversation_id=conversation_digest(tracker)
-                )
+
+        async def tell_status(client: PortalClient) -> None:
+            ticket = await client.get_unlock_ticket(
+                tenant_of(tracker).key, ticket_id, conversation_id=conversation_digest(tracker)
+            )
             dispatcher.utter_message(text=f"受付番号 {ticket.ticket_id} の状況です。")
             if ticket.is_open:
                 dispatcher.utter_message(response="utter_ticket_open")
@@ -148,8 +139,7 @@ class ActionTicketStatus(Action):
                 dispatcher.utter_message(response="utter_ticket_unlocked")
             else:
                 dispatcher.utter_message(response="utter_ticket_rejected")
-        except PortalNotFound:
-            dispatcher.utter_message(response="utter_ticket_not_found")
-        except PortalError as e:
-            apologise(dispatcher, e)
-        return cleared()
+
+        return await self.call_portal(
+            dispatcher, tell_status, on_error={PortalNotFound: "utter_ticket_not_found"}
+        )

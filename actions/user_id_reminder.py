@@ -10,23 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Text
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.forms_common import GuardedFormValidationAction, cleared
-from actions.normalize import looks_like_password, parse_email
-from actions.portal import (
-    ClientFactory,
-    accept,
-    apologise,
-    client_from_env,
-    conversation_digest,
-    reject,
-    tenant_of,
-)
-from bot.portal_client import PortalError
+from actions.forms_common import GuardedFormValidationAction, cleared, validate_slot
+from actions.normalize import parse_email
+from actions.portal import PortalAction, conversation_digest, tenant_of
+from bot.portal_client import PortalClient
 
 SLOT_REMINDER_EMAIL = "reminder_email"
 FORM_USER_ID_REMINDER = "user_id_reminder_form"
@@ -39,19 +31,18 @@ class ValidateUserIdReminderForm(GuardedFormValidationAction):
     def validate_reminder_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        text = str(value or "")
-        email = parse_email(text)
-        if email is None and looks_like_password(text):
-            dispatcher.utter_message(response="utter_never_share_password")
-            return {SLOT_REMINDER_EMAIL: None}
-        if email is None:
-            return reject(dispatcher, tracker, SLOT_REMINDER_EMAIL, response="utter_invalid_email")
-        return accept(SLOT_REMINDER_EMAIL, email)
+        return validate_slot(
+            dispatcher,
+            tracker,
+            SLOT_REMINDER_EMAIL,
+            value,
+            parse_email,
+            "utter_invalid_email",
+            guard_password="unless_parsed",
+        )
 
 
-class ActionSendUserIdReminder(Action):
-    client_factory: ClientFactory = staticmethod(client_from_env)  # type: ignore[assignment]
-
+class ActionSendUserIdReminder(PortalAction):
     def name(self) -> Text:
         return "action_send_user_id_reminder"
 
@@ -61,12 +52,11 @@ class ActionSendUserIdReminder(Action):
         email = tracker.get_slot(SLOT_REMINDER_EMAIL)
         if not email:
             return cleared()
-        try:
-            async with self.client_factory() as client:
-                await client.send_user_id_reminder(
-                    tenant_of(tracker).key, email, conversation_id=conversation_digest(tracker)
-                )
+
+        async def send_reminder(client: PortalClient) -> None:
+            await client.send_user_id_reminder(
+                tenant_of(tracker).key, email, conversation_id=conversation_digest(tracker)
+            )
             dispatcher.utter_message(response="utter_user_id_reminder_sent")
-        except PortalError as e:
-            apologise(dispatcher, e)
-        return cleared()
+
+        return await self.call_portal(dispatcher, send_reminder)
