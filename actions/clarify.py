@@ -14,19 +14,14 @@ so the normal rules for that intent apply.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Text
 
-import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LABELS_FILE_ENV = "KOSMO_TOPIC_LABELS_FILE"
-DEFAULT_LABELS_FILE = PROJECT_ROOT / "data" / "topic_labels.yml"
+from bot.topics import load_topic_labels as load_labels
 
 FAQ_INTENT = "faq"
 FALLBACK_INTENT = "nlu_fallback"
@@ -49,14 +44,6 @@ class TopicChoice:
         if self.key.startswith(FAQ_INTENT + "/"):
             return "/choose_topic" + json.dumps({"topic": self.key}, ensure_ascii=False)
         return "/" + self.key
-
-
-def load_labels(path: Optional[str | os.PathLike[str]] = None) -> Dict[str, str]:
-    """Button labels per topic, from ``data/topic_labels.yml``."""
-    file = Path(path or os.environ.get(LABELS_FILE_ENV) or DEFAULT_LABELS_FILE)
-    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    labels = data.get("labels") or {}
-    return {str(k): str(v) for k, v in labels.items()}
 
 
 def rank_topics(

@@ -24,7 +24,7 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import REQUESTED_SLOT
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActiveLoop, Event, SlotSet, UserUttered
+from rasa.shared.core.events import ActiveLoop, Event, LegacyForm, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import make_url
@@ -57,6 +57,8 @@ def tracker_db_url(explicit: Optional[str] = None, environ: Optional[dict] = Non
 # repeat such values.
 
 MASK = "****"
+# ``form`` is the old name of ``active_loop`` (Rasa's LegacyForm, in old trackers)
+_LOOP_EVENTS = frozenset({ActiveLoop.type_name, LegacyForm.type_name})
 SENSITIVE_SLOTS = frozenset({"unlock_birth_date", "totp_code"})
 _SENSITIVE_TEXT_RE = re.compile(
     r"\d{6,}"  # codes, compact dates, insurance numbers
@@ -73,34 +75,48 @@ def sensitive_text(text: str) -> bool:
     return bool(_SENSITIVE_TEXT_RE.search(folded)) or looks_like_password(text)
 
 
-def masked_event_dicts(events: Iterable[Event]) -> list[dict[str, Any]]:
-    """Each event as the dict to store, with sensitive values replaced by ``****``."""
+def mask_event_dicts(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Copies of serialised events (``Event.as_dict()``), sensitive values replaced by ``****``.
+
+    Works on dicts so that what Rasa stores and what the action server sees
+    (rasa_sdk's ``tracker.events``) go through one masking: the handoff packet
+    an agent reads (``bot.handoff.packet``) holds no more than the database.
+    The input is never changed (only the changed levels are copied).
+    """
     requested: Optional[str] = None
     out: list[dict[str, Any]] = []
     for event in events:
-        data = event.as_dict()
-        if isinstance(event, SlotSet):
-            if event.key == REQUESTED_SLOT:
-                requested = event.value
-            elif event.key in SENSITIVE_SLOTS and event.value is not None:
+        data = dict(event)
+        kind = data.get("event")
+        if kind == SlotSet.type_name:
+            name, value = data.get("name"), data.get("value")
+            if name == REQUESTED_SLOT:
+                requested = value
+            elif name in SENSITIVE_SLOTS and value is not None:
                 data["value"] = MASK
-            elif isinstance(event.value, str) and sensitive_text(event.value):
+            elif isinstance(value, str) and sensitive_text(value):
                 # a from_text slot holds the raw message until its form validates it
                 data["value"] = MASK
-        elif isinstance(event, ActiveLoop) and event.name is None:
+        elif kind in _LOOP_EVENTS and data.get("name") is None:
             requested = None
-        elif isinstance(event, UserUttered):
-            text = event.text or ""
+        elif kind == UserUttered.type_name:
+            text = data.get("text") or ""
             if requested in SENSITIVE_SLOTS or sensitive_text(text):
                 data["text"] = MASK
                 parse = data.get("parse_data")
-                if isinstance(parse, dict):
+                if isinstance(parse, Mapping):
+                    parse = data["parse_data"] = dict(parse)
                     parse["text"] = MASK
                     parse["entities"] = [
-                        e for e in parse.get("entities", []) if e.get("entity") == "tenant"
+                        e for e in parse.get("entities") or [] if e.get("entity") == "tenant"
                     ]
         out.append(data)
     return out
+
+
+def masked_event_dicts(events: Iterable[Event]) -> list[dict[str, Any]]:
+    """Each event as the dict to store, with sensitive values replaced by ``****``."""
+    return mask_event_dicts(event.as_dict() for event in events)
 
 
 # ---------------------------------------------------------------- action timeout

@@ -1,0 +1,29 @@
+"""The member's topics and their short Japanese labels, read from ``data/topic_labels.yml``.
+
+Two places name a topic to a person: the clarification buttons
+(``actions/clarify.py``) and the handoff packet an agent reads
+(``bot/handoff/packet.py``). Both read the same labels through this one
+loader, so a topic is called the same thing on the member's screen and on the
+agent's. Keys are intents (``account_locked``) or FAQ topics (``faq/portal_url``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict, Optional
+
+import yaml
+
+from bot.tenants import PROJECT_ROOT
+
+LABELS_FILE_ENV = "KOSMO_TOPIC_LABELS_FILE"
+DEFAULT_LABELS_FILE = PROJECT_ROOT / "data" / "topic_labels.yml"
+
+
+def load_topic_labels(path: Optional[str | os.PathLike[str]] = None) -> Dict[str, str]:
+    """Label per topic key: ``path``, else ``$KOSMO_TOPIC_LABELS_FILE``, else ``data/topic_labels.yml``."""
+    file = Path(path or os.environ.get(LABELS_FILE_ENV) or DEFAULT_LABELS_FILE)
+    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    labels = data.get("labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}
