@@ -2,7 +2,7 @@
 
 Password guard (:class:`GuardedFormValidationAction`): Rasa calls a form's
 validation action on every turn the form is active, whatever the intent. If
-the member's message looks like a password (``actions.normalize.looks_like_password``)
+the member's message looks like a password (``bot.normalize.looks_like_password``)
 the guard answers "never share your password here" and empties the asked
 slot, so the form asks again instead of taking the text or handing it to
 another rule. The text itself is never stored: ``bot.tracker_store`` writes
@@ -10,7 +10,8 @@ password-looking messages as ``****``, inside a form or not.
 
 Slot validation (:func:`validate_slot`): every ``validate_<slot>`` method is
 "refuse a password, parse, explain or take"; a value of the wrong form is
-explained (:func:`reject`), and after two misses a person is offered too.
+explained (:func:`reject`); after two misses the form ends and the bot offers
+a person (:func:`offer_handoff`, ``actions/handoff.py``).
 
 Ending the form: :func:`cleared` empties every slot of every form; the
 portal actions (``actions.portal.PortalAction``) return it once they have
@@ -25,14 +26,22 @@ from abc import abstractmethod
 from typing import Any, Callable, Dict, List, Literal, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.normalize import looks_like_password
+from bot.normalize import looks_like_password
 
 SLOT_FAILURES = "failed_attempts"
+SLOT_HANDOFF_REASON = "handoff_reason"
+REQUESTED_SLOT = "requested_slot"
+ACTION_OFFER_HANDOFF = "action_offer_handoff"
 MAX_FAILURES = 2
+# why the bot offers a person (the handoff packet shows it to the agent)
+REASON_MEMBER_ASKED = "member_asked"
+REASON_NOT_UNDERSTOOD = "not_understood"
+REASON_PORTAL_DOWN = "portal_down"
+REASON_VALIDATION_FAILED = "validation_failed"
 
 FORM_SLOTS = (
     "otp_user_id",
@@ -49,6 +58,11 @@ def cleared() -> List[EventType]:
     return [SlotSet(s, None) for s in FORM_SLOTS] + [SlotSet(SLOT_FAILURES, 0.0)]
 
 
+def offer_handoff(reason: str) -> List[EventType]:
+    """Events that make the bot offer a person next (``action_offer_handoff``), for ``reason``."""
+    return [SlotSet(SLOT_HANDOFF_REASON, reason), FollowupAction(ACTION_OFFER_HANDOFF)]
+
+
 def failures(tracker: Tracker) -> int:
     try:
         return int(tracker.get_slot(SLOT_FAILURES) or 0)
@@ -59,12 +73,20 @@ def failures(tracker: Tracker) -> int:
 def reject(
     dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, *, response: str
 ) -> Dict[Text, Any]:
-    """A value that is not of the expected form: explain; after two misses, offer a person too."""
+    """A value that is not of the expected form: explain; at the second miss, end the form.
+
+    Ending it (``requested_slot`` emptied) and the handoff reason let
+    :class:`GuardedFormValidationAction` follow up with the offer of a person.
+    """
     count = failures(tracker) + 1
     dispatcher.utter_message(response=response)
     if count >= MAX_FAILURES:
-        dispatcher.utter_message(response="utter_request_human")
-        count = 0
+        return {
+            slot: None,
+            SLOT_FAILURES: 0.0,
+            REQUESTED_SLOT: None,
+            SLOT_HANDOFF_REASON: REASON_VALIDATION_FAILED,
+        }
     return {slot: None, SLOT_FAILURES: float(count)}
 
 
@@ -134,4 +156,8 @@ class GuardedFormValidationAction(FormValidationAction):
         if requested and looks_like_password(text):
             dispatcher.utter_message(response="utter_never_share_password")
             return [SlotSet(requested, None)]
-        return await super().run(dispatcher, tracker, domain)
+        events = await super().run(dispatcher, tracker, domain)
+        if SlotSet(SLOT_HANDOFF_REASON, REASON_VALIDATION_FAILED) in events:
+            # the second miss in a row: the form is over, a person is offered
+            events += [*cleared(), FollowupAction(ACTION_OFFER_HANDOFF)]
+        return events

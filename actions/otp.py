@@ -26,8 +26,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms_common import GuardedFormValidationAction, cleared, validate_slot
-from actions.normalize import parse_otp_code, parse_user_id
 from actions.portal import PortalAction, conversation_digest, tenant_of
+from bot.normalize import parse_otp_code, parse_user_id
 from bot.portal_client import PortalClient, PortalNotSupported, TotpDiagnosis
 
 SLOT_OTP_USER_ID = "otp_user_id"

@@ -9,8 +9,8 @@ Actions reach the portal only through :class:`bot.portal_client.PortalClient`
 built here with an explicit timeout (``PORTAL_TIMEOUT``, below Rasa's bound on
 the action server, see ``bot.tracker_store.bound_action_server_timeout``).
 A portal that is down, slow, rate-limiting or refusing becomes one
-member-facing answer (:func:`apologise`): an apology, what to try, and the
-offer of a person. The conversation goes on.
+member-facing answer (:func:`apologise`): an apology and what to try, then
+the offer of a person (``action_offer_handoff`` follows). The conversation goes on.
 
 Dependencies are handed in: each :class:`PortalAction` has a ``client_factory``
 (default :func:`client_from_env`) that tests replace to point at a portal of
@@ -29,7 +29,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.forms_common import cleared
+from actions.forms_common import REASON_PORTAL_DOWN, cleared, offer_handoff
 from bot.portal_client import (
     PortalClient,
     PortalError,
@@ -53,13 +53,13 @@ def client_from_env() -> PortalClient:
 
 
 @lru_cache(maxsize=1)
-def _registry() -> TenantRegistry:
+def tenant_registry() -> TenantRegistry:
     return load_registry()
 
 
 def tenant_of(tracker: Tracker) -> Tenant:
     """The member's society (the ``tenant`` slot, else the default society)."""
-    return _registry().resolve(tracker.get_slot(SLOT_TENANT))
+    return tenant_registry().resolve(tracker.get_slot(SLOT_TENANT))
 
 
 def conversation_digest(tracker: Tracker) -> str:
@@ -67,14 +67,14 @@ def conversation_digest(tracker: Tracker) -> str:
     return hashlib.sha256(tracker.sender_id.encode("utf-8")).hexdigest()[:32]
 
 
-def apologise(dispatcher: CollectingDispatcher, error: PortalError) -> None:
-    """Tell the member the portal could not help just now, what to try, and offer a person."""
+def apologise(dispatcher: CollectingDispatcher, error: PortalError) -> List[EventType]:
+    """Tell the member the portal could not help just now and what to try; a person is offered next."""
     logger.warning("portal call failed: %s (%s)", type(error).__name__, error.message)
     if isinstance(error, PortalRateLimited):
         dispatcher.utter_message(response="utter_portal_rate_limited")
     else:
         dispatcher.utter_message(response="utter_portal_unavailable")
-    dispatcher.utter_message(response="utter_request_human")
+    return offer_handoff(REASON_PORTAL_DOWN)
 
 
 class PortalAction(Action, ABC):
@@ -106,7 +106,6 @@ class PortalAction(Action, ABC):
                 (r for kind, r in (on_error or {}).items() if isinstance(e, kind)), None
             )
             if response is None:
-                apologise(dispatcher, e)
-            else:
-                dispatcher.utter_message(response=response)
+                return [*cleared(), *apologise(dispatcher, e)]
+            dispatcher.utter_message(response=response)
         return cleared()

@@ -10,7 +10,6 @@ it arrives in; the tracker store keeps ``****`` for it (``bot.tracker_store``).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -19,8 +18,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms_common import GuardedFormValidationAction, cleared, validate_slot
-from actions.normalize import compact, parse_birth_date, parse_ticket_id, parse_user_id
 from actions.portal import PortalAction, conversation_digest, tenant_of
+from bot.normalize import find_ticket_id, parse_birth_date, parse_user_id
 from bot.portal_client import PortalClient, PortalNotFound
 
 SLOT_UNLOCK_USER_ID = "unlock_user_id"
@@ -29,19 +28,11 @@ SLOT_TICKET_ID = "ticket_id"
 FORM_UNLOCK = "unlock_form"
 FORM_TICKET_STATUS = "ticket_status_form"
 
-_TICKET_IN_TEXT = re.compile(r"UL-?[0-9A-Z]{6}")
-
 
 def birth_date_iso(text: str) -> Optional[str]:
     """The birth date as the slot keeps it (ISO), or None."""
     date = parse_birth_date(text)
     return date.isoformat() if date else None
-
-
-def ticket_id_in(text: str) -> Optional[str]:
-    """The ticket number within a sentence ("UL-7F3K9Q の状況"), or None."""
-    found = _TICKET_IN_TEXT.search(compact(text).upper())
-    return parse_ticket_id(found.group(0)) if found else None
 
 
 class ValidateUnlockForm(GuardedFormValidationAction):
@@ -111,7 +102,7 @@ class ValidateTicketStatusForm(GuardedFormValidationAction):
             tracker,
             SLOT_TICKET_ID,
             value,
-            ticket_id_in,
+            find_ticket_id,
             "utter_invalid_ticket_id",
             guard_password="never",
         )

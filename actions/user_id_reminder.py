@@ -16,8 +16,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms_common import GuardedFormValidationAction, cleared, validate_slot
-from actions.normalize import parse_email
 from actions.portal import PortalAction, conversation_digest, tenant_of
+from bot.normalize import parse_email
 from bot.portal_client import PortalClient
 
 SLOT_REMINDER_EMAIL = "reminder_email"

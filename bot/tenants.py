@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -47,9 +48,7 @@ class InitialPassword:
     def example(self) -> str:
         """The example password: symbol + number + birth date (yyyymmdd)."""
         return (
-            self.example_symbol
-            + self.example_number
-            + self.example_birth_date.strftime("%Y%m%d")
+            self.example_symbol + self.example_number + self.example_birth_date.strftime("%Y%m%d")
         )
 
     @property
@@ -64,6 +63,90 @@ class VoluntaryContinuation:
     # Their user ID is digits only (symbol + number + birth date), longer than
     # the 8-13 characters a member may choose, so it is accepted by length.
     user_id_lengths: tuple[int, ...]
+
+
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_LABELS = "月火水木金土日"
+
+
+@dataclass(frozen=True)
+class Helpdesk:
+    """When the society's helpdesk agents answer, and how long a queued member may wait.
+
+    Operator settings, not manual facts. ``days`` are weekday numbers (Monday 0);
+    ``end`` may be 24:00; no days means nobody at any hour. Public holidays are not known here: an operator who
+    closes on one moves nothing, and the member is told nobody is there only
+    by the queue's waiting-time message.
+    """
+
+    days: frozenset[int]
+    start: dt.time
+    end_minutes: int  # minutes after midnight, up to 24 * 60
+    timezone: str
+    max_wait_minutes: float
+
+    def is_staffed(self, at: dt.datetime) -> bool:
+        from zoneinfo import ZoneInfo
+
+        local = at.astimezone(ZoneInfo(self.timezone))
+        minutes = local.hour * 60 + local.minute
+        start = self.start.hour * 60 + self.start.minute
+        return local.weekday() in self.days and start <= minutes < self.end_minutes
+
+    def describe(self) -> str:
+        """「平日 9:00〜17:00」, 「毎日 0:00〜24:00」, 「月・水 10:00〜15:00」 ("" with no days)."""
+        if not self.days:
+            return ""
+        if self.days == frozenset(range(5)):
+            days = "平日"
+        elif self.days == frozenset(range(7)):
+            days = "毎日"
+        else:
+            days = "・".join(_DAY_LABELS[d] for d in sorted(self.days))
+        end = f"{self.end_minutes // 60}:{self.end_minutes % 60:02d}"
+        return f"{days} {self.start.hour}:{self.start.minute:02d}〜{end}"
+
+
+def parse_helpdesk(data: Any, where: str) -> Helpdesk | None:
+    if data is None:
+        return None
+    hours = _require(data, "staffed_hours", where)
+    days_raw = _require(hours, "days", f"{where}.staffed_hours")
+    try:
+        days = frozenset(_DAY_NAMES.index(str(d).lower()[:3]) for d in days_raw)
+    except ValueError as e:
+        raise TenantConfigError(f"{where}.staffed_hours.days: use {_DAY_NAMES}") from e
+
+    def minutes(value: Any, key: str) -> int:
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value))
+        total = int(m.group(1)) * 60 + int(m.group(2)) if m else -1
+        if not m or int(m.group(2)) > 59 or not 0 <= total <= 24 * 60:
+            raise TenantConfigError(f"{where}.staffed_hours.{key}: expected HH:MM, got {value!r}")
+        return total
+
+    start = minutes(_require(hours, "start", f"{where}.staffed_hours"), "start")
+    end = minutes(_require(hours, "end", f"{where}.staffed_hours"), "end")
+    if start >= end or start == 24 * 60:
+        raise TenantConfigError(f"{where}.staffed_hours: start must be before end")
+    timezone = str(data.get("timezone") or "Asia/Tokyo")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(timezone)
+    except Exception as e:  # ZoneInfoNotFoundError, ValueError
+        raise TenantConfigError(f"{where}.timezone: unknown time zone {timezone!r}") from e
+    max_wait = data.get("max_wait_minutes", 10)
+    try:
+        max_wait = float(max_wait)
+    except (TypeError, ValueError) as e:
+        raise TenantConfigError(f"{where}.max_wait_minutes: expected a number") from e
+    return Helpdesk(
+        days=days,
+        start=dt.time(start // 60, start % 60),
+        end_minutes=end,
+        timezone=timezone,
+        max_wait_minutes=max_wait,
+    )
 
 
 @dataclass(frozen=True)
@@ -92,6 +175,7 @@ class Tenant:
     contact: str
     app_help_desk: str | None
     first_time_notice: str | None
+    helpdesk: Helpdesk | None = None  # None: no agents at any hour (handoff still queues)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -144,6 +228,8 @@ class Tenant:
             "app_help_desk": self.app_help_desk or "",
             "has_first_time_notice": self.first_time_notice is not None,
             "first_time_notice": self.first_time_notice or "",
+            "has_staffed_hours": self.helpdesk is not None and bool(self.helpdesk.days),
+            "staffed_hours": self.helpdesk.describe() if self.helpdesk else "",
         }
 
 
@@ -257,6 +343,7 @@ def parse_tenant(key: str, data: Mapping[str, Any]) -> Tenant:
         contact=str(_require(data, "contact", w)),
         app_help_desk=data.get("app_help_desk"),
         first_time_notice=data.get("first_time_notice"),
+        helpdesk=parse_helpdesk(data.get("helpdesk"), f"{w}.helpdesk"),
         raw=dict(data),
     )
 
@@ -276,9 +363,7 @@ def parse_registry(data: Mapping[str, Any], default_override: str | None = None)
     if not default_key:
         raise TenantConfigError("tenants file: missing required key 'default_tenant'")
     if default_key not in tenants:
-        raise TenantConfigError(
-            f"default tenant {default_key!r} is not one of {sorted(tenants)}"
-        )
+        raise TenantConfigError(f"default tenant {default_key!r} is not one of {sorted(tenants)}")
     return TenantRegistry(tenants=tenants, default_key=default_key)
 
 

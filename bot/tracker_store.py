@@ -29,6 +29,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import make_url
 
+from bot.normalize import looks_like_password
 from bot.tenants import PROJECT_ROOT
 
 TRACKER_DB_URL_ENV = "KOSMO_TRACKER_DB_URL"
@@ -52,7 +53,7 @@ def tracker_db_url(explicit: Optional[str] = None, environ: Optional[dict] = Non
 # Masked: the values of SENSITIVE_SLOTS and any slot value that looks
 # sensitive (a from_text slot holds the raw message until validation); every user text sent while the bot
 # was asking for one of them (valid or not); every user text that looks like
-# a password (actions.normalize.looks_like_password), a date or a run of six
+# a password (bot.normalize.looks_like_password), a date or a run of six
 # or more digits (codes, insurance numbers). Bot texts are ours and never
 # repeat such values.
 
@@ -69,8 +70,6 @@ _SENSITIVE_TEXT_RE = re.compile(
 
 def sensitive_text(text: str) -> bool:
     """Whether a member's message must not be stored as typed."""
-    from actions.normalize import looks_like_password
-
     folded = unicodedata.normalize("NFKC", text)
     return bool(_SENSITIVE_TEXT_RE.search(folded)) or looks_like_password(text)
 

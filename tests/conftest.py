@@ -43,6 +43,23 @@ FICTIONAL_TENANT = {
     "email_link_valid_minutes": 30,
     "contact": "ほしぞら健康保険組合",
     "app_help_desk": None,
+    # nobody ever staffs it, and a queued member is told after 3 seconds
+    "helpdesk": {
+        "staffed_hours": {"days": [], "start": "09:00", "end": "17:00"},
+        "max_wait_minutes": 0.05,
+    },
+}
+# In the test stacks the real societies' helpdesks are staffed at every hour, so
+# that no test depends on the time of day it runs at (bot.tenants.Helpdesk is
+# tested with set clocks in tests/test_tenants.py).
+ALWAYS_STAFFED = {
+    "staffed_hours": {
+        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "start": "00:00",
+        "end": "24:00",
+    },
+    "timezone": "Asia/Tokyo",
+    "max_wait_minutes": 10,
 }
 FICTIONAL_EXAMPLE_PASSWORD = "70765432119850203"
 
@@ -51,12 +68,14 @@ def tenants_data_with_fictional() -> dict:
     data = yaml.safe_load(DEFAULT_TENANTS_FILE.read_text(encoding="utf-8"))
     data = copy.deepcopy(data)
     data["tenants"][FICTIONAL_KEY] = copy.deepcopy(FICTIONAL_TENANT)
+    for key in ("kose", "ono"):
+        data["tenants"][key]["helpdesk"] = copy.deepcopy(ALWAYS_STAFFED)
     return data
 
 
 @pytest.fixture(scope="session")
 def tenants_file_with_fictional(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """data/tenants.yml plus the fictional society, written to a temp file."""
+    """data/tenants.yml plus the fictional society (helpdesks as above), written to a temp file."""
     path = tmp_path_factory.mktemp("tenants") / "tenants.yml"
     path.write_text(
         yaml.safe_dump(tenants_data_with_fictional(), allow_unicode=True, sort_keys=False),

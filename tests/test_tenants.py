@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,14 @@ def test_both_manual_societies_load_with_their_facts(registry):
 
 @pytest.mark.parametrize(
     "given, expected",
-    [("ono", "ono"), ("ONO", "ono"), (" kose ", "kose"), ("nope", "kose"), (None, "kose"), ("", "kose")],
+    [
+        ("ono", "ono"),
+        ("ONO", "ono"),
+        (" kose ", "kose"),
+        ("nope", "kose"),
+        (None, "kose"),
+        ("", "kose"),
+    ],
 )
 def test_resolve_falls_back_to_the_default(registry, given, expected):
     assert registry.resolve(given).key == expected
@@ -56,7 +64,10 @@ def test_unknown_default_is_refused():
     "path, message",
     [
         (("ono", "portal_url"), "tenants.ono: missing required key 'portal_url'"),
-        (("ono", "initial_password", "example"), "tenants.ono.initial_password: missing required key 'example'"),
+        (
+            ("ono", "initial_password", "example"),
+            "tenants.ono.initial_password: missing required key 'example'",
+        ),
         (("kose", "otp_method"), "tenants.kose: missing required key 'otp_method'"),
     ],
 )
@@ -100,3 +111,55 @@ def test_a_third_society_is_data_only(registry_with_fictional):
     assert variables["portal_url"].startswith("https://www.hoshizora")
     assert {t.key for t in registry_with_fictional} == {"kose", "ono", FICTIONAL_KEY}
     assert tenants_data_with_fictional()["tenants"][FICTIONAL_KEY]["otp_method"] == "email"
+
+
+# ------------------------------------------------------------------ helpdesk hours
+
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+@pytest.mark.parametrize(
+    ("at", "staffed"),
+    [
+        (dt.datetime(2026, 11, 24, 9, 0, tzinfo=JST), True),  # Tuesday, opening minute
+        (dt.datetime(2026, 11, 24, 16, 59, tzinfo=JST), True),
+        (dt.datetime(2026, 11, 24, 17, 0, tzinfo=JST), False),  # closing minute
+        (dt.datetime(2026, 11, 24, 8, 59, tzinfo=JST), False),
+        (dt.datetime(2026, 11, 29, 10, 0, tzinfo=JST), False),  # Sunday
+        (dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.timezone.utc), True),  # 10:00 in Tokyo
+        (dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.timezone.utc), False),  # 18:00 in Tokyo
+    ],
+)
+def test_staffed_hours_of_the_real_societies(registry, at, staffed):
+    for key in ("kose", "ono"):
+        helpdesk = registry.get(key).helpdesk
+        assert helpdesk is not None and helpdesk.is_staffed(at) is staffed
+        assert registry.get(key).template_variables()["staffed_hours"] == "平日 9:00〜17:00"
+
+
+def test_helpdesk_is_optional_and_checked():
+    from bot.tenants import parse_helpdesk
+
+    assert parse_helpdesk(None, "x") is None
+    always = parse_helpdesk(
+        {"staffed_hours": {"days": ["sun", "sat"], "start": "0:00", "end": "24:00"}}, "x"
+    )
+    assert always.describe() == "土・日 0:00〜24:00" and always.max_wait_minutes == 10
+    assert always.is_staffed(dt.datetime(2026, 11, 29, 23, 59, tzinfo=JST))
+    never = parse_helpdesk({"staffed_hours": {"days": [], "start": "9:00", "end": "17:00"}}, "x")
+    assert never.describe() == "" and not never.is_staffed(dt.datetime.now(dt.timezone.utc))
+    for bad in (
+        {"staffed_hours": {"days": ["mon"], "start": "17:00", "end": "09:00"}},
+        {"staffed_hours": {"days": ["xyz"], "start": "9:00", "end": "17:00"}},
+        {"staffed_hours": {"days": ["mon"], "start": "9:60", "end": "17:00"}},
+        {
+            "staffed_hours": {"days": ["mon"], "start": "9:00", "end": "17:00"},
+            "timezone": "Mars/Base",
+        },
+        {
+            "staffed_hours": {"days": ["mon"], "start": "9:00", "end": "17:00"},
+            "max_wait_minutes": "soon",
+        },
+    ):
+        with pytest.raises(TenantConfigError):
+            parse_helpdesk(bad, "x")

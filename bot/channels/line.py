@@ -61,6 +61,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import with_tenant_entity
+from bot.channels.every_turn import answer_every_turn
+from bot.handoff.gate import AppHolder, gate_messages
 
 logger = logging.getLogger(__name__)
 
@@ -617,6 +619,10 @@ class LineInput(InputChannel):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         line_webhook = Blueprint("line_webhook", __name__)
+        # while an agent has the conversation, messages go to the agent (bot.handoff.gate)
+        holder = AppHolder()
+        holder.attach(line_webhook)
+        on_new_message = gate_messages(answer_every_turn(on_new_message), holder)
 
         @line_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -5,16 +5,23 @@ Same URL and body as Rasa's own (``POST /webhooks/rest/webhook`` with
 (``/choose_topic{"topic": ...}``) Rasa's RegexMessageHandler replaces the
 entities the NLU pipeline found, the ``tenant`` one included, so the society is
 written into the payload the way the other channels do (``with_tenant_entity``).
+While an agent has the conversation, messages go to the agent, not the bot
+(``bot.handoff.gate``); the answer is then an empty list. A turn that produced
+no answer at all (a failed action) gets an apology (``bot.channels.every_turn``).
 """
 
 from __future__ import annotations
 
-from typing import Optional, Text
+from typing import Any, Awaitable, Callable, Optional, Text
 
+from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
+from sanic import Blueprint
 from sanic.request import Request
 
 from bot.channels import with_tenant_entity
+from bot.channels.every_turn import answer_every_turn
+from bot.handoff.gate import AppHolder, gate_messages
 from bot.tenants import TenantRegistry, load_registry
 
 
@@ -33,6 +40,12 @@ class TenantRestInput(RestInput):
         if self._registry is None:
             self._registry = load_registry()
         return self._registry
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Rasa's REST blueprint; a conversation an agent has goes to the agent (bot.handoff.gate)."""
+        holder = AppHolder()
+        gated = gate_messages(answer_every_turn(on_new_message), holder)
+        return holder.attach(super().blueprint(gated))
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         text = super()._extract_message(req)

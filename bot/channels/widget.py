@@ -46,6 +46,8 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels import with_tenant_entity
+from bot.channels.every_turn import answer_every_turn
+from bot.handoff.gate import AppHolder, gate_messages
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +191,10 @@ class WidgetInput(SocketIOInput):
         self.sio = sio
         ns = self.namespace
         widget_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        # while an agent has the conversation, messages go to the agent (bot.handoff.gate)
+        holder = AppHolder()
+        holder.attach(widget_webhook)
+        on_new_message = gate_messages(answer_every_turn(on_new_message), holder)
 
         @widget_webhook.listener("after_server_start")
         async def remember_agent(app: Any, _loop: Any) -> None:

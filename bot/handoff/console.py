@@ -169,6 +169,13 @@ def _as_lines(value: Any) -> list[str]:
     return [str(value)]
 
 
+def progress_line(progress: Any) -> Any:
+    """「2/9 初期パスワードでのログイン」 for the packet's ``{"step", "of", "label"}``."""
+    if isinstance(progress, Mapping) and progress.get("label"):
+        return f"{progress.get('step')}/{progress.get('of')} {progress['label']}"
+    return progress
+
+
 def _lines_html(value: Any) -> Markup:
     lines = _as_lines(value)
     if not lines:
@@ -495,10 +502,10 @@ class Console:
             topic=handoff.topic or "（不明）",
             created=_jst(handoff.created_at),
             waiting=format_duration(handoff.waiting_seconds(now)),
-            progress=_lines_html(packet.get("progress")),
-            errors=_lines_html(packet.get("errors")),
+            progress=_lines_html(progress_line(packet.get("progress"))),
+            errors=_lines_html(packet.get("errors_mentioned")),
             bot_tried=_lines_html(packet.get("bot_tried")),
-            tickets=_lines_html(packet.get("tickets")),
+            tickets=_lines_html(packet.get("ticket_ids")),
             transcript=self.transcript_html(packet, messages),
         )
         return self.page("conversation", "会話", content, agent=agent, csrf=csrf)

@@ -184,7 +184,10 @@ class Handoff:
 
     @property
     def topic(self) -> str:
+        """The member's latest topic, as its label (``bot.handoff.packet``: ``{"key", "label"}``)."""
         value = self.packet.get("topic")
+        if isinstance(value, Mapping):
+            value = value.get("label") or value.get("key")
         return value if isinstance(value, str) else ""
 
     def waiting_seconds(self, now: dt.datetime) -> int:

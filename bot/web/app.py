@@ -2,11 +2,13 @@
 
 ``create_app`` builds the Sanic app from what it is handed (the societies, the
 settings); nothing is read or started at import time. Each part is a blueprint of
-its own module (``demo``; a later agent console goes beside it)::
+its own module (``demo``)::
 
     GET /healthz               200 "ok" (``bot.stack`` waits for it)
     GET /                      list of demo pages
     GET /demo/<society>        a society's demo portal page with the widget (404 page if unknown)
+    GET /agent                 302 to the agents' console, served by the Rasa server
+                               (bot/channels/agent_console.py) at <Rasa>/webhooks/agent/
     GET /widget/widget.js      the widget (+ widget.css, vendor/socket.io.min.js)
     GET /static/demo/demo.css  the demo pages' look
 """
@@ -55,6 +57,10 @@ def create_app(registry: TenantRegistry, settings: WebSettings, name: str = "kos
     @app.get("/healthz")
     async def healthz(_: Request) -> HTTPResponse:
         return response.text("ok")
+
+    @app.get("/agent")
+    async def agent_console(_: Request) -> HTTPResponse:
+        return response.redirect(f"{settings.socket_url}/webhooks/agent/")
 
     app.static("/widget", str(WIDGET_DIR), name="widget")
     app.static("/static/demo", str(STATIC_DIR / "demo"), name="demo_static")

@@ -2,7 +2,8 @@
 
 Each test gets a fresh seeded portal database (tests/portal/conftest.py); the
 action's ``client_factory`` points at it. "Portal down" is a client aimed at
-a closed port: the member gets the apology and the offer of a person.
+a closed port: the member gets the apology, and the offer of a person follows
+(``action_offer_handoff``, tested with the handoff).
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ async def run(action: Any, url: str, t: Tracker) -> tuple[list[str], list[dict]]
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, t, {})
     return said(dispatcher), events
+
+
+def offers_a_person(events: list[dict], reason: str) -> bool:
+    """The events make the bot offer a person next, for ``reason``."""
+    return {"event": "followup", "timestamp": None, "name": "action_offer_handoff"} in [
+        {**e, "timestamp": None} for e in events
+    ] and any(
+        e["event"] == "slot" and e["name"] == "handoff_reason" and e["value"] == reason
+        for e in events
+    )
 
 
 def code_at(offset_seconds: int) -> str:
@@ -146,14 +157,17 @@ async def test_unlock_with_a_masked_birth_date_does_not_call_the_portal(portal):
 )
 async def test_portal_down_apologises_and_offers_a_person(action, slots):
     texts, events = await run(action, f"http://127.0.0.1:{closed_port()}", tracker("kose", **slots))
-    assert texts == ["utter_portal_unavailable", "utter_request_human"]
-    assert all(e["value"] in (None, 0.0) for e in events if e["event"] == "slot")
+    assert texts == ["utter_portal_unavailable"]
+    assert offers_a_person(events, "portal_down"), events
+    form_slots = [e for e in events if e["event"] == "slot" and e["name"] in FORM_SLOTS]
+    assert form_slots and all(e["value"] is None for e in form_slots)
 
 
 async def test_diagnosis_with_portal_down(portal):
     t = tracker("ono", otp_user_id="ono.sakura", totp_code="123456")
-    texts, _ = await run(ActionOtpHelp(), f"http://127.0.0.1:{closed_port()}", t)
-    assert texts == ["utter_portal_unavailable", "utter_request_human"]
+    texts, events = await run(ActionOtpHelp(), f"http://127.0.0.1:{closed_port()}", t)
+    assert texts == ["utter_portal_unavailable"]
+    assert offers_a_person(events, "portal_down")
 
 
 # ---------------------------------------------------------------- validation
@@ -263,8 +277,30 @@ def test_invalid_values_explain_and_after_two_misses_offer_a_person(
     assert said(first) == [explain]
     second = CollectingDispatcher()
     result = getattr(validator, method)(text, second, tracker("kose", failed_attempts=1.0), {})
-    assert result == {slot: None, "failed_attempts": 0.0}
-    assert said(second) == [explain, "utter_request_human"]
+    # the second miss ends the form (requested_slot emptied) with a reason to offer a person
+    assert result == {
+        slot: None,
+        "failed_attempts": 0.0,
+        "requested_slot": None,
+        "handoff_reason": "validation_failed",
+    }
+    assert said(second) == [explain]
+
+
+async def test_the_second_miss_ends_the_form_and_offers_a_person():
+    t = tracker("kose", failed_attempts=1.0, requested_slot="ticket_id", ticket_id="12345")
+    t.latest_message = {"text": "12345", "intent": {"name": "inform"}}
+    t.active_loop = {"name": "ticket_status_form"}
+    t.slots_to_validate = lambda: {"ticket_id": "12345"}  # type: ignore[method-assign]
+    dispatcher = CollectingDispatcher()
+    events = await ValidateTicketStatusForm().run(
+        dispatcher, t, {"forms": {"ticket_status_form": {"required_slots": ["ticket_id"]}}}
+    )
+    assert said(dispatcher) == ["utter_invalid_ticket_id"]
+    assert offers_a_person(events, "validation_failed"), events
+    assert {"event": "slot", "timestamp": None, "name": "requested_slot", "value": None} in [
+        {**e, "timestamp": None} for e in events
+    ]
 
 
 @pytest.mark.parametrize(
@@ -315,8 +351,9 @@ async def test_rate_limited_resend_apologises_and_offers_a_person(portal):
     for _ in range(3):  # the portal allows three resends per account in ten minutes
         texts, _ = await run(ActionOtpHelp(), portal.url, t)
         assert texts == ["utter_otp_resent"]
-    texts, _ = await run(ActionOtpHelp(), portal.url, t)
-    assert texts == ["utter_portal_rate_limited", "utter_request_human"]
+    texts, events = await run(ActionOtpHelp(), portal.url, t)
+    assert texts == ["utter_portal_rate_limited"]
+    assert offers_a_person(events, "portal_down")
 
 
 async def test_a_slow_portal_costs_the_member_a_few_seconds_then_an_apology():
@@ -330,9 +367,12 @@ async def test_a_slow_portal_costs_the_member_a_few_seconds_then_an_apology():
         action.client_factory = lambda: PortalClient(url, SERVICE_TOKEN, timeout=0.5)
         dispatcher = CollectingDispatcher()
         started = time.monotonic()
-        await action.run(dispatcher, tracker("kose", reminder_email="hanako.kose@example.com"), {})
+        events = await action.run(
+            dispatcher, tracker("kose", reminder_email="hanako.kose@example.com"), {}
+        )
         assert time.monotonic() - started < 3
-    assert said(dispatcher) == ["utter_portal_unavailable", "utter_request_human"]
+    assert said(dispatcher) == ["utter_portal_unavailable"]
+    assert offers_a_person(events, "portal_down")
 
 
 def test_the_actions_client_has_an_explicit_timeout(monkeypatch):

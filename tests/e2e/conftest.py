@@ -60,6 +60,8 @@ def make_stack(work: Path, tenants_file: Path, extra_env: dict[str, str] | None 
         "KOSMO_TENANTS_FILE": str(tenants_file),
         "KOSMO_TRACKER_DB_URL": f"sqlite:///{work / 'tracker.db'}",
         "KOSMO_PORTAL_DB_URL": f"sqlite:///{work / 'portal.db'}",
+        "KOSMO_HANDOFF_DB_URL": f"sqlite:///{work / 'handoff.db'}",
+        "KOSMO_HANDOFF_WATCH_SECONDS": "1",
         "KOSMO_PORTAL_SERVICE_TOKEN": secrets.token_urlsafe(16),
         "KOSMO_PORTAL_ADMIN_TOKEN": secrets.token_urlsafe(16),
         "RASA_AUTH_TOKEN": token,

@@ -166,8 +166,11 @@ def test_a_hung_action_server_holds_the_member_only_for_the_bound(
         conv = sender()
         rest.text(conv, "アカウントがロックされてしまいました", "kose")
         started = time.monotonic()
-        rest.send(conv, "はい、お願いします")  # the form's validation action never answers
+        # the form's validation action never answers
+        answer = "\n".join(m.get("text", "") for m in rest.send(conv, "はい、お願いします"))
         took = time.monotonic() - started
+        # the member is not left with nothing: an apology and "try again"
+        assert "もう一度送ってください" in answer, answer
         assert hung.conns, "Rasa never called the (hung) action server"
         # it waited for the hung server, then gave up after the bound (2 s), not 300 s
         assert 1.5 <= took < 15, f"the member waited {took:.1f} s"

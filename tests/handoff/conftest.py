@@ -30,12 +30,13 @@ PREFIX = "/webhooks/agent"
 PASSWORD = "correct-horse-battery"
 START = dt.datetime(2025, 4, 1, 0, 0, 0, tzinfo=dt.timezone.utc)  # 09:00 JST
 SOCIETIES = {"kose": "コーセー健康保険組合", "ono": "小野薬品健康保険組合"}
+# the shape bot.handoff.packet.build_packet makes (tests/handoff/test_packet.py)
 PACKET = {
-    "topic": "ワンタイムパスワードが届かない",
-    "progress": ["ユーザID入力済み", "初期パスワード入力済み"],
-    "errors": ["ワンタイムパスワードが正しくありません"],
+    "topic": {"key": "otp_not_received", "label": "ワンタイムパスワードのメールが届かない"},
+    "progress": {"step": 8, "of": 9, "label": "ワンタイムパスワードの設定"},
+    "errors_mentioned": ["ワンタイムパスワードが正しくありません"],
     "bot_tried": ["OTPの再送"],
-    "tickets": ["UL-ABC234"],
+    "ticket_ids": ["UL-ABC234"],
     "transcript": [
         {
             "author": "member",

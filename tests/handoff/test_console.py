@@ -242,7 +242,7 @@ async def test_queue_page_and_api(
         "channel": "line",
         "status": "queued",
         "reason": "portal_down",
-        "topic": PACKET["topic"],
+        "topic": PACKET["topic"]["label"],
         "waiting_seconds": 192,
         "waiting": "3分12秒",
         "assigned_agent": None,
@@ -260,7 +260,7 @@ async def test_other_society_gets_404_everywhere(
     tanaka = client_factory()
     await tanaka.login("tanaka")  # ono
     status, body, _ = await tanaka.page(f"/conversations/{h.id}")
-    assert status == 404 and PACKET["topic"] not in body
+    assert status == 404 and PACKET["topic"]["label"] not in body
     status, _ = await tanaka.get(f"/api/conversations/{h.id}")
     assert status == 404
     for action in ACTIONS:
@@ -435,8 +435,8 @@ async def test_member_html_is_data_never_markup(console: RunningConsole, sato: A
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     packet = {
         **PACKET,
-        "topic": evil,
-        "errors": [evil],
+        "topic": {"key": "faq/portal_url", "label": evil},
+        "errors_mentioned": [evil],
         "transcript": [{"author": "member", "text": evil}],
     }
     h = console.store.open("evil-1", "kose", "widget", "not_understood", packet)
@@ -448,7 +448,7 @@ async def test_member_html_is_data_never_markup(console: RunningConsole, sato: A
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
     status, data = await sato.get(f"/api/conversations/{h.id}")
     assert data["messages"][-1]["text"] == evil
-    assert data["packet"]["topic"] == evil
+    assert data["packet"]["topic"]["label"] == evil
 
 
 async def test_conversation_page_shows_the_packet(
@@ -462,8 +462,8 @@ async def test_conversation_page_shows_the_packet(
         "コーセー健康保険組合",
         "LINE",
         "入力を何度も確認できなかった",
-        PACKET["topic"],
-        "ユーザID入力済み",
+        "ワンタイムパスワードのメールが届かない",
+        "8/9 ワンタイムパスワードの設定",
         "ワンタイムパスワードが正しくありません",
         "OTPの再送",
         "UL-ABC234",

@@ -28,7 +28,8 @@ def test_open_queues_once_per_conversation(store: HandoffStore, clock: TestClock
     first = open_handoff(store, packet=PACKET)
     assert first.status == "queued"
     assert first.society == "kose" and first.channel == "widget" and first.reason == "member_asked"
-    assert first.packet["topic"] == PACKET["topic"] and first.topic == PACKET["topic"]
+    assert first.packet["topic"] == PACKET["topic"]
+    assert first.topic == PACKET["topic"]["label"]
     assert first.created_at == clock.now() and first.created_at.tzinfo is not None
     clock.advance(seconds=30)
     again = store.open("member-1", "kose", "line", "portal_down", {"topic": "other"})

@@ -90,6 +90,18 @@ def parse_ticket_id(text: str) -> Optional[str]:
     return value if TICKET_ID_RE.match(value) else None
 
 
+_TICKET_IN_TEXT_RE = re.compile(r"(?<![0-9A-Z])UL-?[0-9A-Z]{6}(?![0-9A-Z])")
+
+
+def find_ticket_id(text: str) -> Optional[str]:
+    """The first valid ticket number inside a message (「UL-7F3K9Q の状況は？」), or None."""
+    for found in _TICKET_IN_TEXT_RE.findall(compact(text).upper()):
+        ticket_id = parse_ticket_id(found)
+        if ticket_id:
+            return ticket_id
+    return None
+
+
 _WESTERN_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 _COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _ERA_RE = re.compile(
@@ -136,6 +148,7 @@ def parse_birth_date(text: str, today: Optional[dt.date] = None) -> Optional[dt.
 
 _PASSWORD_WORDS = ("パスワード", "ぱすわーど", "password", "pass", "pw", "暗証")
 _TOKEN_RE = re.compile(r"[\x21-\x7e]{8,64}")
+_TICKET_LIKE_RE = re.compile(r"UL-?[0-9A-Z]{4,8}")
 
 
 def _mixed_token(token: str) -> bool:
@@ -150,7 +163,7 @@ def _mixed_token(token: str) -> bool:
     return (
         classes >= 3
         and not parse_email(token)
-        and not parse_ticket_id(token)
+        and not _TICKET_LIKE_RE.fullmatch(token.upper())  # a mistyped ticket number
         and not token.lower().startswith(("http://", "https://"))
     )
 
@@ -166,7 +179,7 @@ def looks_like_password(text: str) -> bool:
     """
     folded = unicodedata.normalize("NFKC", text)  # not fold(): keep the ー of パスワード
     for token in _TOKEN_RE.findall(folded):
-        if _mixed_token(token.strip(".,、。")):
+        if _mixed_token(token.strip(".,、。\"'`()[]<>「」『』")):  # quoted words are not passwords
             return True
     lowered = folded.lower()
     for word in _PASSWORD_WORDS:

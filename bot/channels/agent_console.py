@@ -1,0 +1,105 @@
+"""The helpdesk agents' console, mounted in the Rasa server as a channel.
+
+Agents take conversations over from the bot (``bot.handoff``). The console has
+to reach members on the channel they use (the widget's socket.io server, the
+LINE channel's push) and to write into their conversations, and all of those
+live in the Rasa server: so the console is served by the Rasa server itself,
+at ``/webhooks/agent/`` (the web service's ``/agent`` redirects there).
+
+When the server starts, this channel
+
+- creates the handoff tables if missing (``$KOSMO_HANDOFF_DB_URL``, the same
+  database the action server queues conversations in);
+- puts the :class:`~bot.handoff.gate.HandoffGate` on ``app.ctx``, where our
+  other channels find it, so that the bot stays silent while people have a
+  conversation;
+- starts the :class:`~bot.handoff.gate.QueueWatcher`, which tells members who
+  wait longer than their society allows.
+
+``credentials.yml``::
+
+    bot.channels.agent_console.AgentConsoleInput:
+
+Settings from the environment: ``KOSMO_AGENT_SECURE_COOKIES`` (``true`` when
+the console is served over HTTPS: the session cookie gets ``Secure``) and
+``KOSMO_HANDOFF_WATCH_SECONDS`` (how often the queue is checked, default 15).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint
+
+from bot.handoff.console import console_blueprint
+from bot.handoff.gate import GATE_CTX_KEY, HandoffGate, QueueWatcher
+from bot.handoff.link import RasaMemberLink
+from bot.handoff.store import HandoffStore
+from bot.tenants import TenantRegistry, load_registry
+
+URL_PREFIX = "/webhooks/agent"
+SECURE_COOKIES_ENV = "KOSMO_AGENT_SECURE_COOKIES"
+WATCH_SECONDS_ENV = "KOSMO_HANDOFF_WATCH_SECONDS"
+
+
+class AgentConsoleInput(InputChannel):
+    """Not a way in for members: the agents' console and the handoff gate (see above)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "agent"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "AgentConsoleInput":
+        return cls()
+
+    def __init__(
+        self,
+        store: Optional[HandoffStore] = None,
+        registry: Optional[TenantRegistry] = None,
+        secure_cookies: Optional[bool] = None,
+        watch_seconds: Optional[float] = None,
+    ) -> None:
+        self.registry = registry or load_registry()
+        self.store = store or HandoffStore.from_env(known_societies=set(self.registry.tenants))
+        env = os.environ
+        self.secure_cookies = (
+            secure_cookies
+            if secure_cookies is not None
+            else env.get(SECURE_COOKIES_ENV, "").lower() in ("1", "true", "yes")
+        )
+        self.watch_seconds = watch_seconds or float(env.get(WATCH_SECONDS_ENV) or 15)
+        self.link = RasaMemberLink()
+        self._watcher: Optional[asyncio.Task] = None
+
+    def url_prefix(self) -> Text:
+        return "agent"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = console_blueprint(
+            self.store,
+            self.link,
+            societies={t.key: t.name for t in self.registry},
+            secure_cookies=self.secure_cookies,
+            url_prefix=URL_PREFIX,
+        )
+
+        @bp.listener("before_server_start")
+        async def start(app: Any, _loop: Any) -> None:
+            await self.store.run(self.store.create_schema)
+            self.link.app = app
+            setattr(app.ctx, GATE_CTX_KEY, HandoffGate(self.store, self.link))
+            watcher = QueueWatcher(self.store, self.link, self.registry, self.watch_seconds)
+            self._watcher = asyncio.ensure_future(watcher.run_forever())
+
+        @bp.listener("after_server_stop")
+        async def stop(_app: Any, _loop: Any) -> None:
+            if self._watcher is not None:
+                self._watcher.cancel()
+                await asyncio.gather(self._watcher, return_exceptions=True)
+            self.store.dispose()
+
+        return bp
