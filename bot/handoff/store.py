@@ -46,10 +46,11 @@ from typing import (
     Union,
 )
 
-from sqlalchemy import and_, delete, event, insert, select, update
-from sqlalchemy.engine import Connection, Engine, Row, create_engine
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
+from bot import sql
 from bot.handoff.models import (
     AUTHORS,
     CHANNELS,
@@ -130,38 +131,13 @@ def default_db_url() -> str:
     return f"sqlite:///{DEFAULT_DB_PATH}"
 
 
-def _ensure_sqlite_dir(url: str) -> None:
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and ":memory:" not in url:
-        path = Path(url[len(prefix) :].split("?", 1)[0])
-        path.parent.mkdir(parents=True, exist_ok=True)
+# connections that write begin with BEGIN IMMEDIATE (bot.sql.make_engine)
+WRITE_OPTION = "handoff_write"
 
 
 def make_engine(url: str) -> Engine:
     """A 2.0-style engine; SQLite gets WAL, a 15 s busy timeout and ``BEGIN IMMEDIATE`` for writes."""
-    if not url.startswith("sqlite"):
-        return create_engine(url, future=True, pool_pre_ping=True)
-    _ensure_sqlite_dir(url)
-    engine = create_engine(
-        url, future=True, connect_args={"check_same_thread": False, "timeout": 15}
-    )
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # transactions are begun by the listener below
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=15000")
-        if ":memory:" not in url:
-            cur.execute("PRAGMA journal_mode=WAL")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get("handoff_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine
+    return sql.make_engine(url, write_option=WRITE_OPTION)
 
 
 def _token_hash(token: str) -> str:
@@ -297,7 +273,7 @@ class HandoffStore:
 
     def _write(self, fn: Callable[[Connection], T]) -> T:
         with self.engine.connect() as conn:
-            conn = conn.execution_options(handoff_write=True)
+            conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 return fn(conn)
 

@@ -15,12 +15,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, create_engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import DateTime, TypeDecorator
 
-from bot.portal.settings import ensure_sqlite_dir
+from bot import sql
+from bot.sql import ensure_sqlite_dir
 
 T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -47,28 +47,7 @@ class UTCDateTime(TypeDecorator):
 
 def make_engine(url: str) -> Engine:
     """An engine in SQLAlchemy 2.0 style; SQLite gets WAL, a busy timeout and IMMEDIATE transactions."""
-    if url.startswith("sqlite"):
-        ensure_sqlite_dir(url)
-        engine = create_engine(
-            url, future=True, connect_args={"check_same_thread": False, "timeout": 15}
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=15000")
-            if ":memory:" not in url:
-                cur.execute("PRAGMA journal_mode=WAL")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return create_engine(url, future=True, pool_pre_ping=True)
+    return sql.make_engine(url)
 
 
 class Database:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Mapping
 
 from bot.tenants import PROJECT_ROOT
@@ -157,7 +156,9 @@ def parse_rate_overrides(raw: str) -> dict[tuple[str, str], RateRule]:
     return rules
 
 
-def settings_from_env(environ: Mapping[str, str] | None = None, *, dev: bool | None = None) -> PortalSettings:
+def settings_from_env(
+    environ: Mapping[str, str] | None = None, *, dev: bool | None = None
+) -> PortalSettings:
     """Build settings from ``KOSMO_*`` variables; refuses to run without a token unless dev."""
     env = os.environ if environ is None else environ
     dev_mode = _bool(env, "KOSMO_PORTAL_DEV", False) if dev is None else dev
@@ -176,7 +177,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None, *, dev: bool | N
     rules.update(parse_rate_overrides(env.get("KOSMO_PORTAL_RATE_LIMITS", "")))
     lockout_mode = env.get("KOSMO_PORTAL_LOCKOUT_MODE", "permanent").strip().lower()
     if lockout_mode not in ("permanent", "temporary"):
-        raise SettingsError(f"KOSMO_PORTAL_LOCKOUT_MODE must be permanent or temporary, got {lockout_mode!r}")
+        raise SettingsError(
+            f"KOSMO_PORTAL_LOCKOUT_MODE must be permanent or temporary, got {lockout_mode!r}"
+        )
     lockout = LockoutPolicy(
         max_failures=_int(env, "KOSMO_PORTAL_LOCKOUT_FAILURES", 30, minimum=1),
         failure_reset_seconds=_int(env, "KOSMO_PORTAL_LOCKOUT_RESET_SECONDS", 43200, minimum=1),
@@ -195,7 +198,11 @@ def settings_from_env(environ: Mapping[str, str] | None = None, *, dev: bool | N
         service_token=token,
         admin_token=admin,
         dev=dev_mode,
-        public_url=(env.get("KOSMO_PORTAL_PUBLIC_URL") or env.get("KOSMO_PORTAL_URL") or "http://127.0.0.1:8080").rstrip("/"),
+        public_url=(
+            env.get("KOSMO_PORTAL_PUBLIC_URL")
+            or env.get("KOSMO_PORTAL_URL")
+            or "http://127.0.0.1:8080"
+        ).rstrip("/"),
         smtp_host=env.get("KOSMO_SMTP_HOST") or "127.0.0.1",
         smtp_port=smtp_port,
         smtp_user=env.get("KOSMO_SMTP_USER") or None,
@@ -211,10 +218,3 @@ def settings_from_env(environ: Mapping[str, str] | None = None, *, dev: bool | N
         rate_rules=rules,
         trust_forwarded_for=_bool(env, "KOSMO_PORTAL_TRUST_FORWARDED_FOR", False),
     )
-
-
-def ensure_sqlite_dir(db_url: str) -> None:
-    """Create the folder of a file SQLite database (``var/`` by default)."""
-    prefix = "sqlite:///"
-    if db_url.startswith(prefix) and db_url != "sqlite:///:memory:":
-        Path(db_url[len(prefix):]).expanduser().parent.mkdir(parents=True, exist_ok=True)

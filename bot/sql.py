@@ -1,0 +1,59 @@
+"""SQLAlchemy engines for the databases this project owns (the portal's, the handoff queue's).
+
+One URL configures each (SQLite file by default, PostgreSQL or any SQLAlchemy
+URL otherwise); engines are 2.0-style (``future=True``). SQLite is used by more
+than one process at a time here (the Rasa server and the action server share
+the handoff database), so it gets WAL, foreign keys, a 15 s busy timeout and
+explicit transactions: ``BEGIN IMMEDIATE`` takes the write lock up front, so
+two writers wait for each other instead of failing half-way with "database is
+locked".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, create_engine
+
+
+def ensure_sqlite_dir(db_url: str) -> None:
+    """Create the folder of a file SQLite database (``var/`` by default)."""
+    prefix = "sqlite:///"
+    if db_url.startswith(prefix) and ":memory:" not in db_url:
+        Path(db_url[len(prefix) :].split("?", 1)[0]).expanduser().parent.mkdir(
+            parents=True, exist_ok=True
+        )
+
+
+def make_engine(url: str, *, write_option: Optional[str] = None) -> Engine:
+    """An engine for ``url``.
+
+    SQLite transactions begin with ``BEGIN IMMEDIATE``; with ``write_option``,
+    only those of connections whose execution options set it (the others are
+    plain ``BEGIN``: readers do not queue behind writers).
+    """
+    if not url.startswith("sqlite"):
+        return create_engine(url, future=True, pool_pre_ping=True)
+    ensure_sqlite_dir(url)
+    engine = create_engine(
+        url, future=True, connect_args={"check_same_thread": False, "timeout": 15}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # transactions are begun by the listener below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=15000")
+        if ":memory:" not in url:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        write = write_option is None or conn.get_execution_options().get(write_option, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
