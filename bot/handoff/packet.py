@@ -264,15 +264,36 @@ def transcript(
         text = _text(event)
         if _is_member_message(event):
             author = "member"
-            topic = topic_of(event, labels) if text.startswith("/") else None
-            if topic:
-                text = f"（ボタン）{labels[topic]}"
+            shown = _member_saw(event, text, labels)
+            if shown is None:
+                continue  # a hidden payload, such as the widget's opening /greet
+            text = shown
         elif event.get("event") == "bot" and text:
             author = "bot"
         else:
             continue
         lines.append({"author": author, "text": text, "at": _iso(event.get("timestamp"))})
     return lines
+
+
+# button payloads the member pressed, as the agent should read them
+_PAYLOAD_WORDS = {"affirm": "はい", "deny": "いいえ", "stop": "やめる"}
+
+
+def _member_saw(event: Mapping[str, Any], text: str, labels: Mapping[str, str]) -> Optional[str]:
+    """The member's message as they saw it: a button's title, not its payload; None if hidden."""
+    metadata = event.get("metadata") if isinstance(event.get("metadata"), Mapping) else {}
+    display = metadata.get("display_text") if metadata else None
+    if isinstance(display, str) and display.strip():
+        return display
+    if not text.startswith("/"):
+        return text
+    topic = topic_of(event, labels)
+    if topic:
+        return f"（ボタン）{labels[topic]}"
+    intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+    word = _PAYLOAD_WORDS.get(str(intent or text[1:].split("{")[0]))
+    return f"（ボタン）{word}" if word else None
 
 
 def _is_member_message(event: Mapping[str, Any]) -> bool:

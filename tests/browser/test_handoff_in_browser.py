@@ -234,14 +234,6 @@ def test_member_asks_for_a_person_agent_takes_over_and_hands_back(
     member_context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/handoff/packet.py transcript() copies intent payloads as the member's words: "
-        'the widget\'s hidden opening greeting shows as \'/greet{"tenant": "kose"}\' and the '
-        'consent button as \'/affirm{"tenant": "kose"}\' (metadata.display_text is ignored)'
-    ),
-)
 def test_the_agent_reads_what_the_member_saw_not_payloads(browser, web_stack, handoff_store):
     member_context = new_context(browser)
     session = member_asks_for_a_person(member_context.new_page(), web_stack.web_url)

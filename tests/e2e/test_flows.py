@@ -57,6 +57,9 @@ def test_unlock_ticket_flow_and_nothing_sensitive_is_stored(rest, seeded):
     assert "受付番号" in status, status
     status = rest.text(s, ticket_id)
     assert f"受付番号 {ticket_id} の状況です。" in status and "確認中" in status, status
+    # asked with the number inside the question: answered at once
+    status = rest.text(s, f"{ticket_id.lower()} の状況を教えてください")
+    assert f"受付番号 {ticket_id} の状況です。" in status and "確認中" in status, status
 
     rows = stored_rows(seeded, s)
     dump = json.dumps(rows, ensure_ascii=False)
@@ -67,6 +70,17 @@ def test_unlock_ticket_flow_and_nothing_sensitive_is_stored(rest, seeded):
     assert "kose.ichiro" in user_texts and ticket_id in user_texts
     birth = [r["value"] for r in rows if r["event"] == "slot" and r["name"] == "unlock_birth_date"]
     assert "****" in birth and all(v in ("****", None) for v in birth), birth
+
+
+def test_a_password_typed_outside_a_form_is_not_kept_and_the_member_is_warned(rest, seeded):
+    s = sender()
+    rest.text(s, "こんにちは", "ono")
+    warning = rest.text(s, "ログインできません。パスワードは Sakura-Ono2024 なんですが")
+    assert "記録していません" in warning and "誰にも伝えないでください" in warning, warning
+    dump = json.dumps(stored_rows(seeded, s), ensure_ascii=False)
+    assert "Sakura-Ono2024" not in dump
+    # the conversation goes on
+    assert "www.onokenpo.portal.kosmo-web.jp" in rest.text(s, "ポータルのアドレスは？")
 
 
 def test_authenticator_diagnosis_flow_code_is_not_stored(rest, seeded):

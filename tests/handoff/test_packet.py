@@ -467,3 +467,20 @@ def test_a_steps_file_can_be_handed_in(tmp_path):
     assert load_first_login_steps(file) == FirstLoginSteps(
         (FirstLoginStep("a", "最初", ("faq/portal_url",)),)
     )
+
+
+def test_the_transcript_shows_what_the_member_saw_not_payloads():
+    from rasa.shared.core.events import UserUttered
+
+    events = [
+        UserUttered('/greet{"tenant": "kose"}', intent={"name": "greet"}),
+        UserUttered("担当者と話したい", intent={"name": "request_human"}),
+        UserUttered(
+            '/affirm{"tenant": "kose"}',
+            intent={"name": "affirm"},
+            metadata={"display_text": "はい、つないでください"},
+        ),
+        UserUttered("/deny", intent={"name": "deny"}),  # a LINE postback: no title
+    ]
+    said = [line["text"] for line in packet_of(events)["transcript"]]
+    assert said == ["担当者と話したい", "はい、つないでください", "（ボタン）いいえ"]
