@@ -40,6 +40,9 @@ def message_box(page: Page):
 
 
 def ask(page: Page, text: str) -> None:
+    # the widget sends once its session is confirmed (until then 送信 is disabled and
+    # the text stays in the box); on a busy machine that can take a moment
+    expect(page.get_by_role("button", name="送信")).to_be_enabled(timeout=TIMEOUT_MS)
     before = chat_log(page).locator(".msg.bot").count()
     box = message_box(page)
     box.fill(text)
