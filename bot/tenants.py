@@ -74,9 +74,9 @@ class Helpdesk:
     """When the society's helpdesk agents answer, and how long a queued member may wait.
 
     Operator settings, not manual facts. ``days`` are weekday numbers (Monday 0);
-    ``end`` may be 24:00; no days means nobody at any hour. Public holidays are not known here: an operator who
-    closes on one moves nothing, and the member is told nobody is there only
-    by the queue's waiting-time message.
+    ``end`` may be 24:00; no days means nobody at any hour. ``closed_dates`` are
+    the society's days off on weekdays (public holidays, year-end): the operator
+    lists them, as the calendar is theirs.
     """
 
     days: frozenset[int]
@@ -84,6 +84,7 @@ class Helpdesk:
     end_minutes: int  # minutes after midnight, up to 24 * 60
     timezone: str
     max_wait_minutes: float
+    closed_dates: frozenset[dt.date] = frozenset()
 
     def is_staffed(self, at: dt.datetime) -> bool:
         from zoneinfo import ZoneInfo
@@ -91,7 +92,11 @@ class Helpdesk:
         local = at.astimezone(ZoneInfo(self.timezone))
         minutes = local.hour * 60 + local.minute
         start = self.start.hour * 60 + self.start.minute
-        return local.weekday() in self.days and start <= minutes < self.end_minutes
+        return (
+            local.weekday() in self.days
+            and local.date() not in self.closed_dates
+            and start <= minutes < self.end_minutes
+        )
 
     def describe(self) -> str:
         """「平日 9:00〜17:00」, 「毎日 0:00〜24:00」, 「月・水 10:00〜15:00」 ("" with no days)."""
@@ -140,7 +145,9 @@ def parse_helpdesk(data: Any, where: str) -> Helpdesk | None:
         max_wait = float(max_wait)
     except (TypeError, ValueError) as e:
         raise TenantConfigError(f"{where}.max_wait_minutes: expected a number") from e
+    closed = frozenset(_date(d, f"{where}.closed_dates") for d in (data.get("closed_dates") or []))
     return Helpdesk(
+        closed_dates=closed,
         days=days,
         start=dt.time(start // 60, start % 60),
         end_minutes=end,

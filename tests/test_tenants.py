@@ -163,3 +163,17 @@ def test_helpdesk_is_optional_and_checked():
     ):
         with pytest.raises(TenantConfigError):
             parse_helpdesk(bad, "x")
+
+
+def test_closed_dates_are_days_off():
+    from bot.tenants import parse_helpdesk
+
+    data = yaml.safe_load(
+        'staffed_hours: {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}\n'
+        "closed_dates: [2026-11-23, 2026-12-31]\n"
+    )
+    helpdesk = parse_helpdesk(data, "x")
+    assert not helpdesk.is_staffed(dt.datetime(2026, 11, 23, 10, 0, tzinfo=JST))  # 勤労感謝の日
+    assert helpdesk.is_staffed(dt.datetime(2026, 11, 24, 10, 0, tzinfo=JST))
+    with pytest.raises(TenantConfigError):
+        parse_helpdesk({**data, "closed_dates": ["someday"]}, "x")
