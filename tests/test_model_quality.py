@@ -21,7 +21,9 @@ from tests.conftest import PROJECT_ROOT
 from tests.model_support import model_path
 
 # one model load for the module: fixture and tests share the module's event loop
-pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.model]
+# the async tests share the module-scoped agent, so they run in its event loop
+in_agent_loop = pytest.mark.asyncio(loop_scope="module")
 
 HOLDOUT_DIR = PROJECT_ROOT / "tests" / "nlu"
 STORIES_DIR = PROJECT_ROOT / "tests" / "stories"
@@ -52,6 +54,7 @@ def test_holdout_covers_every_trained_topic():
     assert not thin, f"topics with fewer than 15 training examples: {thin}"
 
 
+@in_agent_loop
 async def test_holdout_accuracy(agent):
     result = await evaluate_holdout(agent, HOLDOUT_DIR)
     RESULTS.mkdir(exist_ok=True)
@@ -83,6 +86,7 @@ def test_stories_cover_every_topic_for_both_societies():
     assert not missing, f"topics without a test story per society: {missing}"
 
 
+@in_agent_loop
 async def test_stories_pass(agent):
     from rasa.core.test import test as rasa_test
 
