@@ -148,6 +148,49 @@ def bound_action_server_timeout(environ: Optional[Mapping[str, str]] = None) -> 
     return seconds
 
 
+# ---------------------------------------------------------------- loading events
+
+_RESOLVED_MARK = "_kosmo_type_table"
+
+
+def index_event_types() -> None:
+    """Let Rasa find an event's class by a table lookup instead of a class-tree walk.
+
+    Rasa 3.6 loads the whole current session from the SQL store for every
+    message, and finds each event's class with ``Event.resolve_by_type``, which
+    walks every subclass of ``Event`` recursively (``all_subclasses``) for each
+    event. At 80 turns that was about 80 ms of every message, half of the
+    turn, and it grows with the conversation. The replacement looks the type
+    name up in a table of the same classes (the first match wins, as in Rasa's
+    loop); an unknown name rebuilds the table once, then falls back to Rasa's
+    own function, so defaults and errors are Rasa's. Installed by the tracker
+    store when the server starts, like the action timeout above.
+    """
+    from rasa.shared.core import events as rasa_events
+    from rasa.shared.utils.common import all_subclasses
+
+    event_cls = rasa_events.Event
+    if getattr(event_cls.resolve_by_type, _RESOLVED_MARK, None) is not None:
+        return
+    original = event_cls.resolve_by_type
+    table: dict[str, Any] = {}
+
+    def rebuild() -> None:
+        table.clear()
+        for cls in all_subclasses(event_cls):
+            table.setdefault(cls.type_name, cls)
+
+    def resolve_by_type(type_name: Text, default: Any = None) -> Any:
+        cls = table.get(type_name)
+        if cls is None:
+            rebuild()  # a class defined since, or a name Rasa handles itself
+            cls = table.get(type_name)
+        return cls if cls is not None else original(type_name, default)
+
+    setattr(resolve_by_type, _RESOLVED_MARK, table)
+    event_cls.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
+
+
 class UrlSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` built from a single SQLAlchemy URL; writes sensitive values as ``****``."""
 
@@ -160,6 +203,7 @@ class UrlSQLTrackerStore(SQLTrackerStore):
         **kwargs: Any,
     ) -> None:
         bound_action_server_timeout()
+        index_event_types()
         url = make_url(tracker_db_url(db_url))
         database = url.database or ""
         if url.drivername.startswith("sqlite") and database and database != ":memory:":

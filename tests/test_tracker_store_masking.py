@@ -118,3 +118,31 @@ def test_the_store_sets_the_bound_when_rasa_builds_it(tmp_path, monkeypatch):
     monkeypatch.delenv("KOSMO_ACTION_TIMEOUT", raising=False)
     UrlSQLTrackerStore(db_url=f"sqlite:///{tmp_path / 't.db'}")
     assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 5.0
+
+
+def test_indexed_event_types_resolve_like_rasa():
+    """The table lookup installed by the tracker store gives the classes Rasa's walk gives."""
+    from rasa.shared.core.events import Event, UserUttered
+    from rasa.shared.utils.common import all_subclasses
+
+    from bot.tracker_store import index_event_types
+
+    def walk(type_name):
+        return next(c for c in all_subclasses(Event) if c.type_name == type_name)
+
+    index_event_types()
+    index_event_types()  # installing twice keeps one table
+    for cls in all_subclasses(Event):
+        assert Event.resolve_by_type(cls.type_name) is walk(cls.type_name)
+    assert Event.resolve_by_type("topic") is None  # Rasa's own special case
+    assert Event.resolve_by_type("no-such-event", UserUttered) is UserUttered
+    with pytest.raises(ValueError):
+        Event.resolve_by_type("no-such-event")
+    event = Event.from_parameters(
+        {
+            "event": "user",
+            "text": "こんにちは",
+            "parse_data": {"intent": {"name": "greet"}, "entities": []},
+        }
+    )
+    assert isinstance(event, UserUttered) and event.text == "こんにちは"
