@@ -37,14 +37,12 @@ from actions.forms_common import (
     SLOT_HANDOFF_REASON,
 )
 from actions.portal import tenant_of, tenant_registry
+from bot.handoff.models import HANDOFF_CHANNEL_OF
 from bot.handoff.packet import build_packet, load_first_login_steps
 from bot.handoff.store import HandoffError, HandoffStore
 from bot.topics import load_topic_labels
 
 logger = logging.getLogger(__name__)
-
-# Rasa's input channel names -> the handoff's channel (how an agent's reply reaches the member)
-CHANNELS = {"socketio": "widget", "line": "line", "rest": "rest"}
 
 StoreFactory = Callable[[], HandoffStore]
 
@@ -71,7 +69,8 @@ def reason_of(tracker: Tracker) -> str:
 
 
 def channel_of(tracker: Tracker) -> str:
-    return CHANNELS.get(tracker.get_latest_input_channel() or "", "rest")
+    """How an agent's reply reaches the member: the channel of their latest message."""
+    return HANDOFF_CHANNEL_OF.get(tracker.get_latest_input_channel() or "", "rest")
 
 
 class HandoffAction(Action, ABC):

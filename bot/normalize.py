@@ -90,12 +90,13 @@ def parse_ticket_id(text: str) -> Optional[str]:
     return value if TICKET_ID_RE.match(value) else None
 
 
-_TICKET_IN_TEXT_RE = re.compile(r"(?<![0-9A-Z])UL-?[0-9A-Z]{6}(?![0-9A-Z])")
+# a ticket number standing on its own inside a message (after fold(), upper case)
+TICKET_IN_TEXT_RE = re.compile(r"(?<![0-9A-Z])UL-?[0-9A-Z]{6}(?![0-9A-Z])")
 
 
 def find_ticket_id(text: str) -> Optional[str]:
     """The first valid ticket number inside a message (「UL-7F3K9Q の状況は？」), or None."""
-    for found in _TICKET_IN_TEXT_RE.findall(compact(text).upper()):
+    for found in TICKET_IN_TEXT_RE.findall(compact(text).upper()):
         ticket_id = parse_ticket_id(found)
         if ticket_id:
             return ticket_id

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -87,8 +88,6 @@ class Helpdesk:
     closed_dates: frozenset[dt.date] = frozenset()
 
     def is_staffed(self, at: dt.datetime) -> bool:
-        from zoneinfo import ZoneInfo
-
         local = at.astimezone(ZoneInfo(self.timezone))
         minutes = local.hour * 60 + local.minute
         start = self.start.hour * 60 + self.start.minute
@@ -135,8 +134,6 @@ def parse_helpdesk(data: Any, where: str) -> Helpdesk | None:
         raise TenantConfigError(f"{where}.staffed_hours: start must be before end")
     timezone = str(data.get("timezone") or "Asia/Tokyo")
     try:
-        from zoneinfo import ZoneInfo
-
         ZoneInfo(timezone)
     except Exception as e:  # ZoneInfoNotFoundError, ValueError
         raise TenantConfigError(f"{where}.timezone: unknown time zone {timezone!r}") from e

@@ -12,8 +12,24 @@ which ``bot.nlu.tenant_resolver.TenantResolver`` turns into the ``tenant`` slot.
 from __future__ import annotations
 
 import json
+from typing import Any, Mapping, Optional
 
 TENANT_KEY = "tenant"
+DISPLAY_TEXT_KEY = "display_text"
+
+
+def shown_text(text: str, metadata: Any) -> Optional[str]:
+    """A member's message as the member saw it, or None for a hidden payload.
+
+    A pressed button sends its payload (``/affirm``) with the button's title in
+    the metadata key ``display_text``; the title is what the member saw. A
+    payload without a title (the widget's opening ``/greet``) was never shown.
+    Used by the widget's transcript, the handoff packet and the handoff gate.
+    """
+    display = metadata.get(DISPLAY_TEXT_KEY) if isinstance(metadata, Mapping) else None
+    if isinstance(display, str) and display.strip():
+        return display
+    return None if text.startswith("/") else text
 
 
 def with_tenant_entity(text: str, tenant: str) -> str:

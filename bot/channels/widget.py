@@ -45,7 +45,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels import with_tenant_entity
+from bot.channels import shown_text, with_tenant_entity
 from bot.channels.every_turn import answer_every_turn
 from bot.handoff.gate import AppHolder, gate_messages
 
@@ -107,13 +107,8 @@ def transcript(events: Iterable[Event], limit: int = HISTORY_LIMIT) -> List[Dict
         ):
             shown = []
         elif isinstance(event, UserUttered):
-            display = (
-                (event.metadata or {}).get("display_text")
-                if isinstance(event.metadata, dict)
-                else None
-            )
-            text = display or event.text or ""
-            if text and not (text.startswith("/") and not display):
+            text = shown_text(event.text or "", event.metadata)
+            if text:
                 shown.append({"sender": "user", "text": text})
         elif isinstance(event, BotUttered):
             item: Dict[str, Any] = {"sender": "bot", "text": event.text or ""}

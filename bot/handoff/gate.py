@@ -29,6 +29,7 @@ from typing import Any, Awaitable, Callable, Optional
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 
+from bot.channels import shown_text
 from bot.handoff.link import LEFT, WAIT_LONG, WAITING, RasaMemberLink
 from bot.handoff.models import STATUS_QUEUED, Handoff
 from bot.handoff.store import HandoffStore
@@ -58,17 +59,21 @@ class HandoffGate:
         handoff = await self.store.run(self.store.current, sender)
         if handoff is None:
             return False
-        text = shown_text(message)
-        if handoff.status == STATUS_QUEUED and await self._wants_to_leave(message):
-            left = await self.store.run(self.store.leave, sender)
-            if left is not None:
-                await self.link.keep_member_message(handoff, kept_text(text), _channel(message))
+        text = kept_text(member_text(message))
+        channel = message.input_channel or ""
+        queued = handoff.status == STATUS_QUEUED
+        if queued and await self._wants_to_leave(message):
+            if await self.store.run(self.store.leave, sender) is not None:
+                await self.link.keep_member_message(handoff, text, channel)
                 await self.link.trigger(handoff, LEFT, message.output_channel)
                 return True
-        earlier = await self.store.run(self.store.messages, handoff.id)
-        await self.store.run(self.store.add_message, handoff.id, "member", kept_text(text))
-        await self.link.keep_member_message(handoff, kept_text(text), _channel(message))
-        if handoff.status == STATUS_QUEUED and not any(m.author == "member" for m in earlier):
+        # only while waiting: the first message gets "it reached the helpdesk"
+        first_while_queued = queued and not any(
+            m.author == "member" for m in await self.store.run(self.store.messages, handoff.id)
+        )
+        await self.store.run(self.store.add_message, handoff.id, "member", text)
+        await self.link.keep_member_message(handoff, text, channel)
+        if first_while_queued:
             await self.link.trigger(handoff, WAITING, message.output_channel)
         return True
 
@@ -88,21 +93,14 @@ class HandoffGate:
         )
 
 
-def shown_text(message: UserMessage) -> str:
-    """What the member sees as their message (a button's title, not its payload)."""
+def member_text(message: UserMessage) -> str:
+    """What the member sent, as they saw it; a payload without a title as its intent (/affirm)."""
     text = message.text or ""
-    metadata = message.metadata if isinstance(message.metadata, dict) else {}
-    if text.startswith("/"):
-        return str(metadata.get("display_text") or text.split("{")[0])
-    return text
+    return shown_text(text, message.metadata) or text.split("{")[0]
 
 
 def kept_text(text: str) -> str:
     return MASK if sensitive_text(text) else text
-
-
-def _channel(message: UserMessage) -> str:
-    return message.input_channel or ""
 
 
 class AppHolder:

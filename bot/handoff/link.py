@@ -24,12 +24,10 @@ from typing import Any, Optional
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 
-from bot.handoff.models import Agent, Handoff
+from bot.handoff.models import RASA_INPUT_CHANNEL, Agent, Handoff
 
 logger = logging.getLogger(__name__)
 
-# the handoff's channel -> the name of the Rasa input channel that reaches it
-INPUT_CHANNEL_OF = {"widget": "socketio", "line": "line", "rest": "rest"}
 AGENT_PREFIX = "担当者："
 HANDOFF_MESSAGE_INTENT = "handoff_message"
 
@@ -56,7 +54,7 @@ class RasaMemberLink:
 
     def output_for(self, channel: str) -> OutputChannel:
         """An output channel that reaches a member of ``channel`` without a reply context."""
-        name = INPUT_CHANNEL_OF.get(channel)
+        name = RASA_INPUT_CHANNEL.get(channel)
         for input_channel in getattr(self.app.ctx, "input_channels", None) or []:
             if input_channel.name() == name:
                 output = input_channel.get_output_channel()

@@ -39,6 +39,9 @@ from sqlalchemy import (
 from sqlalchemy.types import DateTime, TypeDecorator
 
 CHANNELS = ("widget", "line", "rest")
+# each handoff channel's Rasa input channel (bot/channels/*: the widget's is Rasa's "socketio")
+RASA_INPUT_CHANNEL = {"widget": "socketio", "line": "line", "rest": "rest"}
+HANDOFF_CHANNEL_OF = {rasa: ours for ours, rasa in RASA_INPUT_CHANNEL.items()}
 STATUS_QUEUED = "queued"
 STATUS_ACTIVE = "active"
 STATUS_RETURNED = "returned"

@@ -29,6 +29,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import yaml
 
+from bot.channels import shown_text
 from bot.normalize import find_ticket_id, parse_ticket_id
 from bot.tenants import PROJECT_ROOT
 from bot.tracker_store import MASK, mask_event_dicts
@@ -282,12 +283,10 @@ _PAYLOAD_WORDS = {"affirm": "はい", "deny": "いいえ", "stop": "やめる"}
 
 def _member_saw(event: Mapping[str, Any], text: str, labels: Mapping[str, str]) -> Optional[str]:
     """The member's message as they saw it: a button's title, not its payload; None if hidden."""
-    metadata = event.get("metadata") if isinstance(event.get("metadata"), Mapping) else {}
-    display = metadata.get("display_text") if metadata else None
-    if isinstance(display, str) and display.strip():
-        return display
-    if not text.startswith("/"):
-        return text
+    shown = shown_text(text, event.get("metadata"))
+    if shown is not None:
+        return shown
+    # a payload without a title: a topic button, or yes / no from a LINE postback
     topic = topic_of(event, labels)
     if topic:
         return f"（ボタン）{labels[topic]}"

@@ -42,7 +42,7 @@ DEFAULT_PARAMS = ScryptParams()
 FAST_TEST_PARAMS = ScryptParams(n=2**4, r=8, p=1)
 
 
-def _derive(password: str, salt: bytes, params: ScryptParams) -> bytes:
+def _derive(password: str, salt: bytes, params: ScryptParams, key_bytes: int = _KEY_BYTES) -> bytes:
     return hashlib.scrypt(
         password.encode("utf-8"),
         salt=salt,
@@ -50,7 +50,7 @@ def _derive(password: str, salt: bytes, params: ScryptParams) -> bytes:
         r=params.r,
         p=params.p,
         maxmem=_MAX_MEM,
-        dklen=_KEY_BYTES,
+        dklen=key_bytes,
     )
 
 
@@ -81,13 +81,5 @@ def verify_password(password: str, stored: str) -> bool:
         expected = base64.b64decode(key_b64, validate=True)
     except (ValueError, binascii.Error):
         return False
-    actual = hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=params.n,
-        r=params.r,
-        p=params.p,
-        maxmem=_MAX_MEM,
-        dklen=len(expected) or _KEY_BYTES,
-    )
+    actual = _derive(password, salt, params, len(expected) or _KEY_BYTES)
     return hmac.compare_digest(actual, expected)

@@ -41,6 +41,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.normalize import (
+    TICKET_IN_TEXT_RE,
     find_ticket_id,
     fold,
     looks_like_password,
@@ -80,7 +81,7 @@ def ticket_span(text: str, ticket_id: str) -> tuple[int, int]:
     folded = fold(text).upper()
     if len(folded) == len(text.strip()):
         offset = len(text) - len(text.lstrip())
-        for m in re.finditer(r"UL-?[0-9A-Z]{6}", folded):
+        for m in TICKET_IN_TEXT_RE.finditer(folded):
             if parse_ticket_id(m.group(0)) == ticket_id:
                 return m.start() + offset, m.end() + offset
     return 0, len(text)
