@@ -31,6 +31,7 @@ from tests.browser.test_widget_in_browser import (
     session_key,
     wait_for_bot,
 )
+from tests.e2e.conftest import stack_handoff_store
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -44,12 +45,8 @@ SILENCE_MS = 4000
 @pytest.fixture(scope="module")
 def handoff_store(web_stack) -> Iterator[HandoffStore]:
     """The stack's handoff database, with a kose agent to log in as."""
-    store = HandoffStore(web_stack.env["KOSMO_HANDOFF_DB_URL"])
-    store.create_schema()
-    if store.agent_by_login(AGENT_LOGIN) is None:
-        store.create_agent("kose", AGENT_LOGIN, PASSWORD, AGENT_NAME)
-    yield store
-    store.dispose()
+    with stack_handoff_store(web_stack, [("kose", AGENT_LOGIN, AGENT_NAME)], PASSWORD) as store:
+        yield store
 
 
 def new_context(browser) -> BrowserContext:

@@ -28,6 +28,7 @@ from tests.channels.fake_line import (
     user_id,
     webhook_body,
 )
+from tests.e2e.conftest import stack_handoff_store
 from tests.e2e.test_handoff import StackConsole
 from tests.handoff.conftest import AgentClient
 
@@ -47,13 +48,9 @@ THANKS = "よかったです。ご回答ありがとうございました。"
 
 @pytest.fixture(scope="module")
 def handoff_store(channel_stack) -> Iterator[HandoffStore]:
-    store = HandoffStore(channel_stack.env["KOSMO_HANDOFF_DB_URL"])
-    store.create_schema()
-    for society, (login, name) in AGENTS.items():
-        if store.agent_by_login(login) is None:
-            store.create_agent(society, login, PASSWORD, name)
-    yield store
-    store.dispose()
+    agents = [(society, login, name) for society, (login, name) in AGENTS.items()]
+    with stack_handoff_store(channel_stack, agents, PASSWORD) as store:
+        yield store
 
 
 @pytest.fixture

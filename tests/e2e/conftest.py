@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import secrets
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import pytest
 
+from bot.handoff.store import HandoffStore
 from bot.stack import Stack, credentials_env, free_port
 from tests.model_support import model_path
 
@@ -93,3 +95,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tenants_file_with_fictional:
 @pytest.fixture(scope="session")
 def rest(stack: Stack) -> RestClient:
     return RestClient(stack.rasa_url, stack.env["RASA_AUTH_TOKEN"])
+
+
+@contextmanager
+def stack_handoff_store(
+    stack: Stack, agents: Iterable[tuple[str, str, str]], password: str
+) -> Iterator[HandoffStore]:
+    """A stack's handoff database, with these (society, login, name) agents to log in as."""
+    store = HandoffStore(stack.env["KOSMO_HANDOFF_DB_URL"])
+    store.create_schema()
+    for society, login, name in agents:
+        if store.agent_by_login(login) is None:
+            store.create_agent(society, login, password, name)
+    try:
+        yield store
+    finally:
+        store.dispose()

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any, AsyncIterator
+from typing import Any, Iterator
 
 import pytest
 
 from bot.handoff.store import HandoffStore
+from tests.e2e.conftest import stack_handoff_store
 from tests.e2e.test_rest_conversation import sender
 from tests.handoff.conftest import AgentClient
 
@@ -37,14 +38,10 @@ class StackConsole:
 
 
 @pytest.fixture(scope="module")
-def handoff_store(stack) -> AsyncIterator[HandoffStore]:
-    store = HandoffStore(stack.env["KOSMO_HANDOFF_DB_URL"])
-    store.create_schema()
-    for society, login, name in (("kose", "e2e-sato", "佐藤"), ("ono", "e2e-tanaka", "田中")):
-        if store.agent_by_login(login) is None:
-            store.create_agent(society, login, PASSWORD, name)
-    yield store
-    store.dispose()
+def handoff_store(stack) -> Iterator[HandoffStore]:
+    agents = (("kose", "e2e-sato", "佐藤"), ("ono", "e2e-tanaka", "田中"))
+    with stack_handoff_store(stack, agents, PASSWORD) as store:
+        yield store
 
 
 @pytest.fixture
