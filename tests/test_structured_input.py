@@ -29,8 +29,9 @@ from bot.nlu.structured_input import StructuredInputClassifier, decide, ticket_s
         ("UL-LEVDFV", "ask_ticket_status", "UL-LEVDFV"),
         ("ul-9mx3pt", "ask_ticket_status", "UL-9MX3PT"),
         ("ＵＬ－７Ｆ３Ｋ９Ｑ。", "ask_ticket_status", "UL-7F3K9Q"),
-        ("UL-7F3K9Q の状況は？", None, "UL-7F3K9Q"),
-        ("受付番号はUL-3PV9XAです", None, "UL-3PV9XA"),
+        ("UL-7F3K9Q の状況は？", "ask_ticket_status", "UL-7F3K9Q"),
+        ("受付番号はUL-3PV9XAです", "ask_ticket_status", "UL-3PV9XA"),
+        ("ul-weqvmh の状況を教えてください", "ask_ticket_status", "UL-WEQVMH"),
         # words stay with DIET
         ("password", None, None),
         ("help me", None, None),
@@ -43,6 +44,17 @@ from bot.nlu.structured_input import StructuredInputClassifier, decide, ticket_s
 )
 def test_decide(text: str, intent: str | None, ticket: str | None) -> None:
     assert decide(text) == (intent, ticket)
+
+
+@pytest.mark.parametrize("guessed", ["faq", "nlu_fallback", "account_locked", None])
+def test_a_ticket_in_a_sentence_asks_its_status_whatever_diet_guessed(guessed) -> None:
+    # random ticket letters once made DIET answer with the portal address
+    assert decide("ul-weqvmh の状況を教えてください", guessed) == ("ask_ticket_status", "UL-WEQVMH")
+
+
+@pytest.mark.parametrize("guessed", ["request_human", "stop", "deny", "thank", "goodbye"])
+def test_a_ticket_quoted_with_a_request_keeps_the_request(guessed) -> None:
+    assert decide("UL-7F3K9Q の件で担当者と話したい", guessed) == (None, "UL-7F3K9Q")
 
 
 def test_ticket_span_points_at_the_number() -> None:

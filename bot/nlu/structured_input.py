@@ -12,8 +12,10 @@ what they are, and a guess can only be wrong:
   intent interrupts the form instead of filling it;
 - an unlock ticket number anywhere in the message becomes the entity
   ``ticket_id`` (the slot of the same name), so 「UL-7F3K9Q の状況は？」
-  needs no follow-up question; a message that is only a ticket number asks
-  for that ticket's status (``ask_ticket_status``).
+  needs no follow-up question; a message with a ticket number asks for that
+  ticket's status (``ask_ticket_status``), unless DIET read it as asking for a
+  person, stopping, saying no, thanks or goodbye (``KEEP_WITH_TICKET``): the
+  number's random letters otherwise sway DIET to any topic.
 
 The component runs after the FallbackClassifier and overrides it too: these
 messages are certain, not "not understood". It is not trainable and reads no
@@ -56,6 +58,9 @@ INTENT_SHARE_PASSWORD = "share_password"
 INTENT_INFORM = "inform"
 INTENT_ASK_TICKET_STATUS = "ask_ticket_status"
 TICKET_ENTITY = "ticket_id"
+# what the member wants done with the conversation: a ticket number quoted
+# with one of these ("UL-7F3K9Q の件で担当者と話したい") keeps the intent
+KEEP_WITH_TICKET = frozenset({"request_human", "stop", "deny", "goodbye", "thank"})
 # intents this component sets that have no training examples of their own
 INTENTS_SET_BY_RULE = frozenset({INTENT_SHARE_PASSWORD})
 
@@ -87,8 +92,8 @@ def ticket_span(text: str, ticket_id: str) -> tuple[int, int]:
     return 0, len(text)
 
 
-def decide(text: str) -> tuple[Optional[str], Optional[str]]:
-    """(intent or None, ticket number or None) for a message's text."""
+def decide(text: str, guessed: Optional[str] = None) -> tuple[Optional[str], Optional[str]]:
+    """(intent or None, ticket number or None) for a message's text and DIET's ``guessed`` intent."""
     ticket_id = find_ticket_id(text)
     if looks_like_password(text):
         return INTENT_SHARE_PASSWORD, None
@@ -96,6 +101,9 @@ def decide(text: str) -> tuple[Optional[str], Optional[str]]:
         return INTENT_ASK_TICKET_STATUS, ticket_id
     if is_bare_value(text):
         return INTENT_INFORM, ticket_id
+    if ticket_id and guessed not in KEEP_WITH_TICKET:
+        # the ticket's random letters make DIET's guess about the rest unreliable
+        return INTENT_ASK_TICKET_STATUS, ticket_id
     return None, ticket_id
 
 
@@ -122,7 +130,8 @@ class StructuredInputClassifier(GraphComponent):
             text = message.get(TEXT) or ""
             if not text or text.startswith("/"):  # button payloads are already exact
                 continue
-            intent, ticket_id = decide(unicodedata.normalize("NFC", text))
+            guessed = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            intent, ticket_id = decide(unicodedata.normalize("NFC", text), guessed)
             if ticket_id:
                 entities = [
                     e for e in message.get(ENTITIES, []) if e.get("entity") != TICKET_ENTITY
