@@ -6,6 +6,11 @@ full-width/half-width, kana and okurigana variants to one spelling; we use it,
 lower-cased, as each token's *lemma*, which Rasa's CountVectorsFeaturizer reads
 by default (``use_lemma: true``). A token's *text* stays the member's own
 spelling with its offsets, so entity positions still point into the message.
+
+Punctuation is dropped, except symbols listed in ``keep_symbols`` (by their
+normalised form): here the plus sign, which carries meaning in this domain
+(the Authenticator app's 「＋」 button; the 「+」 in 記号+番号+生年月日).
+Dropped, 「＋ボタンが出てこない」 and 「パスワードが出てこない」 differ by one word.
 """
 
 from __future__ import annotations
@@ -42,8 +47,10 @@ class JapaneseTokenizer(Tokenizer):
             "prefix_separator_symbol": None,
             # A: shortest units, C: longest (named entities), B: in between.
             "split_mode": "B",
-            # Drop tokens that are only white space or punctuation.
+            # Drop tokens that are only white space or punctuation...
             "drop_symbols": True,
+            # ...except these symbols (normalised form: ＋ and + are both "+").
+            "keep_symbols": ["+"],
         }
 
     @staticmethod
@@ -59,6 +66,7 @@ class JapaneseTokenizer(Tokenizer):
             )
         self._mode_name = mode
         self._drop_symbols = bool(config.get("drop_symbols", True))
+        self._keep_symbols = frozenset(config.get("keep_symbols") or ())
         self._tokenizer: Any = None
         self._mode: Any = None
 
@@ -86,7 +94,9 @@ class JapaneseTokenizer(Tokenizer):
         if not surface.strip():
             return True
         pos = morpheme.part_of_speech()
-        return pos[0] in ("補助記号", "空白")
+        if pos[0] not in ("補助記号", "空白"):
+            return False
+        return morpheme.normalized_form() not in self._keep_symbols
 
     def tokenize_text(self, text: Optional[Text]) -> List[Token]:
         """Tokenise a string; offsets refer to ``text`` as given."""
