@@ -17,19 +17,31 @@ import json
 import os
 import re
 import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Text
+from typing import Any, Iterable, Mapping, Optional, Sequence, Text
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import REQUESTED_SLOT
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActiveLoop, Event, LegacyForm, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActiveLoop,
+    Event,
+    LegacyForm,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
 
 from bot.normalize import looks_like_password
+from bot.sql import make_engine
 from bot.tenants import PROJECT_ROOT
 
 TRACKER_DB_URL_ENV = "KOSMO_TRACKER_DB_URL"
@@ -82,7 +94,17 @@ def mask_event_dicts(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]
     an agent reads (``bot.handoff.packet``) holds no more than the database.
     The input is never changed (only the changed levels are copied).
     """
-    requested: Optional[str] = None
+    return _mask_from(events, None)[0]
+
+
+def _mask_from(
+    events: Iterable[Mapping[str, Any]], requested: Optional[str]
+) -> tuple[list[dict[str, Any]], Optional[str]]:
+    """Mask ``events`` that follow a prefix whose form was asking for ``requested``.
+
+    Returns the masked copies and the slot asked for after them, so that a
+    conversation's new events can be masked without going over the old ones.
+    """
     out: list[dict[str, Any]] = []
     for event in events:
         data = dict(event)
@@ -110,7 +132,7 @@ def mask_event_dicts(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]
                         e for e in parse.get("entities") or [] if e.get("entity") == "tenant"
                     ]
         out.append(data)
-    return out
+    return out, requested
 
 
 def masked_event_dicts(events: Iterable[Event]) -> list[dict[str, Any]]:
@@ -191,8 +213,47 @@ def index_event_types() -> None:
     event_cls.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
 
 
+# ---------------------------------------------------------------- the store
+
+CACHE_SIZE_ENV = "KOSMO_TRACKER_CACHE_SIZE"
+DEFAULT_CACHE_SIZE = 500
+
+
+@dataclass
+class _StoredSession:
+    """What the database holds for a conversation's latest session, as of one row id."""
+
+    last_id: int
+    events: list[Event]  # as stored (masked), oldest first
+    requested: Optional[str]  # the slot a form was asking for after them (for masking)
+
+
+def latest_session(events: Sequence[Event]) -> list[Event]:
+    """The events Rasa's SQL store loads as the current session.
+
+    Rasa keeps the events whose timestamp is at least that of the latest
+    ``SessionStarted`` (all of them when there is none); the same rule here keeps
+    the cache and the database in agreement.
+    """
+    starts = [e.timestamp for e in events if isinstance(e, SessionStarted)]
+    if not starts:
+        return list(events)
+    start = max(starts)
+    return [e for e in events if e.timestamp >= start]
+
+
 class UrlSQLTrackerStore(SQLTrackerStore):
-    """``SQLTrackerStore`` built from a single SQLAlchemy URL; writes sensitive values as ``****``."""
+    """``SQLTrackerStore`` built from a single SQLAlchemy URL; writes sensitive values as ``****``.
+
+    Rasa loads the whole current session from the database at every message,
+    decodes it from JSON and masks and counts it again at every save. Here the
+    latest sessions are also kept in memory (``$KOSMO_TRACKER_CACHE_SIZE``
+    conversations, least recently used first out; 0 turns it off), as the
+    events that were stored. The database stays the record: before using a
+    kept session the store checks that the conversation's newest row id in the
+    database is still the one it saw, so a write by anything else (another
+    server process, a restore) makes it load from the database again.
+    """
 
     def __init__(
         self,
@@ -200,6 +261,7 @@ class UrlSQLTrackerStore(SQLTrackerStore):
         db_url: Optional[Text] = None,
         event_broker: Optional[EventBroker] = None,
         host: Optional[Text] = None,  # Rasa passes endpoints.yml's `url` here; unused
+        cache_size: Optional[int] = None,
         **kwargs: Any,
     ) -> None:
         bound_action_server_timeout()
@@ -220,29 +282,124 @@ class UrlSQLTrackerStore(SQLTrackerStore):
             event_broker=event_broker,
             **kwargs,
         )
+        if url.drivername.startswith("sqlite"):
+            # Rasa's own SQLite engine opens a connection per transaction and waits
+            # for the disk at every commit; one per turn adds up (bot.sql).
+            self.engine.dispose()
+            self.engine = make_engine(url.render_as_string(hide_password=False))
+            self.sessionmaker = sessionmaker(bind=self.engine)
+        self.cache_size = cache_size if cache_size is not None else _env_cache_size()
+        self._sessions: OrderedDict[str, _StoredSession] = OrderedDict()
+
+    # -- the in-memory copy
+
+    def _newest_id(self, session: Any, sender_id: Text) -> Optional[int]:
+        query = select(func.max(self.SQLEvent.id)).where(self.SQLEvent.sender_id == sender_id)
+        return session.execute(query).scalar()
+
+    def _kept(self, session: Any, sender_id: Text) -> Optional[_StoredSession]:
+        """The kept session of ``sender_id`` if the database has nothing newer."""
+        kept = self._sessions.get(sender_id)
+        if kept is None:
+            return None
+        if self._newest_id(session, sender_id) != kept.last_id:
+            del self._sessions[sender_id]
+            return None
+        self._sessions.move_to_end(sender_id)
+        return kept
+
+    def _keep(self, sender_id: Text, kept: _StoredSession) -> None:
+        if self.cache_size <= 0:
+            return
+        self._sessions[sender_id] = kept
+        self._sessions.move_to_end(sender_id)
+        while len(self._sessions) > self.cache_size:
+            self._sessions.popitem(last=False)
+
+    # -- Rasa's interface
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """The tracker of the latest session, from memory when the database has nothing newer."""
+        if self.domain is None:
+            return await super().retrieve(sender_id)
+        with self.session_scope() as session:
+            kept = self._kept(session, sender_id)
+            if kept is None:
+                rows = (
+                    self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+                    .with_entities(self.SQLEvent.id, self.SQLEvent.data)
+                    .all()
+                )
+                if not rows:
+                    return None
+                dicts = [json.loads(data) for _, data in rows]
+                kept = _StoredSession(
+                    last_id=rows[-1][0],
+                    events=[Event.from_parameters(d) for d in dicts],
+                    requested=_mask_from(dicts, None)[1],
+                )
+                self._keep(sender_id, kept)
+        return DialogueStateTracker.from_events(sender_id, kept.events, self.domain.slots)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
+        sender_id = tracker.sender_id
         events = list(tracker.events)
         with self.session_scope() as session:
-            stored = self._event_query(
-                session, tracker.sender_id, fetch_events_from_all_sessions=False
-            ).count()
-            if stored >= len(events):
+            kept = self._kept(session, sender_id)
+            if kept is not None and len(kept.events) <= len(events):
+                stored, requested = len(kept.events), kept.requested
+                new_dicts, requested = _mask_from((e.as_dict() for e in events[stored:]), requested)
+            else:
+                kept = None
+                stored = self._event_query(
+                    session, sender_id, fetch_events_from_all_sessions=False
+                ).count()
+                if stored >= len(events):
+                    return
+                # requested_slot must be known at each new event, so mask from the start
+                masked, requested = _mask_from((e.as_dict() for e in events), None)
+                new_dicts = masked[stored:]
+            if not new_dicts:
                 return
-            # requested_slot must be known at each new event, so mask from the start
-            masked = masked_event_dicts(events)
-            for data in masked[stored:]:
-                session.add(
-                    self.SQLEvent(
-                        sender_id=tracker.sender_id,
-                        type_name=data.get("event"),
-                        timestamp=data.get("timestamp"),
-                        intent_name=(data.get("parse_data") or {})
+            # one multi-row INSERT (Core), not one ORM object and statement per event
+            session.execute(
+                insert(self.SQLEvent.__table__),
+                [
+                    {
+                        "sender_id": sender_id,
+                        "type_name": data.get("event"),
+                        "timestamp": data.get("timestamp"),
+                        "intent_name": (data.get("parse_data") or {})
                         .get("intent", {})
                         .get(INTENT_NAME_KEY),
-                        action_name=data.get("name"),
-                        data=json.dumps(data),
-                    )
-                )
+                        "action_name": data.get("name"),
+                        "data": json.dumps(data),
+                    }
+                    for data in new_dicts
+                ],
+            )
+            last_id = self._newest_id(session, sender_id)
             session.commit()
+            if kept is None:
+                # the stored prefix is unknown here; the next retrieve loads it
+                self._sessions.pop(sender_id, None)
+                return
+            self._keep(
+                sender_id,
+                _StoredSession(
+                    last_id=last_id,
+                    events=latest_session(
+                        kept.events + [Event.from_parameters(d) for d in new_dicts]
+                    ),
+                    requested=requested,
+                ),
+            )
+
+
+def _env_cache_size(environ: Optional[Mapping[str, str]] = None) -> int:
+    env = os.environ if environ is None else environ
+    try:
+        return max(0, int(env.get(CACHE_SIZE_ENV) or DEFAULT_CACHE_SIZE))
+    except ValueError:
+        return DEFAULT_CACHE_SIZE
