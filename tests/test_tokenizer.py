@@ -67,3 +67,13 @@ def test_very_long_input_does_not_crash(tokenizer):
 def test_bad_split_mode_is_refused():
     with pytest.raises(ValueError, match="split_mode"):
         JapaneseTokenizer({**JapaneseTokenizer.get_default_config(), "split_mode": "Z"})
+
+
+def test_the_plus_sign_is_kept_as_one_token_other_punctuation_is_dropped(tokenizer):
+    full, half = lemmas(tokenizer, "＋ボタンが出てこない。"), lemmas(tokenizer, "+ボタンが出てこない")
+    assert full == half
+    assert "+" in full
+    assert "。" not in full
+    # without the option the plus sign is punctuation like any other
+    plain = JapaneseTokenizer({**JapaneseTokenizer.get_default_config(), "keep_symbols": []})
+    assert "+" not in lemmas(plain, "＋ボタンが出てこない")
