@@ -21,13 +21,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.topics import MIN_TOPIC_SCORE
 from bot.topics import load_topic_labels as load_labels
 
 FAQ_INTENT = "faq"
 FALLBACK_INTENT = "nlu_fallback"
 MAX_BUTTONS = 3
-# Topics below this score are guesses too poor to offer.
-MIN_SCORE = 0.02
 
 SLOT_TOPIC = "topic"
 ACTION_CLARIFY = "action_clarify"
@@ -67,7 +66,7 @@ def rank_topics(
         else:
             scores[name] = max(scores.get(name, 0.0), confidence)
     ranked = sorted(
-        (TopicChoice(k, labels[k], s) for k, s in scores.items() if k in labels and s >= MIN_SCORE),
+        (TopicChoice(k, labels[k], s) for k, s in scores.items() if k in labels and s >= MIN_TOPIC_SCORE),
         key=lambda c: c.score,
         reverse=True,
     )

@@ -18,6 +18,11 @@ import yaml
 from bot.tenants import PROJECT_ROOT
 
 LABELS_FILE_ENV = "KOSMO_TOPIC_LABELS_FILE"
+# A topic whose score (its intent's confidence; for an FAQ topic, the ``faq``
+# intent's confidence times the ResponseSelector's) is below this is a guess too
+# poor to offer; the NLU does not rank FAQ topics below it at all
+# (bot.nlu.faq_selector).
+MIN_TOPIC_SCORE = 0.02
 DEFAULT_LABELS_FILE = PROJECT_ROOT / "data" / "topic_labels.yml"
 
 

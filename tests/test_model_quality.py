@@ -17,6 +17,7 @@ from rasa.core.agent import Agent, load_agent
 from rasa.shared.nlu.training_data.loading import load_data
 
 from bench.nlu_eval import evaluate_holdout, expected_label
+from bot.topics import MIN_TOPIC_SCORE
 from tests.conftest import PROJECT_ROOT
 from tests.model_support import model_path
 
@@ -101,3 +102,18 @@ async def test_stories_pass(agent):
     failed = failed if "- story:" in failed else ""
     print(f"\ntest stories: accuracy {summary.get('accuracy')}")
     assert not failed, f"failed test stories:\n{failed}"
+
+
+@in_agent_loop
+async def test_the_faq_answer_is_selected_only_for_messages_that_may_be_faqs(agent):
+    faq = await agent.parse_message("初期パスワードを教えてください")
+    assert faq["intent"]["name"] == "faq"
+    selected = faq["response_selector"]["faq"]
+    assert selected["response"]["intent_response_key"] == "faq/initial_password"
+    assert len(selected["ranking"]) > 1  # the clarification buttons read it
+    greeting = await agent.parse_message("こんにちは")
+    faq_confidence = next(
+        (i["confidence"] for i in greeting["intent_ranking"] if i["name"] == "faq"), 0.0
+    )
+    assert faq_confidence < MIN_TOPIC_SCORE
+    assert "faq" not in (greeting.get("response_selector") or {})

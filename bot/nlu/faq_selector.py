@@ -1,0 +1,55 @@
+"""The ResponseSelector for FAQ answers, run only for messages that may be FAQs.
+
+Rasa runs the ResponseSelector (a second neural model, about as costly as
+DIET) on every message, though its answer is used only when the intent is the
+retrieval intent ``faq``. This subclass runs it only when DIET gave ``faq`` at
+least ``MIN_TOPIC_SCORE`` of confidence. Below that, nothing reads its
+ranking: the clarification buttons (``actions/clarify.py``) weigh each FAQ
+topic by the ``faq`` confidence and drop topics under the same threshold, and
+the handoff packet and the held-out evaluation read the selection only for
+messages whose intent is ``faq``. Training is the ResponseSelector's own.
+
+Rasa's training-time check for a response selector (``DefaultV1RecipeValidator``)
+compares exact classes, so ``rasa train`` warns that none is configured; the
+Makefile filters that one warning.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.selectors.response_selector import ResponseSelector
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+)
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.topics import MIN_TOPIC_SCORE
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class FaqResponseSelector(ResponseSelector):
+    """``ResponseSelector`` that skips messages DIET does not think may be FAQs."""
+
+    def may_be_faq(self, message: Message) -> bool:
+        """Whether the message's intent ranking gives the retrieval intent enough confidence."""
+        if not self.retrieval_intent:
+            return True
+        ranking = message.get(INTENT_RANKING_KEY)
+        if ranking is None:  # no intent classifier before us: select for every message
+            return True
+        for item in ranking:
+            if item.get(INTENT_NAME_KEY) == self.retrieval_intent:
+                return float(item.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= MIN_TOPIC_SCORE
+        intent = message.get(INTENT) or {}
+        return intent.get(INTENT_NAME_KEY) == self.retrieval_intent
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        wanted = [m for m in messages if self.may_be_faq(m)]
+        if wanted:
+            super().process(wanted)
+        return messages
