@@ -36,11 +36,12 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from bot.normalize import looks_like_password
+from bot.rule_matching import bound_rule_matching
 from bot.sql import make_engine
 from bot.tenants import PROJECT_ROOT
 
@@ -266,6 +267,7 @@ class UrlSQLTrackerStore(SQLTrackerStore):
     ) -> None:
         bound_action_server_timeout()
         index_event_types()
+        bound_rule_matching()  # not the store's business, but the store is loaded first
         url = make_url(tracker_db_url(db_url))
         database = url.database or ""
         if url.drivername.startswith("sqlite") and database and database != ":memory:":
@@ -289,13 +291,17 @@ class UrlSQLTrackerStore(SQLTrackerStore):
             self.engine = make_engine(url.render_as_string(hide_password=False))
             self.sessionmaker = sessionmaker(bind=self.engine)
         self.cache_size = cache_size if cache_size is not None else _env_cache_size()
+        # built once: two run at every save and one at every retrieve
+        self._newest_id_query = select(func.max(self.SQLEvent.id)).where(
+            self.SQLEvent.sender_id == bindparam("sender_id")
+        )
+        self._insert = insert(self.SQLEvent.__table__)
         self._sessions: OrderedDict[str, _StoredSession] = OrderedDict()
 
     # -- the in-memory copy
 
     def _newest_id(self, session: Any, sender_id: Text) -> Optional[int]:
-        query = select(func.max(self.SQLEvent.id)).where(self.SQLEvent.sender_id == sender_id)
-        return session.execute(query).scalar()
+        return session.execute(self._newest_id_query, {"sender_id": sender_id}).scalar()
 
     def _kept(self, session: Any, sender_id: Text) -> Optional[_StoredSession]:
         """The kept session of ``sender_id`` if the database has nothing newer."""
@@ -364,7 +370,7 @@ class UrlSQLTrackerStore(SQLTrackerStore):
                 return
             # one multi-row INSERT (Core), not one ORM object and statement per event
             session.execute(
-                insert(self.SQLEvent.__table__),
+                self._insert,
                 [
                     {
                         "sender_id": sender_id,
