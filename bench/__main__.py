@@ -3,7 +3,11 @@
 Writes bench/report.md (and bench/report.json):
 - intent macro-F1 on the held-out set (tests/nlu, never trained on);
 - REST reply latency with 1 conversation, and with 20 concurrent conversations
-  each sending its next message as soon as it has the answer; messages/second;
+  each sending its next message as soon as it has the answer; messages/second.
+  A conversation is one member's visit (a script of 9 messages for our bot, 6
+  for the stock bot) under its own sender id; when it ends, the next member
+  starts. For scale, one conversation that goes on for 200 messages is also
+  measured (no target: the work per message grows with the conversation);
 - training time (a fresh `rasa train --force` of our data);
 - resident memory of the Rasa server after the load.
 
@@ -40,24 +44,35 @@ VENV_BIN = Path(sys.executable).parent
 REPORT_MD = PROJECT_ROOT / "bench" / "report.md"
 REPORT_JSON = PROJECT_ROOT / "bench" / "report.json"
 
-OUR_MESSAGES = [
-    ("kose", "こんにちは"),
-    ("kose", "初期パスワードを教えてください"),
-    ("ono", "ワンタイムパスワードが通りません"),
-    ("ono", "QRコードが読み取れない"),
-    ("kose", "ポータルのURLは？"),
-    ("ono", "アカウントがロックされました"),
-    ("kose", "ユーザーIDを忘れました"),
-    ("ono", "＋ボタンが出てこない"),
-    ("kose", "ありがとう"),
+# What one member says in one conversation, per society. A conversation is
+# one member's visit: the load runs a script under a fresh sender id, then the
+# next member starts. (The long-conversation row keeps one sender throughout.)
+OUR_SCRIPTS: list[tuple[str | None, list[str]]] = [
+    ("kose", [
+        "こんにちは",
+        "初期パスワードを教えてください",
+        "ワンタイムパスワードのメールが届かない",
+        "ポータルのURLは？",
+        "アカウントがロックされました",
+        "ユーザーIDを忘れました",
+        "パスワードの条件は？",
+        "ログアウトはどうやるの",
+        "ありがとう",
+    ]),
+    ("ono", [
+        "こんにちは",
+        "初期パスワードを教えてください",
+        "ワンタイムパスワードが通りません",
+        "QRコードが読み取れない",
+        "ポータルのURLは？",
+        "アカウントがロックされました",
+        "ユーザーIDを忘れました",
+        "＋ボタンが出てこない",
+        "ありがとう",
+    ]),
 ]
-STOCK_MESSAGES = [
-    (None, "hello"),
-    (None, "I am sad"),
-    (None, "yes"),
-    (None, "great"),
-    (None, "are you a bot?"),
-    (None, "bye"),
+STOCK_SCRIPTS: list[tuple[str | None, list[str]]] = [
+    (None, ["hello", "I am sad", "yes", "great", "are you a bot?", "bye"]),
 ]
 
 TARGETS = {
@@ -81,36 +96,48 @@ def pct(values: list[float], q: float) -> float:
 async def conversation(
     session: aiohttp.ClientSession,
     url: str,
-    sender: str,
-    messages: list[tuple[str | None, str]],
+    tag: str,
+    scripts: list[tuple[str | None, list[str]]],
     count: int,
     deadline: float,
     latencies: list[float],
     errors: list[str],
+    one_sender: bool = False,
 ) -> None:
-    for i in range(count):
-        if time.monotonic() > deadline:
-            return
-        tenant, text = messages[i % len(messages)]
-        body: dict[str, Any] = {"sender": sender, "message": text}
-        if tenant:
-            body["metadata"] = {"tenant": tenant}
-        start = time.perf_counter()
-        try:
-            async with session.post(url, json=body) as resp:
-                await resp.read()
-                if resp.status != 200:
-                    errors.append(f"HTTP {resp.status}")
-                    continue
-        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-            errors.append(type(e).__name__)
-            continue
-        latencies.append((time.perf_counter() - start) * 1000)
+    """Send ``count`` messages: script after script, each under a new sender id.
+
+    With ``one_sender`` every message goes to the same conversation instead.
+    The scripts rotate, so consecutive members come from different societies.
+    """
+    sent = 0
+    member = 0
+    while sent < count:
+        tenant, script = scripts[member % len(scripts)]
+        sender = tag if one_sender else f"{tag}-m{member}"
+        member += 1
+        for text in script:
+            if sent >= count or time.monotonic() > deadline:
+                return
+            sent += 1
+            body: dict[str, Any] = {"sender": sender, "message": text}
+            if tenant:
+                body["metadata"] = {"tenant": tenant}
+            start = time.perf_counter()
+            try:
+                async with session.post(url, json=body) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        errors.append(f"HTTP {resp.status}")
+                        continue
+            except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+                errors.append(type(e).__name__)
+                continue
+            latencies.append((time.perf_counter() - start) * 1000)
 
 
 async def load(
-    rasa_url: str, messages: list[tuple[str | None, str]], conversations: int,
-    per_conversation: int, max_seconds: float, tag: str,
+    rasa_url: str, scripts: list[tuple[str | None, list[str]]], conversations: int,
+    per_conversation: int, max_seconds: float, tag: str, one_sender: bool = False,
 ) -> dict[str, Any]:
     url = f"{rasa_url}/webhooks/rest/webhook"
     latencies: list[float] = []
@@ -119,19 +146,21 @@ async def load(
     connector = aiohttp.TCPConnector(limit=conversations + 5)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         # warm up every code path once
-        await conversation(session, url, f"{tag}-warm", messages, len(messages), time.monotonic() + 60, [], [])
+        warm = sum(len(script) for _, script in scripts)
+        await conversation(session, url, f"{tag}-warm", scripts, warm, time.monotonic() + 60, [], [])
         deadline = time.monotonic() + max_seconds
         started = time.perf_counter()
         await asyncio.gather(
             *(
-                conversation(session, url, f"{tag}-{conversations}-{i}", messages,
-                             per_conversation, deadline, latencies, errors)
+                conversation(session, url, f"{tag}-{conversations}-{i}", scripts,
+                             per_conversation, deadline, latencies, errors, one_sender)
                 for i in range(conversations)
             )
         )
         elapsed = time.perf_counter() - started
     return {
         "conversations": conversations,
+        "one_sender": one_sender,
         "messages": len(latencies),
         "errors": len(errors),
         "p50_ms": round(pct(latencies, 50), 1),
@@ -163,10 +192,11 @@ def rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
-def measure_server(rasa_url: str, pid: int, messages: list[tuple[str | None, str]], tag: str) -> dict[str, Any]:
-    single = asyncio.run(load(rasa_url, messages, 1, 200, 60, tag))
-    concurrent = asyncio.run(load(rasa_url, messages, 20, 30, 90, tag))
-    return {"single": single, "concurrent": concurrent, "rss_mb": rss_mb(pid)}
+def measure_server(rasa_url: str, pid: int, scripts: list[tuple[str | None, list[str]]], tag: str) -> dict[str, Any]:
+    single = asyncio.run(load(rasa_url, scripts, 1, 200, 60, tag))
+    concurrent = asyncio.run(load(rasa_url, scripts, 20, 30, 90, tag))
+    long = asyncio.run(load(rasa_url, scripts, 1, 200, 90, f"{tag}-long", one_sender=True))
+    return {"single": single, "concurrent": concurrent, "long": long, "rss_mb": rss_mb(pid)}
 
 
 def time_training(workdir: Path) -> float:
@@ -194,7 +224,7 @@ def measure_ours(model: Path, workdir: Path) -> dict[str, Any]:
     with stack:
         rasa = stack.service("rasa")
         assert rasa.process is not None
-        return measure_server(stack.rasa_url, rasa.process.pid, OUR_MESSAGES, "ours")
+        return measure_server(stack.rasa_url, rasa.process.pid, OUR_SCRIPTS, "ours")
 
 
 def measure_stock(workdir: Path) -> dict[str, Any]:
@@ -224,7 +254,7 @@ def measure_stock(workdir: Path) -> dict[str, Any]:
                 raise RuntimeError(f"stock bot did not start:\n{service.log_tail()}")
             time.sleep(0.5)
         assert service.process is not None
-        result = measure_server(f"http://127.0.0.1:{port}", service.process.pid, STOCK_MESSAGES, "stock")
+        result = measure_server(f"http://127.0.0.1:{port}", service.process.pid, STOCK_SCRIPTS, "stock")
     finally:
         service.stop()
     result["init_and_train_s"] = train_s
@@ -255,8 +285,8 @@ def ratio(ours: float | None, stock: float | None) -> str:
 
 def write_report(r: dict[str, Any]) -> str:
     o, s = r["ours"], r.get("stock") or {}
-    os1, oc = o["single"], o["concurrent"]
-    ss1, sc = s.get("single", {}), s.get("concurrent", {})
+    os1, oc, ol = o["single"], o["concurrent"], o.get("long", {})
+    ss1, sc, sl = s.get("single", {}), s.get("concurrent", {}), s.get("long", {})
     rows = [
         ("held-out intent macro-F1", f"{r['nlu']['macro_f1']:.3f}", "—", "—", "≥ 0.95",
          verdict(r["nlu"]["macro_f1"], TARGETS["macro_f1"], True)),
@@ -269,6 +299,8 @@ def write_report(r: dict[str, Any]) -> str:
         ("20 concurrent messages/s", oc["messages_per_s"], sc.get("messages_per_s"),
          ratio(oc["messages_per_s"], sc.get("messages_per_s")), "≥ 50",
          verdict(oc["messages_per_s"], TARGETS["throughput_20"], True)),
+        ("1 conversation of 200 messages p50 (ms)", ol.get("p50_ms"), sl.get("p50_ms"),
+         ratio(ol.get("p50_ms"), sl.get("p50_ms")), "—", ""),
         ("Rasa server RSS (MB)", o["rss_mb"], s.get("rss_mb"), ratio(o["rss_mb"], s.get("rss_mb")),
          "≤ 1200", verdict(o["rss_mb"], TARGETS["rss_mb"], False)),
         ("training time (s)", r.get("train_s"), s.get("init_and_train_s"),
@@ -280,7 +312,8 @@ def write_report(r: dict[str, Any]) -> str:
         "",
         f"Machine: {r['machine']}. Model: `{r['model']}`. Stock bot: `rasa init` (Rasa 3.6.21, default config).",
         f"Held-out set: {r['nlu']['examples']} examples, accuracy {r['nlu']['accuracy']:.3f}.",
-        f"Errors during load: ours {os1['errors'] + oc['errors']}, stock {ss1.get('errors', 'n/a')}/{sc.get('errors', 'n/a')}.",
+        f"Errors during load: ours {os1['errors'] + oc['errors'] + ol.get('errors', 0)}, "
+        f"stock {ss1.get('errors', 'n/a')}/{sc.get('errors', 'n/a')}/{sl.get('errors', 'n/a')}.",
         "",
         "| measure | ours | stock | ours/stock | target | |",
         "|---|---|---|---|---|---|",
