@@ -21,8 +21,6 @@ from __future__ import annotations
 import functools
 from typing import Any, Dict, List, Set, Text
 
-_MARK = "_kosmo_bounded"
-
 
 @functools.lru_cache(maxsize=8192)
 def _rule_length(rule_key: Text) -> int:
@@ -47,12 +45,11 @@ def bound_rule_matching() -> None:
     """Make RulePolicy stop walking back once no remaining rule reaches further (idempotent)."""
     from rasa.core.policies.rule_policy import RulePolicy
 
-    if getattr(RulePolicy._get_possible_keys, _MARK, False):
+    if hasattr(RulePolicy._get_possible_keys, "rasa_original"):
         return
 
     def _get_possible_keys(self: Any, lookup: Dict[Text, Text], states: List[Any]) -> Set[Text]:
         return bounded_possible_keys(self, lookup, states)
 
-    setattr(_get_possible_keys, _MARK, True)
     _get_possible_keys.rasa_original = RulePolicy._get_possible_keys  # type: ignore[attr-defined]
     RulePolicy._get_possible_keys = _get_possible_keys  # type: ignore[method-assign]

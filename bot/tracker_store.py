@@ -354,8 +354,10 @@ class UrlSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             kept = self._kept(session, sender_id)
             if kept is not None and len(kept.events) <= len(events):
-                stored, requested = len(kept.events), kept.requested
-                new_dicts, requested = _mask_from((e.as_dict() for e in events[stored:]), requested)
+                stored = len(kept.events)
+                new_dicts, requested = _mask_from(
+                    (e.as_dict() for e in events[stored:]), kept.requested
+                )
             else:
                 kept = None
                 stored = self._event_query(
@@ -364,8 +366,7 @@ class UrlSQLTrackerStore(SQLTrackerStore):
                 if stored >= len(events):
                     return
                 # requested_slot must be known at each new event, so mask from the start
-                masked, requested = _mask_from((e.as_dict() for e in events), None)
-                new_dicts = masked[stored:]
+                new_dicts = masked_event_dicts(events)[stored:]
             if not new_dicts:
                 return
             # one multi-row INSERT (Core), not one ORM object and statement per event

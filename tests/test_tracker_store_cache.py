@@ -43,6 +43,18 @@ def as_dicts(tracker: DialogueStateTracker | None) -> list[dict]:
     return [e.as_dict() for e in tracker.events]
 
 
+async def kept_after_one_turn(
+    store: UrlSQLTrackerStore, text: str, at: float
+) -> DialogueStateTracker:
+    """Store a conversation of one turn and load it back (from then on it is kept in memory)."""
+    await store.save(
+        DialogueStateTracker.from_events("member", turn(text, "はい", at), DOMAIN.slots)
+    )
+    tracker = await store.retrieve("member")
+    assert tracker is not None
+    return tracker
+
+
 async def reference(db_url: str, sender: str) -> list[dict]:
     """What Rasa's own SQL store loads from the same database."""
     plain = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db_url.removeprefix("sqlite:///"))
@@ -79,12 +91,7 @@ async def test_kept_sessions_match_the_database_turn_after_turn(tmp_path):
 async def test_a_sensitive_message_is_masked_in_memory_as_in_the_database(tmp_path):
     url = f"sqlite:///{tmp_path / 't.db'}"
     store = UrlSQLTrackerStore(domain=DOMAIN, db_url=url)
-    now = time.time()
-    tracker = DialogueStateTracker.from_events(
-        "member", turn("こんにちは", "どうぞ", now), DOMAIN.slots
-    )
-    await store.save(tracker)
-    tracker = await store.retrieve("member")
+    tracker = await kept_after_one_turn(store, "こんにちは", time.time())
     tracker.update(UserUttered("コードは 123456 です", {"name": "greet", "confidence": 1.0}))
     tracker.update(SlotSet("totp_code", "123456"))
     await store.save(tracker)
@@ -98,9 +105,7 @@ async def test_a_write_by_another_process_is_seen(tmp_path):
     url = f"sqlite:///{tmp_path / 't.db'}"
     ours, other = (UrlSQLTrackerStore(domain=DOMAIN, db_url=url) for _ in range(2))
     now = time.time()
-    tracker = DialogueStateTracker.from_events("member", turn("一つ目", "はい", now), DOMAIN.slots)
-    await ours.save(tracker)
-    await ours.retrieve("member")  # now kept in memory
+    await kept_after_one_turn(ours, "一つ目", now)
     theirs = await other.retrieve("member")
     for event in turn("二つ目", "はい", now + 1):
         theirs.update(event)
@@ -114,11 +119,7 @@ async def test_a_new_session_is_what_is_loaded_afterwards(tmp_path):
     url = f"sqlite:///{tmp_path / 't.db'}"
     store = UrlSQLTrackerStore(domain=DOMAIN, db_url=url)
     now = time.time()
-    tracker = DialogueStateTracker.from_events(
-        "member", turn("昨日の質問", "はい", now), DOMAIN.slots
-    )
-    await store.save(tracker)
-    tracker = await store.retrieve("member")
+    tracker = await kept_after_one_turn(store, "昨日の質問", now)
     tracker.update(ActionExecuted("action_session_start", timestamp=now + 100))
     tracker.update(SessionStarted(timestamp=now + 100.001))
     for event in turn("今日の質問", "はい", now + 101):
