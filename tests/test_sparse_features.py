@@ -1,0 +1,114 @@
+"""Joining sparse features directly gives exactly what scipy's hstack gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from scipy.sparse import coo_matrix, csr_matrix, hstack
+
+from bot.nlu.sparse_features import join_coo_side_by_side, join_sparse_features_directly
+
+
+def assert_same_coo(ours, scipys) -> None:
+    assert type(ours) is type(scipys)
+    assert ours.shape == scipys.shape
+    assert ours.format == scipys.format
+    if ours.format == "coo":
+        for name in ("data", "row", "col"):
+            a, b = getattr(ours, name), getattr(scipys, name)
+            assert a.dtype == b.dtype, name
+            assert np.array_equal(a, b), name
+    else:
+        assert (ours != scipys).nnz == 0
+        assert ours.dtype == scipys.dtype
+
+
+@st.composite
+def coo_pair(draw):
+    rows = draw(st.integers(1, 12))
+    dtype = draw(st.sampled_from([np.float64, np.float32, np.int64]))
+
+    def one(cols: int):
+        cells = draw(
+            st.lists(
+                st.tuples(st.integers(0, rows - 1), st.integers(0, cols - 1)),
+                max_size=rows * cols if rows * cols < 40 else 40,
+            )
+        )
+        values = draw(st.lists(st.integers(1, 9), min_size=len(cells), max_size=len(cells)))
+        r = np.array([c[0] for c in cells], dtype=np.int32)
+        c = np.array([c[1] for c in cells], dtype=np.int32)
+        return coo_matrix((np.array(values, dtype=dtype), (r, c)), shape=(rows, cols))
+
+    return one(draw(st.integers(1, 5000))), one(draw(st.integers(1, 50000)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(coo_pair())
+def test_two_coo_matrices_join_exactly_as_hstack_does(pair):
+    left, right = pair
+    assert_same_coo(join_coo_side_by_side(left, right), hstack([left, right]))
+
+
+@pytest.mark.parametrize(
+    "left, right",
+    [
+        # not both COO: scipy's own path (it keeps CSR as CSR)
+        (csr_matrix(np.eye(3)), csr_matrix(np.ones((3, 2)))),
+        (coo_matrix(np.eye(3)), csr_matrix(np.ones((3, 2)))),
+        # different dtypes: scipy upcasts
+        (coo_matrix(np.eye(2, dtype=np.int64)), coo_matrix(np.ones((2, 2), dtype=np.float32))),
+        # empty matrices
+        (coo_matrix((1, 4)), coo_matrix((1, 7))),
+    ],
+)
+def test_other_inputs_get_scipys_result(left, right):
+    assert_same_coo(join_coo_side_by_side(left, right), hstack([left, right]))
+
+
+def test_mismatched_rows_raise_as_scipy_does():
+    with pytest.raises(ValueError):
+        join_coo_side_by_side(coo_matrix((2, 3)), coo_matrix((3, 3)))
+
+
+@pytest.fixture
+def installed():
+    original = Features._combine_sparse_features
+    join_sparse_features_directly()
+    join_sparse_features_directly()  # idempotent
+    yield
+    Features._combine_sparse_features = original
+
+
+def features(origin: str, kind: str, matrix) -> Features:
+    return Features(matrix, kind, "text", origin)
+
+
+def test_rasa_message_combines_features_as_before(installed):
+    rng = np.random.default_rng(7)
+    words = coo_matrix((rng.random((5, 300)) > 0.98).astype(np.float64))
+    chars = coo_matrix((rng.random((5, 4000)) > 0.99).astype(np.float64))
+    message = Message(data={"text": "初期パスワードを教えて"})
+    message.add_features(features("words", "sequence", words))
+    message.add_features(features("chars", "sequence", chars))
+    message.add_features(features("words", "sentence", coo_matrix(words.sum(axis=0))))
+    message.add_features(features("chars", "sentence", coo_matrix(chars.sum(axis=0))))
+
+    sequence, sentence = message.get_sparse_features("text")
+
+    assert_same_coo(sequence.features, hstack([words, chars]))
+    assert_same_coo(
+        sentence.features, hstack([coo_matrix(words.sum(axis=0)), coo_matrix(chars.sum(axis=0))])
+    )
+    # the message's own features are untouched
+    assert message.features[0].features.shape == (5, 300)
+
+
+def test_rasa_error_for_mismatched_sequences_is_kept(installed):
+    first = features("words", "sequence", coo_matrix((3, 10)))
+    with pytest.raises(ValueError, match="sequence dimensions do not match"):
+        first.combine_with_features(features("chars", "sequence", coo_matrix((4, 10))))
