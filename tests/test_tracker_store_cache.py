@@ -144,3 +144,61 @@ async def test_memory_is_bounded_and_can_be_turned_off(tmp_path):
         assert as_dicts(await off.retrieve(sender)) == await reference(url, sender)
     assert list(small._sessions) == ["member-1", "member-2"]
     assert not off._sessions
+
+
+async def test_a_new_conversation_is_kept_from_its_first_save(tmp_path):
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    store = UrlSQLTrackerStore(domain=DOMAIN, db_url=url)
+    tracker = DialogueStateTracker.from_events(
+        "member", turn("最初", "はい", time.time()), DOMAIN.slots
+    )
+    tracker.update(UserUttered("パスワードは 19900101 です", {"name": "greet", "confidence": 1.0}))
+    await store.save(tracker)
+    assert "member" in store._sessions  # no load from the database at the next message
+    kept = as_dicts(await store.retrieve("member"))
+    assert kept == await reference(url, "member")
+    assert kept[-1]["text"] == MASK
+
+
+async def test_without_memory_only_new_events_are_written(tmp_path):
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    off = UrlSQLTrackerStore(domain=DOMAIN, db_url=url, cache_size=0)
+    now = time.time()
+    tracker = DialogueStateTracker.from_events("member", turn("一つ目", "はい", now), DOMAIN.slots)
+    await off.save(tracker)
+    tracker = await off.retrieve("member")
+    for event in turn("二つ目", "はい", now + 1):
+        tracker.update(event)
+    await off.save(tracker)
+    stored = await reference(url, "member")
+    assert stored == as_dicts(tracker)
+    assert [e.get("text") for e in stored if e["event"] == "user"] == ["一つ目", "二つ目"]
+
+
+async def test_the_stores_queries_select_what_rasas_query_selects(tmp_path):
+    """The prebuilt latest-session queries agree with Rasa's ``_event_query``."""
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    plain = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
+    store = UrlSQLTrackerStore(domain=DOMAIN, db_url=url, cache_size=0)
+    now = time.time()
+    no_session = turn("セッションなし", "はい", now)
+    two_sessions = (
+        [ActionExecuted("action_session_start", timestamp=now), SessionStarted(timestamp=now)]
+        + turn("古い", "はい", now + 1)
+        + [
+            ActionExecuted("action_session_start", timestamp=now + 50),
+            SessionStarted(timestamp=now + 50),
+        ]
+        + turn("新しい", "はい", now + 51)
+    )
+    for sender, events in [("a", no_session), ("b", two_sessions), ("c", two_sessions[:4])]:
+        await plain.save(DialogueStateTracker.from_events(sender, events, DOMAIN.slots))
+    for sender in ["a", "b", "c", "nobody"]:
+        with store.session_scope() as session:
+            expected = [row.id for row in plain._event_query(session, sender, False)]
+            conn = session.connection()
+            rows = conn.execute(store._session_rows_query, {"sender_id": sender}).all()
+            count = conn.execute(store._session_count_query, {"sender_id": sender}).scalar()
+        assert [row[0] for row in rows] == expected
+        assert count == len(expected)
+    plain.engine.dispose()
