@@ -42,6 +42,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.nlu.sparse_features import join_sparse_features_directly
 from bot.normalize import looks_like_password
+from bot.past_states import remember_past_states
 from bot.rule_matching import bound_rule_matching
 from bot.sql import make_engine
 from bot.tenants import PROJECT_ROOT
@@ -273,6 +274,7 @@ class UrlSQLTrackerStore(SQLTrackerStore):
         # not the store's business, but the store is loaded before the model:
         # exact speed-ups of Rasa's prediction (each module says why it is exact)
         bound_rule_matching()
+        remember_past_states()
         join_sparse_features_directly()
         url = make_url(tracker_db_url(db_url))
         database = url.database or ""
