@@ -12,7 +12,8 @@ give the same states. That was about a third of the state-building cost, about
 tracker, with what it was computed from: the number of events, the newest
 event object itself (``is``, so appending, or a full deque that drops its
 oldest event, makes a new version), the domain object, and the arguments
-(``rule_only_data`` by identity, as it is the model's own dict). A call with all
+(``rule_only_data`` by value: RulePolicy builds a new dict of the same lists
+for every call). A call with all
 of these unchanged gets a copy of the kept states; anything else computes them
 as Rasa does. The copy is two levels deep because Rasa's featurizer deletes keys
 from a state's sub-dicts (``_choose_last_user_input``) and states from the list;
@@ -23,6 +24,7 @@ tracker store installs it when the server starts (``bot.tracker_store``).
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Dict, List, Optional, Text
 
 _MEMO = "_kosmo_past_states"
@@ -58,7 +60,7 @@ def remember_past_states() -> None:
             and memo[1] is newest
             and memo[2] is domain
             and memo[3] == (omit_unset_slots, ignore_rule_only_turns)
-            and memo[4] is rule_only_data
+            and memo[4] == rule_only_data
         ):
             return _copy(memo[5])
         states = original(
@@ -73,7 +75,7 @@ def remember_past_states() -> None:
             newest,
             domain,
             (omit_unset_slots, ignore_rule_only_turns),
-            rule_only_data,
+            copy.deepcopy(rule_only_data),
             _copy(states),
         )
         return states

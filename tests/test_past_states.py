@@ -84,10 +84,14 @@ def test_states_equal_rasas_after_every_event_and_survive_the_featurizers_edits(
 
 def test_a_kept_answer_is_reused_only_for_the_same_tracker_version(domain, installed):
     tracker = DialogueStateTracker.from_events("member", CONVERSATION[:8], domain.slots)
-    tracker.past_states(domain)
+    tracker.past_states(domain, rule_only_data={"rule_only_slots": ["requested_slot"]})
     kept = tracker.__dict__["_kosmo_past_states"]
-    tracker.past_states(domain)
+    # RulePolicy hands in a new dict with the same lists at every call
+    tracker.past_states(domain, rule_only_data={"rule_only_slots": ["requested_slot"]})
     assert tracker.__dict__["_kosmo_past_states"] is kept  # reused
+    tracker.past_states(domain, rule_only_data={"rule_only_slots": []})
+    assert tracker.__dict__["_kosmo_past_states"] is not kept
+    kept = tracker.__dict__["_kosmo_past_states"]
     tracker.update(user("ありがとう", "thank"))
     assert tracker.past_states(domain) == rasa_states(tracker, domain)
     assert tracker.__dict__["_kosmo_past_states"] is not kept
