@@ -40,10 +40,8 @@ from sqlalchemy import bindparam, func, insert, select, true
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
-from bot.nlu.sparse_features import join_sparse_features_directly
 from bot.normalize import looks_like_password
-from bot.past_states import remember_past_states
-from bot.rule_matching import bound_rule_matching
+from bot.speedups import install_prediction_speedups
 from bot.sql import make_engine
 from bot.tenants import PROJECT_ROOT
 
@@ -271,11 +269,8 @@ class UrlSQLTrackerStore(SQLTrackerStore):
     ) -> None:
         bound_action_server_timeout()
         index_event_types()
-        # not the store's business, but the store is loaded before the model:
-        # exact speed-ups of Rasa's prediction (each module says why it is exact)
-        bound_rule_matching()
-        remember_past_states()
-        join_sparse_features_directly()
+        # not the store's business, but the store is created before the model is loaded
+        install_prediction_speedups()
         url = make_url(tracker_db_url(db_url))
         database = url.database or ""
         if url.drivername.startswith("sqlite") and database and database != ":memory:":

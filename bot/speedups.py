@@ -1,0 +1,49 @@
+"""Exact speed-ups of Rasa 3.6's prediction path, installed together when the server starts.
+
+Each one replaces a slow step of Rasa's with one that gives the same result,
+and each module says why it is exact and what it measured; each has a test
+that compares it with Rasa's own code:
+
+| module | what it replaces |
+|---|---|
+| ``bot.graph_runner`` | dask's scheduler for the (small) predict graph, 3 runs per message |
+| ``bot.rule_matching`` | RulePolicy testing every rule at every state |
+| ``bot.past_states`` | RulePolicy replaying the conversation twice for one prediction |
+| ``bot.nlu.count_vectors`` | sklearn's general CSR path for counting a few tokens |
+| ``bot.nlu.sparse_features`` | scipy's general block builder for joining two featurizers' output |
+| ``bot.nlu.tf_predict`` | ``tf.function``'s per-call graph selection (there is only one graph) |
+
+The tracker store (``bot.tracker_store``) calls ``install_prediction_speedups``
+because Rasa creates it before it loads the model, so the speed-ups are in
+place for the model's first prediction; ``rasa train`` never creates the store,
+so training runs Rasa's code unchanged. Set ``KOSMO_RASA_SPEEDUPS=off`` to run
+the server on Rasa's code alone (for comparing, or for ruling them out).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Optional
+
+SPEEDUPS_ENV = "KOSMO_RASA_SPEEDUPS"
+
+
+def install_prediction_speedups(environ: Optional[Mapping[str, str]] = None) -> bool:
+    """Install every speed-up (idempotent); returns False if ``$KOSMO_RASA_SPEEDUPS`` is ``off``."""
+    env = os.environ if environ is None else environ
+    if (env.get(SPEEDUPS_ENV) or "").strip().lower() in ("off", "0", "false", "no"):
+        return False
+    from bot.graph_runner import install_sequential_graph_runner
+    from bot.nlu.count_vectors import count_vectors_directly
+    from bot.nlu.sparse_features import join_sparse_features_directly
+    from bot.nlu.tf_predict import predict_through_concrete_function
+    from bot.past_states import remember_past_states
+    from bot.rule_matching import bound_rule_matching
+
+    install_sequential_graph_runner()
+    bound_rule_matching()
+    remember_past_states()
+    count_vectors_directly()
+    join_sparse_features_directly()
+    predict_through_concrete_function()
+    return True
