@@ -11,6 +11,12 @@ Writes bench/report.md (and bench/report.json):
 - training time (a fresh `rasa train --force` of our data);
 - resident memory of the Rasa server after the load.
 
+Both servers run side by side and take turns with the same loads, in
+alternating order, for several rounds (``--rounds``, default 3); the report
+gives the median of the rounds and lists the concurrent figures of each. The
+speed of this machine drifts by tens of percent over minutes, so one round
+alone can flatter or punish either bot.
+
 The stock bot is `rasa init --no-prompt` (default config, English) in a temp
 folder, served by the same Rasa, measured by the same client.
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -32,7 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import aiohttp
 
@@ -192,11 +199,25 @@ def rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
-def measure_server(rasa_url: str, pid: int, scripts: list[tuple[str | None, list[str]]], tag: str) -> dict[str, Any]:
+def measure_load(rasa_url: str, scripts: list[tuple[str | None, list[str]]], tag: str) -> dict[str, Any]:
     single = asyncio.run(load(rasa_url, scripts, 1, 200, 60, tag))
     concurrent = asyncio.run(load(rasa_url, scripts, 20, 30, 90, tag))
     long = asyncio.run(load(rasa_url, scripts, 1, 200, 90, f"{tag}-long", one_sender=True))
-    return {"single": single, "concurrent": concurrent, "long": long, "rss_mb": rss_mb(pid)}
+    return {"single": single, "concurrent": concurrent, "long": long}
+
+
+def median_of_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each load's figures as the median over the rounds (errors: the sum)."""
+    out: dict[str, Any] = {}
+    for load_name in ("single", "concurrent", "long"):
+        runs = [r[load_name] for r in rounds]
+        merged = dict(runs[0])
+        for key in ("p50_ms", "p95_ms", "mean_ms", "messages_per_s", "messages"):
+            values = [run[key] for run in runs if run.get(key) is not None]
+            merged[key] = round(statistics.median(values), 1) if values else None
+        merged["errors"] = sum(run["errors"] for run in runs)
+        out[load_name] = merged
+    return out
 
 
 def time_training(workdir: Path) -> float:
@@ -209,7 +230,9 @@ def time_training(workdir: Path) -> float:
     return round(time.perf_counter() - start, 1)
 
 
-def measure_ours(model: Path, workdir: Path) -> dict[str, Any]:
+@contextlib.contextmanager
+def our_server(model: Path, workdir: Path) -> Iterator[tuple[str, int]]:
+    """Our whole stack (portal, action server, Rasa); yields the Rasa URL and pid."""
     env = {
         "KOSMO_TRACKER_DB_URL": f"sqlite:///{workdir / 'tracker.db'}",
         "KOSMO_PORTAL_DB_URL": f"sqlite:///{workdir / 'portal.db'}",
@@ -224,10 +247,11 @@ def measure_ours(model: Path, workdir: Path) -> dict[str, Any]:
     with stack:
         rasa = stack.service("rasa")
         assert rasa.process is not None
-        return measure_server(stack.rasa_url, rasa.process.pid, OUR_SCRIPTS, "ours")
+        yield stack.rasa_url, rasa.process.pid
 
 
-def measure_stock(workdir: Path) -> dict[str, Any]:
+def init_stock(workdir: Path) -> tuple[Path, float]:
+    """`rasa init` (which trains) in a temp folder; returns the folder and the seconds it took."""
     stock = workdir / "stock"
     stock.mkdir(parents=True)  # `rasa init --init-dir` wants an existing folder
     start = time.perf_counter()
@@ -236,7 +260,11 @@ def measure_stock(workdir: Path) -> dict[str, Any]:
         cwd=workdir, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
     )
-    train_s = round(time.perf_counter() - start, 1)
+    return stock, round(time.perf_counter() - start, 1)
+
+
+@contextlib.contextmanager
+def stock_server(stock: Path, workdir: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     service = Service(
         "stock-rasa",
@@ -254,11 +282,29 @@ def measure_stock(workdir: Path) -> dict[str, Any]:
                 raise RuntimeError(f"stock bot did not start:\n{service.log_tail()}")
             time.sleep(0.5)
         assert service.process is not None
-        result = measure_server(f"http://127.0.0.1:{port}", service.process.pid, STOCK_SCRIPTS, "stock")
+        yield f"http://127.0.0.1:{port}", service.process.pid
     finally:
         service.stop()
-    result["init_and_train_s"] = train_s
-    return result
+
+
+def measure_rounds(servers: dict[str, tuple[str, int]], rounds: int) -> dict[str, Any]:
+    """The same loads on each server, in alternating order, ``rounds`` times.
+
+    This machine's speed drifts by tens of percent over minutes; alternating
+    the servers round by round lets them share the drift, and the medians
+    keep one slow or fast spell from deciding a figure.
+    """
+    scripts = {"ours": OUR_SCRIPTS, "stock": STOCK_SCRIPTS}
+    per_server: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+    for i in range(rounds):
+        order = list(servers) if i % 2 == 0 else list(reversed(servers))
+        for name in order:
+            print(f"  round {i + 1}/{rounds}: {name}", flush=True)
+            per_server[name].append(measure_load(servers[name][0], scripts[name], f"{name}-r{i}"))
+    results: dict[str, Any] = {}
+    for name, runs in per_server.items():
+        results[name] = {**median_of_rounds(runs), "rounds": runs, "rss_mb": rss_mb(servers[name][1])}
+    return results
 
 
 async def holdout(model: Path) -> dict[str, Any]:
@@ -320,6 +366,16 @@ def write_report(r: dict[str, Any]) -> str:
     ]
     lines += [f"| {a} | {b} | {c if c is not None else 'n/a'} | {d} | {e} | {f} |" for a, b, c, d, e, f in rows]
     lines += ["", "Stock training time includes `rasa init` writing its files.", ""]
+    rounds = r.get("rounds")
+    if rounds:
+        lines += [f"Load figures are medians of {rounds} rounds; the servers ran side by side and took "
+                  "turns, in alternating order. 20 concurrent, round by round (p95 ms / messages/s):", ""]
+        for name, result in (("ours", o), ("stock", s)):
+            runs = result.get("rounds") or []
+            if runs:
+                per_round = ", ".join(f"{x['concurrent']['p95_ms']} / {x['concurrent']['messages_per_s']}" for x in runs)
+                lines.append(f"- {name}: {per_round}")
+        lines.append("")
     if r["nlu"]["misses"]:
         lines += ["Held-out misses:", ""]
         lines += [f"- {m['text']} — expected `{m['expected']}`, got `{m['predicted']}` ({m['confidence']})"
@@ -332,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--skip-stock", action="store_true", help="do not measure the stock bot")
     parser.add_argument("--skip-train", action="store_true", help="do not time a fresh training")
+    parser.add_argument("--rounds", type=int, default=3, help="load rounds per server (medians are reported)")
     args = parser.parse_args(argv)
     model = args.model or Path(os.environ.get("KOSMO_MODEL") or newest_model())
     workdir = Path(tempfile.mkdtemp(prefix="kosmo-bench-"))
@@ -343,14 +400,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print("held-out NLU ...", flush=True)
         report["nlu"] = asyncio.run(holdout(model))
-        print("our bot over REST ...", flush=True)
-        report["ours"] = measure_ours(model, workdir)
         if not args.skip_train:
             print("training time ...", flush=True)
             report["train_s"] = time_training(workdir)
-        if not args.skip_stock:
-            print("stock bot (rasa init) ...", flush=True)
-            report["stock"] = measure_stock(workdir)
+        with contextlib.ExitStack() as running:
+            servers = {"ours": running.enter_context(our_server(model, workdir))}
+            if not args.skip_stock:
+                print("stock bot (rasa init) ...", flush=True)
+                stock, init_s = init_stock(workdir)
+                servers["stock"] = running.enter_context(stock_server(stock, workdir))
+            print(f"load, {args.rounds} rounds ...", flush=True)
+            measured = measure_rounds(servers, args.rounds)
+        report["rounds"] = args.rounds
+        report["ours"] = measured["ours"]
+        if "stock" in measured:
+            report["stock"] = {**measured["stock"], "init_and_train_s": init_s}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     REPORT_JSON.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
