@@ -62,6 +62,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import with_tenant_entity
 from bot.channels.every_turn import answer_every_turn
+from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 
 logger = logging.getLogger(__name__)
@@ -622,6 +623,7 @@ class LineInput(InputChannel):
         # while an agent has the conversation, messages go to the agent (bot.handoff.gate)
         holder = AppHolder()
         holder.attach(line_webhook)
+        freeze_after_start(line_webhook)
         on_new_message = gate_messages(answer_every_turn(on_new_message), holder)
 
         @line_webhook.route("/", methods=["GET"])

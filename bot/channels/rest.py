@@ -21,6 +21,7 @@ from sanic.request import Request
 
 from bot.channels import with_tenant_entity
 from bot.channels.every_turn import answer_every_turn
+from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 from bot.tenants import TenantRegistry, load_registry
 
@@ -45,7 +46,7 @@ class TenantRestInput(RestInput):
         """Rasa's REST blueprint; a conversation an agent has goes to the agent (bot.handoff.gate)."""
         holder = AppHolder()
         gated = gate_messages(answer_every_turn(on_new_message), holder)
-        return holder.attach(super().blueprint(gated))
+        return freeze_after_start(holder.attach(super().blueprint(gated)))
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         text = super()._extract_message(req)

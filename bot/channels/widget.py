@@ -47,6 +47,7 @@ from socketio import AsyncServer
 
 from bot.channels import shown_text, with_tenant_entity
 from bot.channels.every_turn import answer_every_turn
+from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 
 logger = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ class WidgetInput(SocketIOInput):
         # while an agent has the conversation, messages go to the agent (bot.handoff.gate)
         holder = AppHolder()
         holder.attach(widget_webhook)
+        freeze_after_start(widget_webhook)
         on_new_message = gate_messages(answer_every_turn(on_new_message), holder)
 
         @widget_webhook.listener("after_server_start")
