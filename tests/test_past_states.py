@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
+    ActionReverted,
     ActiveLoop,
     BotUttered,
+    Restarted,
     SessionStarted,
     SlotSet,
+    UserUtteranceReverted,
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -105,3 +110,69 @@ def test_a_full_event_history_that_drops_its_oldest_event_is_a_new_version(domai
         tracker.update(event)
         assert tracker.past_states(domain) == rasa_states(tracker, domain)
     assert len(tracker.events) == 6
+
+
+EVENT_POOL = [
+    lambda: ActionExecuted("action_listen"),
+    lambda: user("初期パスワードは?", "faq"),
+    lambda: user("ロックされた", "account_locked"),
+    lambda: user("やめます", "stop"),
+    lambda: ActionExecuted("utter_faq"),
+    lambda: BotUttered("答え"),
+    lambda: ActionExecuted("unlock_form"),
+    lambda: ActiveLoop("unlock_form"),
+    lambda: ActiveLoop(None),
+    lambda: SlotSet("requested_slot", "unlock_birth_date"),
+    lambda: SlotSet("requested_slot", None),
+    lambda: SlotSet("tenant", "ono"),
+    lambda: SessionStarted(),
+    lambda: ActionExecuted("action_session_start"),
+    lambda: Restarted(),
+    lambda: UserUtteranceReverted(),
+    lambda: ActionReverted(),
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.lists(
+        st.lists(st.integers(0, len(EVENT_POOL) - 1), min_size=1, max_size=4),
+        min_size=1,
+        max_size=25,
+    ),
+    with_rule_only=st.booleans(),
+    omit=st.booleans(),
+)
+def test_going_on_from_a_kept_replay_gives_rasas_states(domain, steps, with_rule_only, omit):
+    original = DialogueStateTracker.past_states
+    remember_past_states()
+    try:
+        kwargs = {"omit_unset_slots": omit}
+        if with_rule_only:
+            kwargs["rule_only_data"] = {
+                "rule_only_slots": ["requested_slot"],
+                "rule_only_loops": [],
+            }
+        tracker = DialogueStateTracker("member", domain.slots)
+        for step in steps:
+            for index in step:  # several events between two predictions, as in a turn
+                tracker.update(EVENT_POOL[index]())
+            assert tracker.past_states(domain, **kwargs) == rasa_states(tracker, domain, **kwargs)
+            # asked again (RulePolicy's text, then intent lookup)
+            assert tracker.past_states(domain, **kwargs) == rasa_states(tracker, domain, **kwargs)
+    finally:
+        DialogueStateTracker.past_states = original
+
+
+def test_a_turn_goes_on_from_the_kept_replay_and_a_rewind_does_not(domain, installed):
+    tracker = DialogueStateTracker.from_events("member", CONVERSATION[:8], domain.slots)
+    tracker.past_states(domain)
+    replayed = tracker.__dict__["_kosmo_past_states"].replay
+    assert replayed is not None
+    tracker.update(user("ありがとう", "thank"))
+    tracker.update(ActionExecuted("utter_thank"))
+    assert tracker.past_states(domain) == rasa_states(tracker, domain)
+    assert tracker.__dict__["_kosmo_past_states"].replay is replayed  # went on, no new replay
+    tracker.update(UserUtteranceReverted())
+    assert tracker.past_states(domain) == rasa_states(tracker, domain)
+    assert tracker.__dict__["_kosmo_past_states"].replay is not replayed
