@@ -16,6 +16,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from bot.nlu.count_vectors import count_as_coo, count_vectors_directly
 from bot.tenants import PROJECT_ROOT
 from tests.model_support import model_path
+from tests.speedup_support import installed as speedup
 
 ODD_TEXTS = [
     "ｶｸﾆﾝﾒｰﾙ届かない",
@@ -48,11 +49,8 @@ def texts() -> list[str]:
 
 @pytest.fixture
 def installed():
-    original = CountVectorsFeaturizer._create_features
-    count_vectors_directly()
-    count_vectors_directly()  # idempotent
-    yield original
-    CountVectorsFeaturizer._create_features = original
+    with speedup(CountVectorsFeaturizer, "_create_features", count_vectors_directly) as before:
+        yield before
 
 
 def assert_same(ours, theirs) -> None:

@@ -21,6 +21,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.past_states import remember_past_states
 from bot.tenants import PROJECT_ROOT
+from tests.speedup_support import installed as speedup
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +31,8 @@ def domain() -> Domain:
 
 @pytest.fixture
 def installed():
-    original = DialogueStateTracker.past_states
-    remember_past_states()
-    remember_past_states()  # idempotent
-    yield
-    DialogueStateTracker.past_states = original
+    with speedup(DialogueStateTracker, "past_states", remember_past_states):
+        yield
 
 
 def rasa_states(tracker: DialogueStateTracker, domain: Domain, **kwargs) -> list:
@@ -144,9 +142,7 @@ EVENT_POOL = [
     omit=st.booleans(),
 )
 def test_going_on_from_a_kept_replay_gives_rasas_states(domain, steps, with_rule_only, omit):
-    original = DialogueStateTracker.past_states
-    remember_past_states()
-    try:
+    with speedup(DialogueStateTracker, "past_states", remember_past_states):
         kwargs = {"omit_unset_slots": omit}
         if with_rule_only:
             kwargs["rule_only_data"] = {
@@ -160,8 +156,6 @@ def test_going_on_from_a_kept_replay_gives_rasas_states(domain, steps, with_rule
             assert tracker.past_states(domain, **kwargs) == rasa_states(tracker, domain, **kwargs)
             # asked again (RulePolicy's text, then intent lookup)
             assert tracker.past_states(domain, **kwargs) == rasa_states(tracker, domain, **kwargs)
-    finally:
-        DialogueStateTracker.past_states = original
 
 
 def test_a_turn_goes_on_from_the_kept_replay_and_a_rewind_does_not(domain, installed):

@@ -11,6 +11,7 @@ from rasa.shared.nlu.training_data.message import Message
 from scipy.sparse import coo_matrix, csr_matrix, hstack
 
 from bot.nlu.sparse_features import join_coo_side_by_side, join_sparse_features_directly
+from tests.speedup_support import installed as speedup
 
 
 def assert_same_coo(ours, scipys) -> None:
@@ -77,11 +78,8 @@ def test_mismatched_rows_raise_as_scipy_does():
 
 @pytest.fixture
 def installed():
-    original = Features._combine_sparse_features
-    join_sparse_features_directly()
-    join_sparse_features_directly()  # idempotent
-    yield
-    Features._combine_sparse_features = original
+    with speedup(Features, "_combine_sparse_features", join_sparse_features_directly):
+        yield
 
 
 def features(origin: str, kind: str, matrix) -> Features:

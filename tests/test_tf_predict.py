@@ -18,6 +18,7 @@ from rasa.utils.tensorflow.models import RasaModel
 from bot.nlu.tf_predict import predict_through_concrete_function
 from bot.tenants import PROJECT_ROOT
 from tests.model_support import model_path
+from tests.speedup_support import installed as speedup
 
 ODD_TEXTS = ["ｶｸﾆﾝﾒｰﾙ届かない", "＋", "😀", "あ" * 300, "zzzz qqqq"]
 
@@ -45,11 +46,8 @@ def messages(components) -> list[Message]:
 
 @pytest.fixture
 def rasa_predict():
-    original = RasaModel._rasa_predict
-    predict_through_concrete_function()
-    predict_through_concrete_function()  # idempotent
-    yield original
-    RasaModel._rasa_predict = original
+    with speedup(RasaModel, "_rasa_predict", predict_through_concrete_function) as before:
+        yield before
 
 
 def same(ours, theirs) -> bool:
