@@ -136,11 +136,6 @@ def _mask_from(
     return out, requested
 
 
-def masked_event_dicts(events: Iterable[Event]) -> list[dict[str, Any]]:
-    """Each event as the dict to store, with sensitive values replaced by ``****``."""
-    return mask_event_dicts(event.as_dict() for event in events)
-
-
 # ---------------------------------------------------------------- action timeout
 
 ACTION_TIMEOUT_ENV = "KOSMO_ACTION_TIMEOUT"
@@ -224,7 +219,7 @@ DEFAULT_CACHE_SIZE = 500
 class _StoredSession:
     """What the database holds for a conversation's latest session, as of one row id."""
 
-    last_id: int
+    last_id: Optional[int]  # the newest row id of the conversation when it was kept
     events: list[Event]  # as stored (masked), oldest first
     requested: Optional[str]  # the slot a form was asking for after them (for masking)
 
@@ -410,7 +405,7 @@ class UrlSQLTrackerStore(SQLTrackerStore):
                     for data in new_dicts
                 ],
             )
-            last_id = conn.execute(self._newest_id_query, {"sender_id": sender_id}).scalar_one()
+            last_id = self._newest_id(conn, sender_id)
             session.commit()
         if kept is not None:
             session_events = kept.events + [Event.from_parameters(d) for d in new_dicts]
