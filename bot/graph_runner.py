@@ -23,10 +23,9 @@ scheduler re-raises it. ``tests/test_graph_runner.py`` compares it with
 ``DaskGraphRunner`` on small schemas and on the trained model.
 
 ``install_sequential_graph_runner`` makes ``rasa.core.processor`` build this
-runner for the models it loads from then on. Like the tracker store's other
-adjustments (``bot.rule_matching``), it is installed by the tracker store
-(``bot.tracker_store``) when the Rasa server starts; importing this module
-changes nothing.
+runner for the models it loads from then on. ``bot.speedups`` installs it
+with the other exact speed-ups when the Rasa server starts; importing this
+module changes nothing.
 """
 
 from __future__ import annotations
@@ -67,8 +66,10 @@ class _Plan:
 class SequentialGraphRunner(DaskGraphRunner):
     """``DaskGraphRunner`` whose ``run`` calls the nodes one after another, without dask."""
 
-    # (targets, input names) -> plan; set on first use (the schema never changes)
-    _sequential_plans: Dict[Tuple[Tuple[Text, ...], FrozenSet[Text]], _Plan]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (targets, input names) -> plan, worked out on first use (the schema never changes)
+        self._sequential_plans: Dict[Tuple[Tuple[Text, ...], FrozenSet[Text]], _Plan] = {}
 
     def run(
         self,
@@ -112,14 +113,10 @@ class SequentialGraphRunner(DaskGraphRunner):
 
     def _plan(self, run_targets: List[Text], input_names: FrozenSet[Text]) -> _Plan:
         """The plan for these targets and input names, worked out on first use."""
-        try:
-            plans = self._sequential_plans
-        except AttributeError:
-            plans = self._sequential_plans = {}
         key = (tuple(run_targets), input_names)
-        plan = plans.get(key)
+        plan = self._sequential_plans.get(key)
         if plan is None:
-            plan = plans[key] = self._make_plan(run_targets, input_names)
+            plan = self._sequential_plans[key] = self._make_plan(run_targets, input_names)
         return plan
 
     def _make_plan(self, run_targets: List[Text], input_names: FrozenSet[Text]) -> _Plan:

@@ -27,8 +27,8 @@ and Rasa's variant that hides rule-only turns (which RulePolicy does not use),
 is computed by Rasa's own code. The copy is two levels deep because Rasa's featurizer deletes keys
 from a state's sub-dicts (``_choose_last_user_input``) and states from the list;
 below that, state values are strings and tuples, which nothing changes.
-``tests/test_past_states.py`` checks equality with Rasa's own replay. The
-tracker store installs it when the server starts (``bot.tracker_store``).
+``tests/test_past_states.py`` checks equality with Rasa's own replay.
+``bot.speedups`` installs it when the server starts.
 """
 
 from __future__ import annotations

@@ -66,8 +66,8 @@ most rules are rejected at the newest state anyway), indexed ~16 µs (~14 µs
 after an action, where a state has 0 to 7 candidates; ~35 µs at a conversation
 start, where all 174 rules are tested).
 
-Like the tracker store's other adjustments (``bot.tracker_store``), it is
-installed by the tracker store when the Rasa server starts.
+``bot.speedups`` installs it with the other exact speed-ups when the Rasa
+server starts.
 """
 
 from __future__ import annotations
