@@ -12,6 +12,7 @@ that compares it with Rasa's own code:
 | ``bot.nlu.count_vectors`` | sklearn's general CSR path for counting a few tokens |
 | ``bot.nlu.sparse_features`` | scipy's general block builder for joining two featurizers' output |
 | ``bot.nlu.tf_predict`` | ``tf.function``'s per-call graph selection (there is only one graph) |
+| ``bot.nlu.numpy_predict`` | TensorFlow (and Rasa's batch building) for DIET's and the ResponseSelector's prediction: NumPy, from the same weights |
 
 The tracker store (``bot.tracker_store``) calls ``install_prediction_speedups``
 because Rasa creates it before it loads the model, so the speed-ups are in
@@ -35,6 +36,7 @@ def install_prediction_speedups(environ: Optional[Mapping[str, str]] = None) -> 
         return False
     from bot.graph_runner import install_sequential_graph_runner
     from bot.nlu.count_vectors import count_vectors_directly
+    from bot.nlu.numpy_predict import predict_messages_with_numpy, predict_with_numpy
     from bot.nlu.sparse_features import join_sparse_features_directly
     from bot.nlu.tf_predict import predict_through_concrete_function
     from bot.past_states import remember_past_states
@@ -46,4 +48,6 @@ def install_prediction_speedups(environ: Optional[Mapping[str, str]] = None) -> 
     count_vectors_directly()
     join_sparse_features_directly()
     predict_through_concrete_function()
+    predict_with_numpy()  # over the concrete function, which takes what NumPy does not cover
+    predict_messages_with_numpy()
     return True

@@ -8,17 +8,20 @@ from typing import Any, Callable, Iterator
 
 @contextlib.contextmanager
 def installed(owner: Any, name: str, install: Callable[[], None]) -> Iterator[Any]:
-    """Run ``install`` twice (it must be idempotent); yields Rasa's own ``owner.name``.
+    """Put Rasa's own ``owner.name`` back, run ``install`` twice (it must be idempotent); yields Rasa's own.
 
     Rasa's own is the attribute's ``rasa_original`` when another test (any that
-    creates our tracker store) installed the speed-up before, else the attribute
-    itself. The attribute is put back afterwards, so other tests see what they
-    saw before.
+    creates our tracker store) installed the speed-ups before, else the
+    attribute itself. Starting from Rasa's own, the test sees only the
+    speed-up it installs (two of them replace ``RasaModel._rasa_predict``).
+    The attribute is put back afterwards, so other tests see what they saw before.
     """
     before = getattr(owner, name)
+    rasas = getattr(before, "rasa_original", before)
+    setattr(owner, name, rasas)
     install()
     install()
     try:
-        yield getattr(before, "rasa_original", before)
+        yield rasas
     finally:
         setattr(owner, name, before)

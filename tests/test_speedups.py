@@ -6,6 +6,7 @@ import pytest
 import rasa.core.processor as processor
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
     CountVectorsFeaturizer,
 )
@@ -22,6 +23,7 @@ PATCHED = [
     (CountVectorsFeaturizer, "_create_features"),
     (Features, "_combine_sparse_features"),
     (RasaModel, "_rasa_predict"),
+    (DIETClassifier, "_predict"),
     (processor, "DaskGraphRunner"),
 ]
 

@@ -20,6 +20,8 @@ from bot.tenants import PROJECT_ROOT
 from tests.model_support import model_path
 from tests.speedup_support import installed as speedup
 
+pytestmark = [pytest.mark.model]
+
 ODD_TEXTS = ["ｶｸﾆﾝﾒｰﾙ届かない", "＋", "😀", "あ" * 300, "zzzz qqqq"]
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Dict, List, Text, Tuple
 
+MARK = "kosmo_concrete_function"
 _CONCRETE: "weakref.WeakKeyDictionary[Any, Tuple[Any, List[Any]]]" = weakref.WeakKeyDictionary()
 
 
@@ -35,14 +36,17 @@ def predict_through_concrete_function() -> None:
     from rasa.shared.constants import DIAGNOSTIC_DATA
     from rasa.utils.tensorflow import models
 
-    if hasattr(models.RasaModel._rasa_predict, "rasa_original"):
+    from bot.nlu.numpy_predict import installed_in_chain
+
+    if installed_in_chain(models.RasaModel._rasa_predict, MARK):
         return
-    original = models.RasaModel._rasa_predict
+    before = models.RasaModel._rasa_predict
+    original = getattr(before, "rasa_original", before)
 
     def _rasa_predict(self: Any, batch_in: Tuple[Any, ...]) -> Dict[Text, Any]:
         step = self._tf_predict_step
         if self._run_eagerly or not self.prepared_for_prediction or step is None:
-            return original(self, batch_in)
+            return before(self, batch_in)
         entry = _CONCRETE.get(step)
         if entry is None:
             entry = _CONCRETE[step] = (
@@ -51,12 +55,12 @@ def predict_through_concrete_function() -> None:
             )
         function, specs = entry
         if len(batch_in) != len(specs):
-            return original(self, batch_in)
+            return before(self, batch_in)
         tensors = []
         for value, spec in zip(batch_in, specs, strict=True):
             tensor = tf.convert_to_tensor(value)
             if tensor.dtype != spec.dtype or not spec.shape.is_compatible_with(tensor.shape):
-                return original(self, batch_in)
+                return before(self, batch_in)
             tensors.append(tensor)
         self._training = False
         outputs = models.tf_utils.sync_to_numpy_or_python_type(function(tensors))
@@ -64,5 +68,7 @@ def predict_through_concrete_function() -> None:
             outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
         return outputs
 
+    setattr(_rasa_predict, MARK, True)
     _rasa_predict.rasa_original = original  # type: ignore[attr-defined]
+    _rasa_predict.kosmo_before = before  # type: ignore[attr-defined]
     models.RasaModel._rasa_predict = _rasa_predict  # type: ignore[method-assign]

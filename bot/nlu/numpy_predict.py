@@ -1,0 +1,462 @@
+"""DIET's and the ResponseSelector's prediction step, computed with NumPy from the trained weights.
+
+With our configuration (no transformer layer, no entity recognition, sparse
+features only) one prediction is a handful of small matrix products: the
+message's sparse features times the sparse-to-dense kernels, the
+ResponseSelector's two hidden layers, the text embedding, and its similarity
+to the label embeddings that Rasa computed once when it loaded the model.
+TensorFlow spends most of a call on dispatch, not on that arithmetic: even
+through the concrete function (``bot.nlu.tf_predict``) a call cost about
+1.3 ms for DIET and 1.5 ms for the ResponseSelector on this machine, and the
+two together about a third of the Rasa server's CPU per message. The same
+arithmetic in NumPy and SciPy takes a small fraction of that.
+
+What is computed follows Rasa 3.6's ``DIET.batch_predict`` for intent
+classification, layer by layer (``RasaSequenceLayer`` with its
+``RasaFeatureCombiningLayer``, ``ConcatenateSparseDenseFeatures`` and
+``DenseForSparse``, ``Ffnn`` with ``RandomlyConnectedDense``, ``Embed``,
+``DotProductLoss.get_similarities_and_confidences_from_embeddings``), with the
+weights read from the model's own layers. The outputs have Rasa's keys,
+shapes and dtypes (``i_scores``, and the diagnostic ``text_transformed`` and
+``attention_weights``). Float32 sums in another order than TensorFlow's differ
+in the last bits, so the numbers agree to about 1e-6, not bit for bit;
+``tests/test_numpy_predict.py`` compares them with Rasa's (TensorFlow) outputs
+on every training and held-out example, and checks that every message gets
+the same intent and response.
+
+``plan_for`` reads the weights once per model and says None for anything this
+does not cover: a transformer layer, entity recognition, a model class with
+its own ``batch_predict`` (``DIET2DIET``), dimension-unifying layers, an
+activation other than Rasa's defaults, a model not prepared for prediction.
+Those models, and any batch whose arrays do not fit the model's data
+signature, go to the ``_rasa_predict`` that was installed before (TensorFlow),
+so their results and errors stay Rasa's. ``bot.speedups`` installs it when the
+server starts; training never uses it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
+
+import numpy as np
+
+MARK = "kosmo_numpy_predict"
+
+# model -> plan (None: not covered, use the previous _rasa_predict)
+_PLANS: "weakref.WeakKeyDictionary[Any, Optional[_Plan]]" = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class _Dense:
+    """``activation(x @ kernel + bias)``; activation is GELU or none."""
+
+    kernel: np.ndarray
+    bias: Optional[np.ndarray]
+    gelu: bool = False
+
+
+@dataclass(frozen=True)
+class _Input:
+    """One entry of the model's data signature, in the order of the batch's arrays."""
+
+    key: Text
+    sub_key: Text
+    is_sparse: bool
+    units: int
+    dims: int
+
+
+@dataclass(frozen=True)
+class _Plan:
+    inputs: Tuple[_Input, ...]
+    text: Text
+    # per feature of the attribute's sequence / sentence signature: a layer for a
+    # sparse feature, None for a dense one (concatenated as it is)
+    sequence: Tuple[Optional[_Dense], ...]
+    sentence: Tuple[Optional[_Dense], ...]
+    ffnn: Tuple[_Dense, ...]
+    embed: _Dense
+    labels_embed: np.ndarray  # (number of labels, embedding dimension)
+    cosine: bool
+    softmax: bool
+
+
+def _dense(layer: Any, gelu: bool = False) -> _Dense:
+    kernel = layer.kernel.numpy()
+    mask = getattr(layer, "kernel_mask", None)
+    if mask is not None:  # RandomlyConnectedDense multiplies its kernel by the mask on every call
+        kernel = kernel * mask.numpy()
+    bias = layer.bias.numpy() if layer.use_bias else None
+    return _Dense(np.ascontiguousarray(kernel, dtype=np.float32), bias, gelu)
+
+
+def plan_for(model: Any) -> Optional[_Plan]:
+    """The weights and steps of ``model``'s prediction, or None if this module does not cover it."""
+    import tensorflow as tf
+    from rasa.nlu.classifiers.diet_classifier import DIET
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.utils.tensorflow import layers, rasa_layers
+    from rasa.utils.tensorflow.constants import (
+        COSINE,
+        ENTITY_RECOGNITION,
+        INNER,
+        INTENT_CLASSIFICATION,
+        SENTENCE,
+        SEQUENCE,
+        SOFTMAX,
+    )
+
+    linear = tf.keras.activations.linear
+    if type(model).batch_predict is not DIET.batch_predict:
+        return None
+    config = model.config
+    if not config.get(INTENT_CLASSIFICATION) or config.get(ENTITY_RECOGNITION):
+        return None
+    if getattr(model, "all_labels_embed", None) is None or not model.prepared_for_prediction:
+        return None
+    text = model.text_name
+    if text != TEXT or set(model.predict_data_signature) != {TEXT}:
+        return None
+    sequence_layer = model._tf_layers.get(f"sequence_layer.{text}")
+    if type(sequence_layer) is not rasa_layers.RasaSequenceLayer or sequence_layer._has_transformer:
+        return None
+    combining = sequence_layer._tf_layers[sequence_layer.FEATURE_COMBINING]
+    if type(combining) is not rasa_layers.RasaFeatureCombiningLayer:
+        return None
+    if any(name.startswith("unify_dims") for name in combining._tf_layers):
+        return None
+
+    signature = model.predict_data_signature[TEXT]
+
+    def feature_layers(feature_type: Text) -> Optional[Tuple[Optional[_Dense], ...]]:
+        if not combining._feature_types_present[feature_type]:
+            return ()
+        concat = combining._tf_layers[f"sparse_dense.{feature_type}"]
+        if type(concat) is not rasa_layers.ConcatenateSparseDenseFeatures:
+            return None
+        to_dense = concat._tf_layers.get(concat.SPARSE_TO_DENSE)
+        out: List[Optional[_Dense]] = []
+        for feature in signature[feature_type]:
+            if not feature.is_sparse:
+                out.append(None)
+                continue
+            if type(to_dense) is not layers.DenseForSparse or to_dense.activation is not linear:
+                return None
+            out.append(_dense(to_dense))
+        return tuple(out)
+
+    sequence = feature_layers(SEQUENCE)
+    sentence = feature_layers(SENTENCE)
+    if sequence is None or sentence is None or not (sequence or sentence):
+        return None
+
+    ffnn: List[_Dense] = []
+    for layer in sequence_layer._tf_layers[sequence_layer.FFNN]._ffn_layers:
+        if type(layer) is tf.keras.layers.Dropout:
+            continue  # no dropout when predicting
+        if type(layer) is not layers.RandomlyConnectedDense or layer.activation is not tf.nn.gelu:
+            return None
+        ffnn.append(_dense(layer, gelu=True))
+
+    embed = model._tf_layers[f"embed.{TEXT}"]._dense
+    if type(embed) is not tf.keras.layers.Dense or embed.activation is not linear:
+        return None
+    loss = model._tf_layers["loss.label"]
+    if loss.similarity_type not in (INNER, COSINE):
+        return None
+
+    inputs = tuple(
+        _Input(key, sub_key, feature.is_sparse, feature.units, feature.number_of_dimensions)
+        for key, values in model.predict_data_signature.items()
+        for sub_key, features in values.items()
+        for feature in features
+    )
+    return _Plan(
+        inputs=inputs,
+        text=text,
+        sequence=sequence,
+        sentence=sentence,
+        ffnn=tuple(ffnn),
+        embed=_dense(embed),
+        labels_embed=np.asarray(model.all_labels_embed.numpy(), dtype=np.float32),
+        cosine=loss.similarity_type == COSINE,
+        softmax=loss.model_confidence == SOFTMAX,
+    )
+
+
+def _sequence_mask(lengths: np.ndarray) -> np.ndarray:
+    """``rasa_layers.compute_mask``: (batch, max length, 1) with 1.0 at real positions."""
+    longest = int(lengths.max()) if lengths.size else 0
+    return (np.arange(longest)[None, :] < lengths[:, None]).astype(np.float32)[:, :, None]
+
+
+def _apply(layer: _Dense, x: np.ndarray) -> np.ndarray:
+    out = x @ layer.kernel
+    if layer.bias is not None:
+        out = out + layer.bias
+    if layer.gelu:
+        from scipy.special import erf
+
+        out = 0.5 * out * (1.0 + erf(out / np.float32(np.sqrt(2.0)))).astype(np.float32)
+    return out.astype(np.float32, copy=False)
+
+
+def _sparse_to_dense(layer: _Dense, indices: np.ndarray, values: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """``DenseForSparse`` on a 3-D sparse tensor given as (indices, values, shape).
+
+    Only the kernel rows of the features present are read: (positions x
+    entries) weights times (entries x units) rows, instead of a sparse matrix
+    (SciPy's constructor alone cost more than the product).
+    """
+    batch, steps = int(shape[0]), int(shape[1])
+    rows = indices[:, 0] * steps + indices[:, 1]
+    weights = np.zeros((batch * steps, len(values)), dtype=np.float32)
+    weights[rows, np.arange(len(values))] = values
+    out = (weights @ layer.kernel[indices[:, 2]]).reshape(batch, steps, -1)
+    if layer.bias is not None:
+        out = out + layer.bias
+    return out
+
+
+def _parse(plan: _Plan, batch_in: Tuple[Any, ...]) -> Optional[Dict[Text, List[Any]]]:
+    """The batch's arrays by sub-key (as ``batch_to_model_data_format``), or None if they do not fit."""
+    out: Dict[Text, List[Any]] = {}
+    index = 0
+    for entry in plan.inputs:
+        dims = 3 if entry.dims == 4 else entry.dims
+        if entry.is_sparse:
+            if index + 3 > len(batch_in):
+                return None
+            indices, values, shape = (np.asarray(x) for x in batch_in[index : index + 3])
+            index += 3
+            if (
+                indices.dtype != np.int64 or values.dtype != np.float32 or shape.dtype != np.int64
+                or indices.ndim != 2 or indices.shape[1] != dims or values.shape != (len(indices),)
+                or shape.shape != (dims,) or dims != 3 or int(shape[-1]) != entry.units
+            ):
+                return None
+            out.setdefault(entry.sub_key, []).append((indices, values, shape))
+        else:
+            if index + 1 > len(batch_in):
+                return None
+            array = np.asarray(batch_in[index])
+            index += 1
+            if array.dtype != np.float32 or array.ndim != dims or (dims > 1 and array.shape[-1] != entry.units):
+                return None
+            out.setdefault(entry.sub_key, []).append(array)
+    return out if index == len(batch_in) else None
+
+
+def predict(plan: _Plan, batch_in: Tuple[Any, ...]) -> Optional[Dict[Text, Any]]:
+    """``DIET.batch_predict`` for the batch, as NumPy arrays; None if the batch does not fit."""
+    from rasa.shared.constants import DIAGNOSTIC_DATA
+    from rasa.utils.tensorflow.constants import SENTENCE, SEQUENCE, SEQUENCE_LENGTH
+
+    data = _parse(plan, batch_in)
+    if data is None:
+        return None
+    first = next((values[0] for values in data.values() if values), None)
+    if first is None:
+        return None
+    batch = int(first[2][0]) if isinstance(first, tuple) else int(first.shape[0])
+    if SEQUENCE_LENGTH in data:
+        sequence_lengths = data[SEQUENCE_LENGTH][0].astype(np.int32)
+    else:
+        sequence_lengths = np.zeros(batch, dtype=np.int32)
+    if sequence_lengths.shape != (batch,):
+        return None
+
+    def combine(layers: Tuple[Optional[_Dense], ...], features: List[Any]) -> Optional[np.ndarray]:
+        if len(features) != len(layers):
+            return None
+        parts = []
+        for layer, feature in zip(layers, features, strict=True):
+            part = feature if layer is None else _sparse_to_dense(layer, *feature)
+            if part.ndim != 3 or part.shape[0] != batch:
+                return None
+            parts.append(part)
+        return np.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
+
+    sequence = sentence = None
+    if plan.sequence:
+        sequence = combine(plan.sequence, data.get(SEQUENCE, []))
+        mask_sequence = _sequence_mask(sequence_lengths)
+        if sequence is None or sequence.shape[1] != mask_sequence.shape[1]:
+            return None
+        sequence = sequence * mask_sequence
+    if plan.sentence:
+        sentence = combine(plan.sentence, data.get(SENTENCE, []))
+        if sentence is None or sentence.shape[1] != 1:
+            return None
+    combined_lengths = sequence_lengths + 1 if sentence is not None else sequence_lengths
+    if sequence is not None and sentence is not None:
+        mask = _sequence_mask(combined_lengths)
+        if mask.shape[1] != sequence.shape[1] + 1 or sequence.shape[2] != sentence.shape[2]:
+            return None
+        # 1 right after each example's last token: exclusive, reversed cumulative product
+        after = np.cumprod((1.0 - mask)[:, ::-1], axis=1)[:, ::-1]
+        exclusive = np.concatenate([after[:, 1:], np.ones_like(after[:, :1])], axis=1)
+        positions = (mask * exclusive).astype(np.float32)
+        padded = np.concatenate([sequence, np.zeros_like(sequence[:, :1])], axis=1)
+        features = padded + positions * sentence
+    else:
+        features = sequence if sequence is not None else sentence
+    assert features is not None
+
+    for layer in plan.ffnn:
+        features = _apply(layer, features)
+    text_transformed = features.astype(np.float32, copy=False)
+
+    # DIET._batch_predict_intents with _last_token over sequence + sentence lengths
+    sentence_lengths = np.ones(batch, np.int32) if SENTENCE in data else np.zeros(batch, np.int32)
+    last = np.maximum(0, sequence_lengths + sentence_lengths - 1)
+    if text_transformed.shape[1] == 0 or (last >= text_transformed.shape[1]).any():
+        return None
+    vector = text_transformed[np.arange(batch), last]
+    embedded = _apply(plan.embed, vector)
+    labels = plan.labels_embed
+    if plan.cosine:
+        embedded = _l2_normalize(embedded)
+        labels = _l2_normalize(labels)
+    similarities = (embedded[:, None, :] * labels[None, :, :]).sum(axis=-1, dtype=np.float32)
+    scores = _softmax(similarities) if plan.softmax else similarities
+    return {
+        DIAGNOSTIC_DATA: {
+            "attention_weights": np.zeros((0,), dtype=np.float32),
+            "text_transformed": text_transformed,
+        },
+        "i_scores": scores.astype(np.float32, copy=False),
+    }
+
+
+def _l2_normalize(x: np.ndarray) -> np.ndarray:
+    """``tf.nn.l2_normalize`` over the last axis."""
+    squared = np.sum(x * x, axis=-1, keepdims=True, dtype=np.float32)
+    return (x / np.sqrt(np.maximum(squared, np.float32(1e-12)))).astype(np.float32)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    shifted = np.exp(x - x.max(axis=-1, keepdims=True))
+    return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def message_batch(plan: _Plan, message: Any, featurizers: Optional[List[Text]]) -> Optional[Tuple[np.ndarray, ...]]:
+    """The batch Rasa's data generator makes of one message at prediction, or None if not covered.
+
+    Rasa builds it through ``DIETClassifier._create_model_data``, a
+    ``RasaModelData`` and a ``RasaBatchDataGenerator`` (about 1.4 ms per
+    classifier); for one message with sparse features only it is the mask (a
+    one), each sparse feature as (indices, values, shape) in the order of its
+    COO entries, and the number of tokens. ``tests/test_numpy_predict.py``
+    compares it with Rasa's batch array for array.
+    """
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.utils.tensorflow.constants import MASK, SENTENCE, SEQUENCE, SEQUENCE_LENGTH
+
+    sequence, sentence = message.get_sparse_features(TEXT, featurizers)
+    dense_sequence, dense_sentence = message.get_dense_features(TEXT, featurizers)
+    if sequence is None or dense_sequence is not None or dense_sentence is not None:
+        return None
+    tokens = sequence.features.shape[0]
+    batch: List[np.ndarray] = []
+    for entry in plan.inputs:
+        if entry.key != TEXT:
+            return None
+        if entry.sub_key in (SEQUENCE, SENTENCE) and entry.is_sparse:
+            features = sequence if entry.sub_key == SEQUENCE else sentence
+            if features is None:
+                return None
+            matrix = features.features.tocoo()
+            if matrix.shape[1] != entry.units:
+                return None
+            batch.append(np.vstack([np.zeros_like(matrix.row), matrix.row, matrix.col]).T.astype(np.int64))
+            batch.append(matrix.data.astype(np.float32))
+            batch.append(np.array((1, matrix.shape[0], matrix.shape[1]), dtype=np.int64))
+        elif entry.sub_key == MASK and not entry.is_sparse and entry.units == 1 and entry.dims == 3:
+            batch.append(np.ones((1, 1, 1), dtype=np.float32))
+        elif entry.sub_key == SEQUENCE_LENGTH and not entry.is_sparse and entry.dims == 1:
+            batch.append(np.array([tokens], dtype=np.float32))
+        else:
+            return None
+    return tuple(batch)
+
+
+def installed_in_chain(function: Any, mark: str) -> bool:
+    """Whether ``function``, or one it falls back to (``kosmo_before``), carries ``mark``."""
+    while function is not None:
+        if getattr(function, mark, False):
+            return True
+        function = getattr(function, "kosmo_before", None)
+    return False
+
+
+def _plan_of(model: Any) -> Optional[_Plan]:
+    if model in _PLANS:
+        return _PLANS[model]
+    plan = plan_for(model)
+    if model.prepared_for_prediction:  # else ask again once it is
+        _PLANS[model] = plan
+    return plan
+
+
+def predict_with_numpy() -> None:
+    """Make ``RasaModel._rasa_predict`` compute covered models with NumPy (idempotent).
+
+    Anything not covered goes to the ``_rasa_predict`` in place before.
+    """
+    from rasa.shared.constants import DIAGNOSTIC_DATA
+    from rasa.utils.tensorflow import models
+
+    before: Callable[..., Dict[Text, Any]] = models.RasaModel._rasa_predict
+    if installed_in_chain(before, MARK):
+        return
+
+    def _rasa_predict(self: Any, batch_in: Tuple[Any, ...]) -> Dict[Text, Any]:
+        if self._run_eagerly:
+            return before(self, batch_in)
+        plan = _plan_of(self)
+        outputs = predict(plan, batch_in) if plan is not None else None
+        if outputs is None:
+            return before(self, batch_in)
+        self._training = False
+        outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
+        return outputs
+
+    setattr(_rasa_predict, MARK, True)
+    _rasa_predict.rasa_original = getattr(before, "rasa_original", before)  # type: ignore[attr-defined]
+    _rasa_predict.kosmo_before = before  # type: ignore[attr-defined]
+    models.RasaModel._rasa_predict = _rasa_predict  # type: ignore[method-assign]
+
+
+def predict_messages_with_numpy() -> None:
+    """Make ``DIETClassifier._predict`` (the ResponseSelector's too) skip Rasa's batch building (idempotent).
+
+    For a covered model the message's batch is built directly
+    (``message_batch``) and computed with ``predict``; anything else goes to the
+    ``_predict`` in place before.
+    """
+    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+    from rasa.shared.constants import DIAGNOSTIC_DATA
+    from rasa.utils.tensorflow.constants import FEATURIZERS
+
+    before: Callable[..., Any] = DIETClassifier._predict
+    if installed_in_chain(before, MARK):
+        return
+
+    def _predict(self: Any, message: Any) -> Any:
+        model = self.model
+        plan = _plan_of(model) if model is not None and not model._run_eagerly else None
+        batch = message_batch(plan, message, self.component_config.get(FEATURIZERS)) if plan else None
+        outputs = predict(plan, batch) if plan is not None and batch is not None else None
+        if outputs is None:
+            return before(self, message)
+        model._training = False
+        outputs[DIAGNOSTIC_DATA] = model._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
+        return outputs
+
+    setattr(_predict, MARK, True)
+    _predict.rasa_original = getattr(before, "rasa_original", before)  # type: ignore[attr-defined]
+    _predict.kosmo_before = before  # type: ignore[attr-defined]
+    DIETClassifier._predict = _predict  # type: ignore[method-assign]
