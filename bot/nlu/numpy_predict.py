@@ -1,17 +1,26 @@
-"""DIET's and the ResponseSelector's prediction step, computed with NumPy from the trained weights.
+"""DIET's and the ResponseSelector's prediction of one message, computed with NumPy from the trained weights.
 
 With our configuration (no transformer layer, no entity recognition, sparse
 features only) one prediction is a handful of small matrix products: the
 message's sparse features times the sparse-to-dense kernels, the
 ResponseSelector's two hidden layers, the text embedding, and its similarity
 to the label embeddings that Rasa computed once when it loaded the model.
-TensorFlow spends most of a call on dispatch, not on that arithmetic: even
-through the concrete function (``bot.nlu.tf_predict``) a call cost about
-1.3 ms for DIET and 1.5 ms for the ResponseSelector on this machine, and the
-two together about a third of the Rasa server's CPU per message. The same
-arithmetic in NumPy and SciPy takes a small fraction of that.
+Rasa spends most of a call elsewhere: building the message's batch
+(``_create_model_data`` and a batch generator, about 1.4 ms per classifier on
+this machine) and TensorFlow's dispatch (even through the concrete function of
+``bot.nlu.tf_predict``, about 1.3 ms for DIET and 1.5 ms for the
+ResponseSelector). Together that was about 7.8 ms of the Rasa server's CPU per
+member message; with this module it is about 1.7 ms.
 
-What is computed follows Rasa 3.6's ``DIET.batch_predict`` for intent
+Two replacements, installed by ``bot.speedups`` when the server starts
+(training never uses them):
+- ``DIETClassifier._predict`` (the ResponseSelector's too) builds the one
+  message's batch directly (``message_batch``: Rasa's arrays, equal array for
+  array) and computes it with ``predict``;
+- ``RasaModel._rasa_predict`` computes any batch of a covered model with
+  ``predict`` (other callers, such as ``run_inference`` on many messages).
+
+``predict`` follows Rasa 3.6's ``DIET.batch_predict`` for intent
 classification, layer by layer (``RasaSequenceLayer`` with its
 ``RasaFeatureCombiningLayer``, ``ConcatenateSparseDenseFeatures`` and
 ``DenseForSparse``, ``Ffnn`` with ``RandomlyConnectedDense``, ``Embed``,
@@ -19,19 +28,18 @@ classification, layer by layer (``RasaSequenceLayer`` with its
 weights read from the model's own layers. The outputs have Rasa's keys,
 shapes and dtypes (``i_scores``, and the diagnostic ``text_transformed`` and
 ``attention_weights``). Float32 sums in another order than TensorFlow's differ
-in the last bits, so the numbers agree to about 1e-6, not bit for bit;
-``tests/test_numpy_predict.py`` compares them with Rasa's (TensorFlow) outputs
-on every training and held-out example, and checks that every message gets
-the same intent and response.
+in the last bits, so the numbers agree to within 1e-5 (at most 4e-6 seen), not
+bit for bit; ``tests/test_numpy_predict.py`` compares them with Rasa's
+(TensorFlow) outputs on every training and held-out example, and checks that
+every message gets the same intent, ranking and FAQ answer.
 
 ``plan_for`` reads the weights once per model and says None for anything this
 does not cover: a transformer layer, entity recognition, a model class with
 its own ``batch_predict`` (``DIET2DIET``), dimension-unifying layers, an
 activation other than Rasa's defaults, a model not prepared for prediction.
-Those models, and any batch whose arrays do not fit the model's data
-signature, go to the ``_rasa_predict`` that was installed before (TensorFlow),
-so their results and errors stay Rasa's. ``bot.speedups`` installs it when the
-server starts; training never uses it.
+Those models, and any message or batch that does not fit the model's data
+signature (dense features, say), go to the method that was installed before
+(Rasa's batch building, TensorFlow), so their results and errors stay Rasa's.
 """
 
 from __future__ import annotations
