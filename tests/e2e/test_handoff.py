@@ -171,10 +171,11 @@ async def test_outside_staffed_hours_the_member_is_told_and_offered_what_works_n
     assert "ロックを解除したい" in offer and "ほしぞら健康保険組合" in offer
     assert "申し込みますか" in offer
     assert "受け付けました" in rest.text(s, "はい")
-    # its queue gives up waiting after 3 seconds: the member is told, once
+    # its queue gives up waiting after 3 seconds: the member is told, once, and the
+    # watcher then records that it told them (after the message, so wait for both)
     deadline = time.monotonic() + 20
     told: list[str] = []
-    while time.monotonic() < deadline and not told:
+    while time.monotonic() < deadline and not (told and handoff_store.current(s).wait_notified_at):
         await asyncio.sleep(1)
         _, tracker = rest.tracker(s)
         told = [t for t in bot_texts(tracker) if "お待たせしていて申し訳ありません" in t]
