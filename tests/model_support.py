@@ -26,3 +26,27 @@ def model_path() -> Path:
         return newest_model()
     except StackError as e:
         pytest.fail(str(e))
+
+
+def model_components() -> list:
+    """The trained model's graph components (tokenizer, featurizers, classifiers, policies)."""
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model_path()))
+    return [node._component for node in agent.processor.graph_runner._instantiated_nodes.values()]
+
+
+def featurized(components: list, texts: list) -> list:
+    """A Message per text, run through the model's tokenizer and featurizers."""
+    from rasa.nlu.featurizers.featurizer import Featurizer
+    from rasa.nlu.tokenizers.tokenizer import Tokenizer
+    from rasa.shared.nlu.training_data.message import Message
+
+    out = []
+    for text in texts:
+        message = Message(data={"text": text})
+        for component in components:
+            if isinstance(component, (Tokenizer, Featurizer)):
+                component.process([message])
+        out.append(message)
+    return out

@@ -13,10 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import rasa.utils.train_utils as train_utils
-from rasa.core.agent import Agent
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
-from rasa.nlu.featurizers.featurizer import Featurizer
-from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.tensorflow.constants import ENTITY_RECOGNITION, FEATURIZERS
@@ -31,7 +28,7 @@ from bot.nlu.numpy_predict import (
     predict_with_numpy,
 )
 from bot.tenants import PROJECT_ROOT
-from tests.model_support import model_path
+from tests.model_support import featurized, model_components
 from tests.speedup_support import installed as speedup
 
 pytestmark = [pytest.mark.model]
@@ -42,9 +39,7 @@ TOLERANCE = 1e-5  # float32 sums in another order differ in the last bits (seen:
 
 @pytest.fixture(scope="module")
 def components() -> list:
-    agent = Agent.load(str(model_path()))
-    nodes = agent.processor.graph_runner._instantiated_nodes.values()
-    return [node._component for node in nodes]
+    return model_components()
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +53,7 @@ def classifiers(components) -> list[DIETClassifier]:
 def messages(components) -> list[Message]:
     texts = [m.get("text") for m in load_data(str(PROJECT_ROOT / "data" / "nlu")).intent_examples]
     texts += [m.get("text") for m in load_data(str(PROJECT_ROOT / "tests" / "nlu")).intent_examples]
-    out = []
-    for text in texts + ODD_TEXTS:
-        message = Message(data={"text": text})
-        for component in components:
-            if isinstance(component, (Tokenizer, Featurizer)):
-                component.process([message])
-        out.append(message)
-    return out
+    return featurized(components, texts + ODD_TEXTS)
 
 
 @pytest.fixture

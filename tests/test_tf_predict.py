@@ -7,17 +7,14 @@ import copy
 import numpy as np
 import pytest
 import rasa.utils.train_utils as train_utils
-from rasa.core.agent import Agent
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
-from rasa.nlu.featurizers.featurizer import Featurizer
-from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.tensorflow.models import RasaModel
 
 from bot.nlu.tf_predict import predict_through_concrete_function
 from bot.tenants import PROJECT_ROOT
-from tests.model_support import model_path
+from tests.model_support import featurized, model_components
 from tests.speedup_support import installed as speedup
 
 pytestmark = [pytest.mark.model]
@@ -27,23 +24,13 @@ ODD_TEXTS = ["ｶｸﾆﾝﾒｰﾙ届かない", "＋", "😀", "あ" * 300, "z
 
 @pytest.fixture(scope="module")
 def components() -> list:
-    agent = Agent.load(str(model_path()))
-    nodes = agent.processor.graph_runner._instantiated_nodes.values()
-    return [node._component for node in nodes]
+    return model_components()
 
 
 @pytest.fixture(scope="module")
 def messages(components) -> list[Message]:
     examples = load_data(str(PROJECT_ROOT / "data" / "nlu")).intent_examples
-    texts = [m.get("text") for m in examples[::7]] + ODD_TEXTS
-    out = []
-    for text in texts:
-        message = Message(data={"text": text})
-        for component in components:
-            if isinstance(component, (Tokenizer, Featurizer)):
-                component.process([message])
-        out.append(message)
-    return out
+    return featurized(components, [m.get("text") for m in examples[::7]] + ODD_TEXTS)
 
 
 @pytest.fixture

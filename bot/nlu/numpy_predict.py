@@ -431,12 +431,29 @@ def _plan_of(model: Any) -> Optional[_Plan]:
     return plan
 
 
+def _finished(model: Any, outputs: Dict[Text, Any]) -> Dict[Text, Any]:
+    """What Rasa's ``_rasa_predict`` does after the graph: model not training, empty diagnostics None."""
+    from rasa.shared.constants import DIAGNOSTIC_DATA
+
+    if model._training is not False:  # Keras tracks every attribute set on a model: slow
+        model._training = False
+    outputs[DIAGNOSTIC_DATA] = model._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
+    return outputs
+
+
+def _chained(replacement: Callable[..., Any], before: Callable[..., Any]) -> Callable[..., Any]:
+    """``replacement`` marked as ours, knowing Rasa's own method and the one it falls back to."""
+    setattr(replacement, MARK, True)
+    replacement.rasa_original = getattr(before, "rasa_original", before)  # type: ignore[attr-defined]
+    replacement.kosmo_before = before  # type: ignore[attr-defined]
+    return replacement
+
+
 def predict_with_numpy() -> None:
     """Make ``RasaModel._rasa_predict`` compute covered models with NumPy (idempotent).
 
     Anything not covered goes to the ``_rasa_predict`` in place before.
     """
-    from rasa.shared.constants import DIAGNOSTIC_DATA
     from rasa.utils.tensorflow import models
 
     before: Callable[..., Dict[Text, Any]] = models.RasaModel._rasa_predict
@@ -450,15 +467,9 @@ def predict_with_numpy() -> None:
         outputs = predict(plan, batch_in) if plan is not None else None
         if outputs is None:
             return before(self, batch_in)
-        if self._training is not False:  # Keras tracks every attribute set on a model: slow
-            self._training = False
-        outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
-        return outputs
+        return _finished(self, outputs)
 
-    setattr(_rasa_predict, MARK, True)
-    _rasa_predict.rasa_original = getattr(before, "rasa_original", before)  # type: ignore[attr-defined]
-    _rasa_predict.kosmo_before = before  # type: ignore[attr-defined]
-    models.RasaModel._rasa_predict = _rasa_predict  # type: ignore[method-assign]
+    models.RasaModel._rasa_predict = _chained(_rasa_predict, before)  # type: ignore[method-assign]
 
 
 def predict_messages_with_numpy() -> None:
@@ -469,7 +480,6 @@ def predict_messages_with_numpy() -> None:
     ``_predict`` in place before.
     """
     from rasa.nlu.classifiers.diet_classifier import DIETClassifier
-    from rasa.shared.constants import DIAGNOSTIC_DATA
     from rasa.utils.tensorflow.constants import FEATURIZERS
 
     before: Callable[..., Any] = DIETClassifier._predict
@@ -483,12 +493,6 @@ def predict_messages_with_numpy() -> None:
         outputs = predict(plan, batch) if plan is not None and batch is not None else None
         if outputs is None:
             return before(self, message)
-        if model._training is not False:  # Keras tracks every attribute set on a model: slow
-            model._training = False
-        outputs[DIAGNOSTIC_DATA] = model._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
-        return outputs
+        return _finished(model, outputs)
 
-    setattr(_predict, MARK, True)
-    _predict.rasa_original = getattr(before, "rasa_original", before)  # type: ignore[attr-defined]
-    _predict.kosmo_before = before  # type: ignore[attr-defined]
-    DIETClassifier._predict = _predict  # type: ignore[method-assign]
+    DIETClassifier._predict = _chained(_predict, before)  # type: ignore[method-assign]
