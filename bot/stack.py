@@ -29,8 +29,6 @@ from typing import IO, Mapping, Sequence
 
 from bot.tenants import PROJECT_ROOT
 
-VENV_BIN = Path(sys.executable).parent
-
 
 @dataclass
 class Service:
@@ -212,7 +210,7 @@ class Stack:
             )
         )
         rasa_argv = [
-            str(VENV_BIN / "rasa"), "run",
+            py, "-m", "bot.serve", "run",  # `rasa run` in a prepared process (bot/serve.py)
             "--model", str(self.model),
             "--endpoints", "endpoints.yml",
             "--credentials", "credentials.yml",

@@ -8,6 +8,7 @@ a conversation survives a restart of the Rasa server (SQL tracker store).
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -95,6 +96,18 @@ def test_http_api_needs_the_token(rest):
     assert rest.tracker(s, token="wrong")[0] == 401
     status, tracker = rest.tracker(s)
     assert status == 200 and tracker["slots"]["tenant"] == "kose"
+
+
+def test_the_server_process_is_prepared_by_bot_serve_and_runs_without_jax(stack, rest):
+    """bot.serve's settings reach the real Rasa server (tests/test_serve.py checks BLAS in a fresh process)."""
+    assert "301234519901101" in rest.text(sender(), "初期パスワードを教えて", "kose")
+    rasa = stack.service("rasa")
+    assert rasa.process is not None
+    pid = rasa.process.pid
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    assert "libtensorflow" in maps and "openblas" in maps  # the model and NumPy are loaded ...
+    assert "jaxlib" not in maps  # ... JAX is not
+    assert "bot.serve" in Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
 
 
 def test_conversation_survives_a_restart(stack, rest):
