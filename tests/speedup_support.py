@@ -1,9 +1,11 @@
-"""Installing one of bot/speedups.py's replacements for a test, and putting Rasa's back."""
+"""Installing one of bot/speedups.py's replacements for a test, and putting Rasa's back; comparing results."""
 
 from __future__ import annotations
 
 import contextlib
 from typing import Any, Callable, Iterator
+
+import numpy as np
 
 
 @contextlib.contextmanager
@@ -25,3 +27,15 @@ def installed(owner: Any, name: str, install: Callable[[], None]) -> Iterator[An
         yield rasas
     finally:
         setattr(owner, name, before)
+
+
+def assert_same_state(ours, scipys) -> None:
+    """The same attributes with the same values (arrays: same dtype, shape and entries)."""
+    assert vars(ours).keys() == vars(scipys).keys()
+    for name, theirs in vars(scipys).items():
+        mine = getattr(ours, name)
+        if isinstance(theirs, np.ndarray):
+            assert isinstance(mine, np.ndarray) and mine.dtype == theirs.dtype, name
+            assert mine.shape == theirs.shape and np.array_equal(mine, theirs), name
+        else:
+            assert type(mine) is type(theirs) and mine == theirs, name

@@ -16,6 +16,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from bot.nlu.count_vectors import count_as_coo, count_vectors_directly
 from bot.tenants import PROJECT_ROOT
 from tests.model_support import model_path
+from tests.speedup_support import assert_same_state
 from tests.speedup_support import installed as speedup
 
 ODD_TEXTS = [
@@ -63,6 +64,7 @@ def assert_same(ours, theirs) -> None:
         a, b = getattr(ours, name), getattr(theirs, name)
         assert a.dtype == b.dtype, name
         assert np.array_equal(a, b), name
+    assert_same_state(ours, theirs)  # every attribute, as scipy's constructor sets them
 
 
 def test_features_equal_rasas_for_every_training_text(pipeline, texts, installed):

@@ -10,7 +10,13 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from scipy.sparse import coo_matrix, csr_matrix, hstack
 
-from bot.nlu.sparse_features import join_coo_side_by_side, join_sparse_features_directly
+from bot.nlu.sparse_features import (
+    coo_from_parts,
+    index_dtype,
+    join_coo_side_by_side,
+    join_sparse_features_directly,
+)
+from tests.speedup_support import assert_same_state
 from tests.speedup_support import installed as speedup
 
 
@@ -23,6 +29,7 @@ def assert_same_coo(ours, scipys) -> None:
             a, b = getattr(ours, name), getattr(scipys, name)
             assert a.dtype == b.dtype, name
             assert np.array_equal(a, b), name
+        assert_same_state(ours, scipys)
     else:
         assert (ours != scipys).nnz == 0
         assert ours.dtype == scipys.dtype
@@ -53,6 +60,42 @@ def coo_pair(draw):
 def test_two_coo_matrices_join_exactly_as_hstack_does(pair):
     left, right = pair
     assert_same_coo(join_coo_side_by_side(left, right), hstack([left, right]))
+
+
+@st.composite
+def coo_parts(draw):
+    rows = draw(st.integers(1, 40))
+    cols = draw(st.sampled_from([1, 7, 5000, 2**31 - 1, 2**31 + 5]))  # past int32: int64 indices
+    nnz = draw(st.integers(0, 30))
+    dtype = draw(st.sampled_from([np.float64, np.float32, np.int64, np.intc]))
+    indices = index_dtype(max(rows, cols))
+    row = np.array(draw(st.lists(st.integers(0, rows - 1), min_size=nnz, max_size=nnz)), dtype=indices)
+    col = np.array(draw(st.lists(st.integers(0, cols - 1), min_size=nnz, max_size=nnz)), dtype=indices)
+    data = np.array(draw(st.lists(st.integers(0, 9), min_size=nnz, max_size=nnz)), dtype=dtype)
+    return data, row, col, (rows, cols)
+
+
+@settings(max_examples=300, deadline=None)
+@given(coo_parts())
+def test_a_matrix_from_parts_is_the_one_scipys_constructor_makes(parts):
+    data, row, col, shape = parts
+    ours = coo_from_parts(data, row, col, shape)
+    scipys = coo_matrix((data, (row, col)), shape=shape)
+    assert type(ours) is coo_matrix
+    assert_same_state(ours, scipys)
+    ours._check()  # scipy's own consistency check passes on it
+    # and it behaves as scipy's does where Rasa and our prediction use it
+    assert ours.nnz == scipys.nnz and ours.dtype == scipys.dtype
+    if max(shape) <= 5000:  # small enough to compare as dense
+        assert np.array_equal(ours.toarray(), scipys.toarray())
+        assert_same_coo(hstack([ours, ours]), hstack([scipys, scipys]))
+
+
+def test_index_dtype_is_scipys():
+    from scipy.sparse._sputils import get_index_dtype
+
+    for maxval in (0, 1, 2**31 - 1, 2**31, 2**40):
+        assert index_dtype(maxval) is get_index_dtype(maxval=maxval)
 
 
 @pytest.mark.parametrize(

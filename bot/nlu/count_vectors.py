@@ -28,6 +28,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
 import numpy as np
 from scipy.sparse import coo_matrix
 
+from bot.nlu.sparse_features import coo_from_parts, index_dtype
+
 # sklearn builds the same analyzer at every transform; the parameters it is
 # built from do not change once the model is loaded
 _ANALYZERS: "weakref.WeakKeyDictionary[Any, Callable[[Text], Any]]" = weakref.WeakKeyDictionary()
@@ -42,8 +44,6 @@ def _analyzer(vectorizer: Any) -> Callable[[Text], Any]:
 
 def count_as_coo(vectorizer: Any, documents: Sequence[Text]) -> coo_matrix:
     """``vectorizer.transform(documents)``, indices sorted, as COO, for a fitted ``CountVectorizer``."""
-    from scipy.sparse._sputils import get_index_dtype
-
     vocabulary: Dict[Text, int] = vectorizer.vocabulary_
     analyze = _analyzer(vectorizer)
     rows: List[int] = []
@@ -60,14 +60,13 @@ def count_as_coo(vectorizer: Any, documents: Sequence[Text]) -> coo_matrix:
             cols.append(column)
             counts.append(counter[column])
     shape = (len(documents), len(vocabulary))
-    index_dtype = get_index_dtype(maxval=max(shape))
+    indices = index_dtype(max(shape))
     data = np.array(counts, dtype=np.intc).astype(vectorizer.dtype)
     if vectorizer.binary:
         data.fill(1)
-    return coo_matrix(
-        (data, (np.array(rows, dtype=index_dtype), np.array(cols, dtype=index_dtype))),
-        shape=shape,
-    )
+    # rows count the documents and columns are vocabulary values, so every
+    # index is within ``shape`` (what coo_from_parts asks of its caller)
+    return coo_from_parts(data, np.array(rows, dtype=indices), np.array(cols, dtype=indices), shape)
 
 
 def _is_plain_fitted(vectorizer: Any) -> bool:
