@@ -10,7 +10,7 @@ that compares it with Rasa's own code:
 | ``bot.rule_matching`` | RulePolicy testing every rule at every state |
 | ``bot.past_states`` | RulePolicy replaying the conversation twice for one prediction |
 | ``bot.nlu.count_vectors`` | sklearn's general CSR path for counting a few tokens |
-| ``bot.nlu.sparse_features`` | scipy's general block builder for joining two featurizers' output |
+| ``bot.nlu.sparse_features`` | scipy's general block builder for joining two featurizers' output, and its COO constructor's checks |
 | ``bot.nlu.tf_predict`` | ``tf.function``'s per-call graph selection (there is only one graph) |
 | ``bot.nlu.numpy_predict`` | TensorFlow (and Rasa's batch building) for DIET's and the ResponseSelector's prediction: NumPy, from the same weights |
 
@@ -19,6 +19,7 @@ because Rasa creates it before it loads the model, so the speed-ups are in
 place for the model's first prediction; ``rasa train`` never creates the store,
 so training runs Rasa's code unchanged. Set ``KOSMO_RASA_SPEEDUPS=off`` to run
 the server on Rasa's code alone (for comparing, or for ruling them out).
+The server process's own settings (one BLAS thread, no JAX) are ``bot.serve``'s.
 """
 
 from __future__ import annotations
