@@ -203,8 +203,8 @@ def resident_memory_mb(pid: int) -> dict[str, float]:
             pids.extend(int(c) for c in children)
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return {"total": round(kb["VmRSS"] / 1024, 1), "anon": round(kb["RssAnon"] / 1024, 1),
-            "file": round(kb["RssFile"] / 1024, 1)}
+    return {"rss_mb": round(kb["VmRSS"] / 1024, 1), "rss_anon_mb": round(kb["RssAnon"] / 1024, 1),
+            "rss_file_mb": round(kb["RssFile"] / 1024, 1)}
 
 
 def measure_load(rasa_url: str, scripts: list[tuple[str | None, list[str]]], tag: str) -> dict[str, Any]:
@@ -311,9 +311,7 @@ def measure_rounds(servers: dict[str, tuple[str, int]], rounds: int) -> dict[str
             per_server[name].append(measure_load(servers[name][0], scripts[name], f"{name}-r{i}"))
     results: dict[str, Any] = {}
     for name, runs in per_server.items():
-        rss = resident_memory_mb(servers[name][1])
-        results[name] = {**median_of_rounds(runs), "rounds": runs, "rss_mb": rss["total"],
-                         "rss_anon_mb": rss["anon"], "rss_file_mb": rss["file"]}
+        results[name] = {**median_of_rounds(runs), "rounds": runs, **resident_memory_mb(servers[name][1])}
     return results
 
 
