@@ -12,6 +12,11 @@ A portal that is down, slow, rate-limiting or refusing becomes one
 member-facing answer (:func:`apologise`): an apology and what to try, then
 the offer of a person (``action_offer_handoff`` follows). The conversation goes on.
 
+Every call names the member it is made for (``member=client.member_of(tracker.sender_id)``):
+the client sends a signed, keyed digest of the sender id (``bot.portal_client.member``),
+on which the portal keys its per-member limits and which alone may read an
+unlock ticket it opened. One member using up their budget never blocks another.
+
 Dependencies are handed in: each :class:`PortalAction` has a ``client_factory``
 (default :func:`client_from_env`) that tests replace to point at a portal of
 their own; nothing connects when this module is imported.
@@ -19,7 +24,6 @@ their own; nothing connects when this module is imported.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from abc import ABC, abstractmethod
 from functools import lru_cache
@@ -60,11 +64,6 @@ def tenant_registry() -> TenantRegistry:
 def tenant_of(tracker: Tracker) -> Tenant:
     """The member's society (the ``tenant`` slot, else the default society)."""
     return tenant_registry().resolve(tracker.get_slot(SLOT_TENANT))
-
-
-def conversation_digest(tracker: Tracker) -> str:
-    """What the portal rate-limits per conversation by: a digest, never the sender id itself."""
-    return hashlib.sha256(tracker.sender_id.encode("utf-8")).hexdigest()[:32]
 
 
 def apologise(dispatcher: CollectingDispatcher, error: PortalError) -> List[EventType]:

@@ -5,6 +5,12 @@ asks for the insurance symbol or number (Health Insurance Act art. 194-2
 restricts requesting them); staff check the pair on the portal side. The
 birth date is the form's last slot, so the ticket is opened in the same turn
 it arrives in; the tracker store keeps ``****`` for it (``bot.tracker_store``).
+
+The portal keeps one open ticket per user ID: asking again gets the same
+number, and the member is told it is the request already received. A ticket's
+status is told only in the conversation that opened it: both calls name the
+member (``client.member_of(tracker.sender_id)``), and the portal answers any
+other conversation as it answers an unknown number.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms_common import GuardedFormValidationAction, cleared, validate_slot
-from actions.portal import PortalAction, conversation_digest, tenant_of
+from actions.portal import PortalAction, tenant_of
 from bot.normalize import find_ticket_id, parse_birth_date, parse_user_id
 from bot.portal_client import PortalClient, PortalNotFound
 
@@ -80,8 +86,13 @@ class ActionOpenUnlockTicket(PortalAction):
                 tenant_of(tracker).key,
                 user_id,
                 birth_date,
-                conversation_id=conversation_digest(tracker),
+                member=client.member_of(tracker.sender_id),
             )
+            if ticket.already_open:
+                dispatcher.utter_message(
+                    response="utter_unlock_ticket_already_open", ticket_id=ticket.ticket_id
+                )
+                return
             dispatcher.utter_message(
                 text=f"ロック解除の申請を受け付けました。受付番号は {ticket.ticket_id} です。"
             )
@@ -121,7 +132,7 @@ class ActionTicketStatus(PortalAction):
 
         async def tell_status(client: PortalClient) -> None:
             ticket = await client.get_unlock_ticket(
-                tenant_of(tracker).key, ticket_id, conversation_id=conversation_digest(tracker)
+                tenant_of(tracker).key, ticket_id, member=client.member_of(tracker.sender_id)
             )
             dispatcher.utter_message(text=f"受付番号 {ticket.ticket_id} の状況です。")
             if ticket.is_open:

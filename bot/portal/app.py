@@ -13,6 +13,13 @@ Routes (the full contract is ``openapi.json`` beside this file):
 Answers of the helpdesk API never tell whether a user ID or address exists:
 the same status and body come back, mail goes out in the background after the
 answer, and rate limits are keyed on what was asked, known or not.
+
+Every member reaches the helpdesk API through the action server's one address,
+so limits are keyed on the account asked about and on the member the bot
+speaks for (the signed ``X-Kosmo-Member`` header, :mod:`bot.portal_client.member`),
+with only a generous ceiling per address: one member or one account using up
+its budget never blocks another. An unlock ticket's status is told only to
+the member that opened it.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from sanic.response import HTTPResponse, html
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.portal import audit, ratelimit, services
+from bot.portal import audit, ratelimit, services, tickets
 from bot.portal.audit import AuditRecord
 from bot.portal.clock import Clock, SystemClock
 from bot.portal.db import Database
@@ -44,12 +51,12 @@ from bot.portal.devsmtp import DevOutbox
 from bot.portal.errors import ApiError
 from bot.portal.mail import Mailer, SmtpMailer
 from bot.portal.ratelimit import RateCheck, RateLimited
+from bot.portal.security import member_from_headers
 from bot.portal.settings import PortalSettings
 from bot.portal.validation import (
     ValidationError,
     parse_birth_date,
     parse_bool_true,
-    parse_conversation_id,
     parse_email,
     parse_new_password,
     parse_otp_code,
@@ -61,6 +68,7 @@ from bot.portal.validation import (
     reject_unknown_fields,
     require_object,
 )
+from bot.portal_client import member as member_ids
 from bot.tenants import OTP_EMAIL, OTP_TOTP, Tenant, TenantRegistry, load_registry
 
 logger = logging.getLogger(__name__)
@@ -106,6 +114,7 @@ class Portal:
         self.outbox = outbox
         self.pending_mail: set[asyncio.Task[None]] = set()
         self.openapi = load_openapi(settings.dev)
+        self.member_key = member_ids.member_key(settings.member_id_key, settings.service_token)
 
     def ctx(self) -> services.Ctx:
         return services.Ctx(settings=self.settings, registry=self.registry, now=self.clock.now())
@@ -146,10 +155,16 @@ def _validation_error(e: ValidationError) -> ApiError:
 
 
 def _client_ip(request: Request, settings: PortalSettings) -> str:
+    """The caller's address: the peer, or behind a trusted reverse proxy the entry it added.
+
+    ``X-Forwarded-For`` grows to the right and a client may send one of its own, so
+    only the last entry (written by our proxy) is used, never the first.
+    """
     if settings.trust_forwarded_for:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
+        forwarded = request.headers.get("X-Forwarded-For", "")[-1024:]
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
     return (request.ip or "unknown")[:64]
 
 
@@ -492,14 +507,15 @@ Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
 def _audited(
     portal: Portal, endpoint: str, token_of: Callable[[], str | None], realm: str
 ) -> Callable[[Handler], Handler]:
-    """Authenticate, run, and write one audit row whatever the outcome."""
+    """Authenticate (the bearer token, then the member's signature), run, and write
+    one audit row whatever the outcome."""
 
     def wrap(handler: Handler) -> Handler:
         async def run(request: Request, **kwargs: Any) -> HTTPResponse:
             record = AuditRecord(endpoint=endpoint, client=_client_ip(request, portal.settings))
             try:
                 _check_bearer(request, token_of(), realm)
-                record.conversation = parse_conversation_id(request.headers.get("X-Kosmo-Conversation"))
+                record.member = member_from_headers(request.headers, portal.member_key)
                 response = await handler(request, record, **kwargs)
             except ApiError as e:
                 response = _error(e)
@@ -526,9 +542,15 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
     service = partial(_audited, portal, token_of=lambda: portal.settings.service_token, realm="helpdesk")
 
     async def limit_caller(request: Request, record: AuditRecord, endpoint: str) -> None:
-        checks = [RateCheck(endpoint, "client", record.client or "unknown")]
-        if record.conversation:
-            checks.append(RateCheck(endpoint, "conversation", record.conversation))
+        """Count the call for its member and (a ceiling) its address, before any other work.
+
+        Calls that name no member all count as one member per address.
+        """
+        client = record.client or "unknown"
+        checks = [
+            RateCheck(endpoint, "client", client),
+            RateCheck(endpoint, "member", record.member or f"client:{client}"),
+        ]
         now = portal.clock.now()
         await portal.db.run(lambda s: ratelimit.consume(s, checks, portal.rules(), now))
 
@@ -580,14 +602,17 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
         birth = parse_birth_date(body.get("birth_date"), _today(portal))
         ctx = portal.ctx()
         check = [RateCheck("unlock_open", "account", f"{tenant.key}:{user_id}")]
+        opened_by = tickets.member_tag(record.member)
 
         def work(s: Session) -> tuple[dict[str, Any], str]:
             ratelimit.consume(s, check, portal.rules(), ctx.now)
-            return services.open_unlock_ticket(s, ctx, tenant.key, user_id, birth)
+            return tickets.open_unlock_ticket(s, ctx, tenant.key, user_id, birth, opened_by)
 
         ticket, record.outcome = await portal.run(work)
+        portal.send_later(ctx.mails)
         return json_response(
-            ticket, status=201, headers={"Location": f"/api/v1/unlock-tickets/{ticket['ticket_id']}"}
+            ticket, status=200 if ticket["already_open"] else 201,
+            headers={"Location": f"/api/v1/unlock-tickets/{ticket['ticket_id']}"},
         )
 
     async def read_ticket(request: Request, record: AuditRecord, ticket_id: str) -> HTTPResponse:
@@ -600,12 +625,16 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
         tid = parse_ticket_id(ticket_id)
         record.subject = tid
 
-        def work(s: Session) -> dict[str, Any] | None:
-            ticket = services.get_ticket(s, tenant.key, tid)
-            return services.ticket_json(ticket) if ticket else None
+        def work(s: Session) -> tuple[dict[str, Any] | None, bool]:
+            ticket = tickets.get_ticket(s, tenant.key, tid)
+            if ticket is None or not tickets.told_to(ticket, record.member):
+                return None, ticket is not None
+            return tickets.ticket_json(ticket), True
 
-        found = await portal.run(work)
+        found, exists = await portal.run(work)
         if found is None:
+            # Another member's ticket is answered like a number that does not exist.
+            record.outcome = "not_opener" if exists else "not_found"
             raise ApiError(404, "not_found", "no such ticket for this society", "ticket_id")
         record.outcome = found["status"]
         return json_response(found)
@@ -661,28 +690,32 @@ def _add_admin_routes(app: Sanic, portal: Portal) -> None:
             raise ValidationError("status", "must be open or closed", "format")
 
         def work(s: Session) -> list[dict[str, Any]]:
-            return [services.admin_ticket_json(s, t) for t in services.list_tickets(s, tenant, status)]
+            return [tickets.admin_ticket_json(s, t) for t in tickets.list_tickets(s, tenant, status)]
 
-        tickets = await portal.run(work)
-        record.outcome = f"listed:{len(tickets)}"
-        return json_response({"tickets": tickets})
+        rows = await portal.run(work)
+        record.outcome = f"listed:{len(rows)}"
+        return json_response({"tickets": rows})
 
     def closer(fn: Callable[..., Any], outcome: str) -> Handler:
         async def close(request: Request, record: AuditRecord, ticket_id: str) -> HTTPResponse:
             tid = parse_ticket_id(ticket_id)
             record.subject = tid
             now = portal.clock.now()
+            mails: list[EmailMessage] = []
 
             def work(s: Session) -> dict[str, Any]:
                 try:
                     ticket = fn(s, now, tid, "admin-api")
-                except services.TicketError as e:
+                except tickets.TicketError as e:
                     status = 404 if str(e).startswith("no ticket") else 409
                     raise ApiError(status, "not_found" if status == 404 else "ticket_not_resolvable",
                                    str(e), "ticket_id") from None
-                return services.admin_ticket_json(s, ticket)
+                message = tickets.closed_ticket_mail(s, portal.registry, portal.settings.mail_sender, ticket)
+                mails.extend([message] if message else [])
+                return tickets.admin_ticket_json(s, ticket)
 
             ticket = await portal.run(work)
+            portal.send_later(mails)
             record.tenant = ticket["tenant"]
             record.outcome = outcome
             return json_response(ticket)
@@ -691,10 +724,10 @@ def _add_admin_routes(app: Sanic, portal: Portal) -> None:
 
     app.add_route(admin("admin_list_tickets")(list_tickets), "/admin/v1/unlock-tickets", methods=["GET"],
                   name="admin_list_tickets")
-    app.add_route(admin("admin_resolve_ticket")(closer(services.resolve_ticket, "unlocked")),
+    app.add_route(admin("admin_resolve_ticket")(closer(tickets.resolve_ticket, "unlocked")),
                   "/admin/v1/unlock-tickets/<ticket_id:str>/resolve", methods=["POST"],
                   name="admin_resolve_ticket")
-    app.add_route(admin("admin_reject_ticket")(closer(services.reject_ticket, "rejected")),
+    app.add_route(admin("admin_reject_ticket")(closer(tickets.reject_ticket, "rejected")),
                   "/admin/v1/unlock-tickets/<ticket_id:str>/reject", methods=["POST"],
                   name="admin_reject_ticket")
 

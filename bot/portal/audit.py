@@ -2,7 +2,8 @@
 
 One row per call in ``audit_events`` and one JSON line on the
 ``kosmo.portal.audit`` logger. What is recorded: when, which endpoint, the
-society, the caller's address, a digest prefix of the conversation id, the
+society, the caller's address, a digest prefix of the member id (the signed
+``X-Kosmo-Member`` header, stored in the ``conversation`` column), the
 subject (user ID, or a masked email), the HTTP status and an outcome word
 for staff ("sent", "unknown_account", ...). What is never recorded: codes,
 tokens, passwords, birth dates, full email addresses.
@@ -30,8 +31,8 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}***@{domain}" if domain else "***"
 
 
-def conversation_tag(conversation: str | None) -> str | None:
-    return digest(conversation)[:12] if conversation else None
+def member_tag(member: str | None) -> str | None:
+    return digest(member)[:12] if member else None
 
 
 @dataclass
@@ -39,7 +40,7 @@ class AuditRecord:
     endpoint: str
     tenant: str | None = None
     client: str | None = None
-    conversation: str | None = None
+    member: str | None = None
     subject: str | None = None
     status: int = 0
     outcome: str = ""
@@ -52,7 +53,7 @@ def write(session: Session, record: AuditRecord, now: dt.datetime) -> None:
             endpoint=record.endpoint,
             tenant=record.tenant,
             client=(record.client or "")[:64] or None,
-            conversation=conversation_tag(record.conversation),
+            conversation=member_tag(record.member),
             subject=(record.subject or "")[:128] or None,
             status=record.status,
             outcome=record.outcome[:48] or "-",
@@ -65,7 +66,7 @@ def write(session: Session, record: AuditRecord, now: dt.datetime) -> None:
                 "endpoint": record.endpoint,
                 "tenant": record.tenant,
                 "client": record.client,
-                "conversation": conversation_tag(record.conversation),
+                "member": member_tag(record.member),
                 "subject": record.subject,
                 "status": record.status,
                 "outcome": record.outcome,

@@ -4,7 +4,7 @@
     python -m bot.portal seed [--reset]
     python -m bot.portal serve [--host 127.0.0.1] [--port 8080] [--dev]
     python -m bot.portal tickets list [--tenant T] [--status open|closed]
-    python -m bot.portal tickets resolve TICKET_ID
+    python -m bot.portal tickets resolve TICKET_ID   (mails the member how it ended)
     python -m bot.portal tickets reject TICKET_ID
     python -m bot.portal audit [--limit N]
 
@@ -19,7 +19,8 @@ import logging
 import os
 import socket
 import sys
-from typing import NoReturn, Sequence
+from email.message import EmailMessage
+from typing import Any, NoReturn, Sequence
 
 from bot.portal.settings import (
     DEV_SERVICE_TOKEN,
@@ -152,6 +153,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mail_member(message: EmailMessage) -> None:
+    """Send the mail about a ticket this command closed, as the running portal would.
+
+    A mail server problem does not undo the closing: it is one warning line.
+    """
+    import asyncio
+
+    from bot.portal.mail import SmtpMailer
+    from bot.portal.settings import settings_from_env
+
+    try:
+        settings = settings_from_env(require_token=False)
+        if settings.dev:
+            mailer = SmtpMailer(settings.dev_smtp_host, settings.dev_smtp_port, timeout=settings.smtp_timeout)
+        else:
+            mailer = SmtpMailer(
+                settings.smtp_host, settings.smtp_port, username=settings.smtp_user,
+                password=settings.smtp_password, starttls=settings.smtp_starttls, timeout=settings.smtp_timeout,
+            )
+        asyncio.run(mailer.send(message))
+    except Exception as e:  # noqa: BLE001 - settings, SMTP or network: one line for staff
+        print(f"warning: the ticket is closed, but the mail to the member could not be sent: {e}",
+              file=sys.stderr)
+    else:
+        print("mailed the member at their registered address")
+
+
 def _ticket_line(t: dict) -> str:
     who = t["claimed_user_id"] + ("" if t["identity_verified"] else " (identity NOT verified)")
     state = t["status"] + (f"/{t['resolution']}" if t["resolution"] else "")
@@ -160,7 +188,7 @@ def _ticket_line(t: dict) -> str:
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
-    from bot.portal import services
+    from bot.portal import tickets
     from bot.portal.clock import SystemClock
     from bot.portal.db import Database, current_revision
     from bot.portal.validation import ValidationError, parse_ticket_id
@@ -178,8 +206,8 @@ def cmd_tickets(args: argparse.Namespace) -> int:
                 if args.tenant.strip().lower() not in registry:
                     raise CliError(f"unknown society {args.tenant!r}; known: {', '.join(sorted(registry.tenants))}", 2)
                 tenant = args.tenant.strip().lower()
-            rows = db.run_sync(lambda s: [services.admin_ticket_json(s, t)
-                                          for t in services.list_tickets(s, tenant, args.status)])
+            rows = db.run_sync(lambda s: [tickets.admin_ticket_json(s, t)
+                                          for t in tickets.list_tickets(s, tenant, args.status)])
             if not rows:
                 print("no tickets")
             for row in rows:
@@ -189,15 +217,24 @@ def cmd_tickets(args: argparse.Namespace) -> int:
             tid = parse_ticket_id(args.ticket_id)
         except ValidationError:
             raise CliError(f"{args.ticket_id!r} is not a ticket id like UL-7F3K9Q", 2) from None
-        fn = services.resolve_ticket if args.action == "resolve" else services.reject_ticket
+        fn = tickets.resolve_ticket if args.action == "resolve" else tickets.reject_ticket
         now = SystemClock().now()
         by = f"cli:{os.environ.get('USER', 'staff')}"
+        registry = load_registry()
+        sender = os.environ.get("KOSMO_MAIL_SENDER") or None
+
+        def close(s: Any) -> tuple[dict[str, Any], EmailMessage | None]:
+            ticket = fn(s, now, tid, by)
+            return tickets.admin_ticket_json(s, ticket), tickets.closed_ticket_mail(s, registry, sender, ticket)
+
         try:
-            row = db.run_sync(lambda s: services.admin_ticket_json(s, fn(s, now, tid, by)))
-        except services.TicketError as e:
+            row, message = db.run_sync(close)
+        except tickets.TicketError as e:
             raise CliError(str(e)) from None
         done = "unlocked the account and closed" if args.action == "resolve" else "rejected"
         print(f"{done} {tid} ({row['tenant']} {row['claimed_user_id']})")
+        if message is not None:
+            _mail_member(message)
         return 0
     finally:
         db.dispose()

@@ -122,3 +122,41 @@ def reset_password_message(
         "再設定を申し込んだ覚えがない場合は、このメールを破棄してください。\n"
     )
     return _message(tenant, sender, to, f"【{tenant.short_name}】パスワード再設定のご案内", body)
+
+
+def unlock_ticket_opened_message(tenant: Tenant, sender: str | None, to: str, ticket_id: str) -> EmailMessage:
+    """To the owner of the user ID a ticket was opened for; says nothing of whether it matched."""
+    body = (
+        f"{tenant.name}のKOSMO Webで、このメールアドレスが登録されたユーザIDについて、\n"
+        "アカウントのロック解除のお申し込みを受け付けました。\n\n"
+        f"    受付番号: {ticket_id}\n\n"
+        "担当者がご本人確認のうえ対応し、結果をこのメールアドレスにお知らせします。\n"
+        "解除まで数日かかることがあります。\n"
+        f"お申し込みの覚えがない場合は、{tenant.contact}へご連絡ください。\n"
+    )
+    return _message(tenant, sender, to, f"【{tenant.short_name}】ロック解除のお申し込みを受け付けました", body)
+
+
+def unlock_ticket_closed_message(
+    tenant: Tenant, sender: str | None, to: str, ticket_id: str, unlocked: bool
+) -> EmailMessage:
+    """How the ticket ended: unlocked, or not (identity not confirmed)."""
+    if unlocked:
+        subject = f"【{tenant.short_name}】アカウントのロックを解除しました"
+        outcome = (
+            "アカウントのロックを解除しました。\n"
+            "KOSMO Webにログインしてお試しください。\n"
+        )
+    else:
+        subject = f"【{tenant.short_name}】ロック解除のお申し込みについて"
+        outcome = (
+            "ご本人確認ができなかったため、ロックは解除しませんでした。\n"
+            f"お手数ですが、{tenant.contact}へお問い合わせください。\n"
+        )
+    body = (
+        f"{tenant.name}のKOSMO Webのロック解除のお申し込み（受付番号: {ticket_id}）について、\n"
+        "担当者の確認が終わりました。\n\n"
+        f"{outcome}\n"
+        f"お申し込みの覚えがない場合は、{tenant.contact}へご連絡ください。\n"
+    )
+    return _message(tenant, sender, to, subject, body)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -117,11 +118,25 @@ class EmailToken(Base):
     account = relationship(Account)
 
 
+OPEN_TICKET_WHERE = text("status = 'open'")
+
+
 class UnlockTicket(Base):
-    """A member's request to unlock; ``account_id`` is None when the identity did not match."""
+    """A member's request to unlock; ``account_id`` is None when the identity did not match.
+
+    At most one ticket is open per society and user ID asked about (a partial
+    unique index, which SQLite and PostgreSQL both enforce); ``opened_by`` is
+    a digest of the signed member id that opened it, the only one told its status.
+    """
 
     __tablename__ = "unlock_tickets"
-    __table_args__ = (Index("ix_unlock_tickets_tenant_status", "tenant", "status"),)
+    __table_args__ = (
+        Index("ix_unlock_tickets_tenant_status", "tenant", "status"),
+        Index(
+            "uq_unlock_tickets_one_open", "tenant", "claimed_user_id", unique=True,
+            sqlite_where=OPEN_TICKET_WHERE, postgresql_where=OPEN_TICKET_WHERE,
+        ),
+    )
 
     id = Column(String(16), primary_key=True)  # "UL-7F3K9Q"
     tenant = Column(String(32), nullable=False)
@@ -133,6 +148,7 @@ class UnlockTicket(Base):
     created_at = Column(UTCDateTime, nullable=False)
     closed_at = Column(UTCDateTime, nullable=True)
     closed_by = Column(String(64), nullable=True)
+    opened_by = Column(String(64), nullable=True)  # digest of the member id; None: no member named
     account = relationship(Account)
 
 
@@ -155,7 +171,7 @@ class AuditEvent(Base):
     endpoint = Column(String(64), nullable=False)
     tenant = Column(String(32), nullable=True)
     client = Column(String(64), nullable=True)
-    conversation = Column(String(16), nullable=True)  # digest prefix, not the id
+    conversation = Column(String(16), nullable=True)  # digest prefix of the member id, not the id
     subject = Column(String(128), nullable=True)  # user ID or masked email
     status = Column(Integer, nullable=False)
     outcome = Column(String(48), nullable=False)

@@ -7,6 +7,11 @@ refused caller exactly how long to wait (the ``Retry-After`` header).
 Keys for user IDs and emails are digests, so the table never holds an
 address somebody merely typed, and unknown accounts are limited exactly like
 known ones.
+
+A key's row is created (``INSERT ... ON CONFLICT DO NOTHING``) before it is
+locked, so two first requests for one key at the same moment on PostgreSQL
+queue on the row instead of both inserting it (on SQLite transactions are
+serialised anyway).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.portal.models import RateBucket
@@ -63,6 +69,7 @@ def consume(
             continue
         key = bucket_key(check)
         interval = rule.period / rule.limit
+        _ensure_row(session, key, t)
         bucket = session.execute(
             select(RateBucket).where(RateBucket.key == key).with_for_update()
         ).scalar_one_or_none()
@@ -81,6 +88,14 @@ def consume(
             session.add(RateBucket(key=key, tat=new_tat))
         else:
             bucket.tat = new_tat
+
+
+def _ensure_row(session: Session, key: str, t: float) -> None:
+    """A row for ``key`` (a fresh one behaves like none: ``tat`` = now), so it can be locked."""
+    dialect = session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is not None:
+        session.execute(insert(RateBucket).values(key=key, tat=t).on_conflict_do_nothing(index_elements=["key"]))
 
 
 def prune(session: Session, now: dt.datetime) -> int:

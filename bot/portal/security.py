@@ -1,5 +1,8 @@
 """Password hashing, random tokens and digests.
 
+Member identities (``X-Kosmo-Member``) are checked against their HMAC
+signature here (:func:`member_from_headers`).
+
 Passwords use PBKDF2-HMAC-SHA512 with 210,000 iterations, Keycloak's current
 default (``pbkdf2-sha512``); the iteration count is stored in each hash, so it
 can be lowered for tests or raised later without breaking stored passwords.
@@ -11,8 +14,11 @@ import base64
 import hashlib
 import hmac
 import secrets
+from typing import Mapping
 
-from bot.portal.validation import TICKET_ID_ALPHABET, TICKET_ID_LENGTH
+from bot.portal.errors import ApiError
+from bot.portal.validation import TICKET_ID_ALPHABET, TICKET_ID_LENGTH, ValidationError
+from bot.portal_client import member as member_ids
 
 _SCHEME = "pbkdf2_sha512"
 
@@ -60,3 +66,25 @@ def new_ticket_id() -> str:
 
 def constant_time_equals(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def member_from_headers(headers: Mapping[str, str], key: bytes) -> str | None:
+    """The member the bot speaks for, from the signed ``X-Kosmo-Member`` header, or None.
+
+    A malformed id is a 422 (ValidationError); an id without a valid signature
+    (or a signature without an id) a 401: an unsigned claim is never keyed on.
+    """
+    member = headers.get(member_ids.MEMBER_HEADER, "")
+    signature = headers.get(member_ids.SIGNATURE_HEADER, "")
+    if not member and not signature:
+        return None
+    if len(member) > 64 or not member_ids.MEMBER_ID_RE.match(member):
+        raise ValidationError(member_ids.MEMBER_HEADER, "must be a kind, a colon and 32 hex digits", "format")
+    if (
+        len(signature) != 64
+        or not member_ids.SIGNATURE_RE.match(signature)
+        or not member_ids.verify(key, member, signature)
+    ):
+        raise ApiError(401, "member_signature_invalid", "the member identity is not signed with the member-id key",
+                       member_ids.SIGNATURE_HEADER)
+    return member

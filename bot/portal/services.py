@@ -10,7 +10,8 @@ Lockout follows Keycloak's brute-force detection: every failed login (wrong
 password, wrong birth date, wrong one-time password) counts; the counter
 restarts when the last failure is older than the failure reset time; every
 ``max_failures``-th failure locks the account. A locked account gets the same
-answer for a right password as for a wrong one.
+answer for a right password as for a wrong one. Unlock tickets, which lift a
+lock, are in :mod:`bot.portal.tickets`.
 """
 
 from __future__ import annotations
@@ -33,13 +34,12 @@ from bot.portal.errors import (
     session_invalid,
     wrong_step,
 )
-from bot.portal.models import Account, EmailToken, LoginSession, UnlockTicket
+from bot.portal.models import Account, EmailToken, LoginSession
 from bot.portal.security import (
     constant_time_equals,
     digest,
     hash_password,
     new_email_otp,
-    new_ticket_id,
     new_token,
     verify_password,
 )
@@ -525,111 +525,6 @@ def helpdesk_user_id_reminder(session: Session, ctx: Ctx, tenant: str, email: st
     t = ctx.tenant(tenant)
     ctx.mails.append(mail.user_id_reminder_message(t, ctx.settings.mail_sender, email, user_ids))
     return "sent"
-
-
-def ticket_json(ticket: UnlockTicket) -> dict[str, Any]:
-    """What the helpdesk API shows of a ticket; never whether the identity matched."""
-    return {
-        "ticket_id": ticket.id,
-        "tenant": ticket.tenant,
-        "status": ticket.status,
-        "resolution": ticket.resolution,
-        "created_at": ticket.created_at.isoformat(),
-        "closed_at": ticket.closed_at.isoformat() if ticket.closed_at else None,
-    }
-
-
-def admin_ticket_json(session: Session, ticket: UnlockTicket) -> dict[str, Any]:
-    account = session.get(Account, ticket.account_id) if ticket.account_id else None
-    return {
-        **ticket_json(ticket),
-        "claimed_user_id": ticket.claimed_user_id,
-        "identity_verified": ticket.identity_verified,
-        "account_user_id": account.user_id if account else None,
-        "account_locked": bool(account and account.locked),
-        "closed_by": ticket.closed_by,
-    }
-
-
-def open_unlock_ticket(
-    session: Session, ctx: Ctx, tenant: str, user_id: str, birth_date: dt.date
-) -> tuple[dict[str, Any], str]:
-    """Opens a ticket whether or not the identity matches; staff see which it was."""
-    account = find_account(session, tenant, user_id)
-    verified = account is not None and account.birth_date == birth_date
-    for _ in range(8):
-        ticket_id = new_ticket_id()
-        if session.get(UnlockTicket, ticket_id) is None:
-            break
-    else:  # pragma: no cover - 8 collisions in a space of 10^9
-        raise ApiError(503, "unavailable", "please try again")
-    ticket = UnlockTicket(
-        id=ticket_id,
-        tenant=tenant,
-        account_id=account.id if verified and account else None,
-        claimed_user_id=user_id,
-        identity_verified=verified,
-        status="open",
-        created_at=ctx.now,
-    )
-    session.add(ticket)
-    outcome = "verified" if verified else ("birth_date_mismatch" if account else "unknown_account")
-    return ticket_json(ticket), outcome
-
-
-def get_ticket(session: Session, tenant: str | None, ticket_id: str) -> UnlockTicket | None:
-    ticket = session.get(UnlockTicket, ticket_id)
-    if ticket is None or (tenant is not None and ticket.tenant != tenant):
-        return None
-    return ticket
-
-
-def list_tickets(session: Session, tenant: str | None = None, status: str | None = None) -> list[UnlockTicket]:
-    query = select(UnlockTicket).order_by(UnlockTicket.created_at, UnlockTicket.id)
-    if tenant:
-        query = query.where(UnlockTicket.tenant == tenant)
-    if status:
-        query = query.where(UnlockTicket.status == status)
-    return list(session.execute(query).scalars())
-
-
-class TicketError(Exception):
-    """A ticket cannot be resolved as asked; the message is for staff."""
-
-
-def resolve_ticket(session: Session, now: dt.datetime, ticket_id: str, by: str) -> UnlockTicket:
-    """Unlocks the account of a verified ticket and closes it."""
-    ticket = session.get(UnlockTicket, ticket_id, with_for_update=True)
-    if ticket is None:
-        raise TicketError(f"no ticket {ticket_id}")
-    if ticket.status != "open":
-        raise TicketError(f"ticket {ticket_id} is already closed ({ticket.resolution})")
-    if not ticket.identity_verified or ticket.account_id is None:
-        raise TicketError(
-            f"ticket {ticket_id}: user ID and birth date did not match an account; reject it instead"
-        )
-    account = session.get(Account, ticket.account_id, with_for_update=True)
-    if account is None:
-        raise TicketError(f"ticket {ticket_id}: the account no longer exists; reject it instead")
-    unlock(account, now)
-    ticket.status = "closed"
-    ticket.resolution = "unlocked"
-    ticket.closed_at = now
-    ticket.closed_by = by[:64]
-    return ticket
-
-
-def reject_ticket(session: Session, now: dt.datetime, ticket_id: str, by: str) -> UnlockTicket:
-    ticket = session.get(UnlockTicket, ticket_id, with_for_update=True)
-    if ticket is None:
-        raise TicketError(f"no ticket {ticket_id}")
-    if ticket.status != "open":
-        raise TicketError(f"ticket {ticket_id} is already closed ({ticket.resolution})")
-    ticket.status = "closed"
-    ticket.resolution = "rejected"
-    ticket.closed_at = now
-    ticket.closed_by = by[:64]
-    return ticket
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Portal settings, read from the environment once by the CLI and handed to the app.
 
-Secrets (the service and admin tokens, the SMTP password) come only from the
-environment. Lockout numbers default to Keycloak's brute-force detection
+Secrets (the service and admin tokens, the member-id key, the SMTP password)
+come only from the environment. Lockout numbers default to Keycloak's brute-force detection
 defaults (failureFactor 30, failure reset 12 h, wait increment 60 s, max wait
 15 min); the mode defaults to Keycloak's *permanent* lockout option because
 the manuals send locked members to their society, which unlocks them.
@@ -32,27 +32,35 @@ class RateRule:
     period: float
 
 
-# (endpoint, scope) -> rule. Scopes: "account" (user ID or email in the request,
-# known or not), "conversation" (the X-Kosmo-Conversation header) and "client"
-# (the caller's address).
+# (endpoint, scope) -> rule. Scopes:
+# - "account": the user ID or email in the request, known or not;
+# - "member": the member the bot speaks for (the signed X-Kosmo-Member header,
+#   one per LINE user, widget session or REST sender); calls without one all
+#   count as one member per client address;
+# - "client": the caller's address. Every member reaches the portal through
+#   the action server's one address, so this is a ceiling far above what
+#   members use (it stops a runaway caller), not a per-member budget.
+# One member or one account using up its budget never touches another's.
 DEFAULT_RATE_RULES: dict[tuple[str, str], RateRule] = {
     ("otp_resend", "account"): RateRule(3, 600),
-    ("otp_resend", "conversation"): RateRule(5, 600),
-    ("otp_resend", "client"): RateRule(120, 60),
+    ("otp_resend", "member"): RateRule(5, 600),
+    ("otp_resend", "client"): RateRule(1200, 60),
     ("user_id_reminder", "account"): RateRule(3, 3600),
-    ("user_id_reminder", "conversation"): RateRule(5, 3600),
-    ("user_id_reminder", "client"): RateRule(60, 60),
+    ("user_id_reminder", "member"): RateRule(5, 3600),
+    ("user_id_reminder", "client"): RateRule(600, 60),
     ("otp_diagnose", "account"): RateRule(10, 600),
-    ("otp_diagnose", "conversation"): RateRule(20, 600),
-    ("otp_diagnose", "client"): RateRule(120, 60),
-    ("unlock_open", "account"): RateRule(3, 3600),
-    ("unlock_open", "conversation"): RateRule(5, 3600),
-    ("unlock_open", "client"): RateRule(30, 60),
-    ("unlock_read", "conversation"): RateRule(60, 600),
-    ("unlock_read", "client"): RateRule(240, 60),
+    ("otp_diagnose", "member"): RateRule(20, 600),
+    ("otp_diagnose", "client"): RateRule(1200, 60),
+    ("unlock_open", "account"): RateRule(5, 3600),
+    ("unlock_open", "member"): RateRule(5, 3600),
+    ("unlock_open", "client"): RateRule(600, 60),
+    ("unlock_read", "member"): RateRule(60, 600),
+    ("unlock_read", "client"): RateRule(2400, 60),
     ("forgot_password", "account"): RateRule(3, 3600),
     ("forgot_password", "client"): RateRule(30, 60),
 }
+# Scope names of earlier versions still accepted in KOSMO_PORTAL_RATE_LIMITS.
+SCOPE_ALIASES = {"conversation": "member"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,9 @@ class PortalSettings:
         default_factory=lambda: dict(DEFAULT_RATE_RULES)
     )
     trust_forwarded_for: bool = False
+    # Key of the X-Kosmo-Member signature (KOSMO_MEMBER_ID_KEY); None: derived
+    # from the service token (bot.portal_client.member.derive_key).
+    member_id_key: str | None = field(default=None, repr=False)
 
     def with_overrides(self, **changes: object) -> "PortalSettings":
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -142,6 +153,7 @@ def parse_rate_overrides(raw: str) -> dict[tuple[str, str], RateRule]:
         try:
             name, value = part.split("=", 1)
             endpoint, scope = name.strip().split(".", 1)
+            scope = SCOPE_ALIASES.get(scope, scope)
             limit, period = value.strip().split("/", 1)
             rule = RateRule(int(limit), float(period))
         except ValueError:
@@ -157,21 +169,30 @@ def parse_rate_overrides(raw: str) -> dict[tuple[str, str], RateRule]:
 
 
 def settings_from_env(
-    environ: Mapping[str, str] | None = None, *, dev: bool | None = None
+    environ: Mapping[str, str] | None = None, *, dev: bool | None = None, require_token: bool = True
 ) -> PortalSettings:
-    """Build settings from ``KOSMO_*`` variables; refuses to run without a token unless dev."""
+    """Build settings from ``KOSMO_*`` variables; refuses to run without a token unless dev.
+
+    ``require_token=False`` is for commands that do not serve the API (the CLI
+    mailing a member about a ticket it closed): the token may then be empty.
+    """
     env = os.environ if environ is None else environ
     dev_mode = _bool(env, "KOSMO_PORTAL_DEV", False) if dev is None else dev
     token = env.get("KOSMO_PORTAL_SERVICE_TOKEN") or None
     if token is None:
-        if not dev_mode:
+        if dev_mode:
+            token = DEV_SERVICE_TOKEN
+        elif require_token:
             raise SettingsError(
                 "KOSMO_PORTAL_SERVICE_TOKEN is not set (use --dev for the development token)"
             )
-        token = DEV_SERVICE_TOKEN
+        else:
+            token = ""
     admin = env.get("KOSMO_PORTAL_ADMIN_TOKEN") or (DEV_ADMIN_TOKEN if dev_mode else None)
-    for name, value in (("KOSMO_PORTAL_SERVICE_TOKEN", token), ("KOSMO_PORTAL_ADMIN_TOKEN", admin)):
-        if value is not None and not dev_mode and len(value) < 16:
+    member_id_key = env.get("KOSMO_MEMBER_ID_KEY") or None
+    for name, value in (("KOSMO_PORTAL_SERVICE_TOKEN", token), ("KOSMO_PORTAL_ADMIN_TOKEN", admin),
+                        ("KOSMO_MEMBER_ID_KEY", member_id_key)):
+        if value and not dev_mode and len(value) < 16:
             raise SettingsError(f"{name} must be at least 16 characters")
     rules = dict(DEFAULT_RATE_RULES)
     rules.update(parse_rate_overrides(env.get("KOSMO_PORTAL_RATE_LIMITS", "")))
@@ -217,4 +238,5 @@ def settings_from_env(
         password_hash_iterations=_int(env, "KOSMO_PORTAL_PBKDF2_ITERATIONS", 210_000, minimum=1000),
         rate_rules=rules,
         trust_forwarded_for=_bool(env, "KOSMO_PORTAL_TRUST_FORWARDED_FOR", False),
+        member_id_key=member_id_key,
     )

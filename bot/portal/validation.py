@@ -27,7 +27,6 @@ _EMAIL_LOCAL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%
 _EMAIL_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _DATE_DASHED_RE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
 _DATE_COMPACT_RE = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$")
-_CONVERSATION_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
 # Dashes members may type between date parts: hyphen variants, minus, full-width forms.
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff70"), "-")
 EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
@@ -231,12 +230,3 @@ def parse_token(value: Any, field: str) -> str:
 def parse_bool_true(value: Any, field: str) -> None:
     if value is not True:
         raise ValidationError(field, "must be true", "required")
-
-
-def parse_conversation_id(value: str | None) -> str | None:
-    """The optional ``X-Kosmo-Conversation`` header: an opaque printable-ASCII id."""
-    if value is None or value == "":
-        return None
-    if not _CONVERSATION_RE.match(value):
-        raise ValidationError("X-Kosmo-Conversation", "must be 1-128 printable ASCII", "format")
-    return value

@@ -6,11 +6,17 @@ Answers become frozen dataclasses; every failure becomes a
 :class:`~bot.portal_client.errors.PortalError` subclass, never a raw
 aiohttp exception or traceback.
 
+Member identity: every call may name the member it is made for
+(``member=client.member_of(tracker.sender_id)``); the client sends the
+member id with its signature (:mod:`bot.portal_client.member`), and the portal
+keys its per-member limits and unlock-ticket visibility on it.
+
 Retries: only :meth:`PortalClient.get_unlock_ticket` (a GET) is retried, on
 connection errors, timeouts and 502/503/504. The POSTs are not idempotent:
 repeating ``resend_otp`` would mail a second code and kill the first, a
-repeated ``open_unlock_ticket`` opens a second ticket, and every repeat
-counts against the member's rate limit, so after a timeout we cannot know
+repeated ``open_unlock_ticket`` comes back as "already open" (the portal keeps
+one open ticket per user ID), and every repeat counts against the member's
+rate limit, so after a timeout we cannot know
 whether the first attempt already took effect. The bot says "try again
 later" instead.
 """
@@ -25,6 +31,7 @@ from typing import Any, Mapping
 
 import aiohttp
 
+from bot.portal_client import member as member_ids
 from bot.portal_client.errors import (
     PortalAuthError,
     PortalConfigError,
@@ -57,6 +64,7 @@ class UnlockTicket:
     resolution: str | None  # None | "unlocked" | "rejected"
     created_at: dt.datetime
     closed_at: dt.datetime | None
+    already_open: bool = False  # opening: the account already had this open ticket
 
     @property
     def is_open(self) -> bool:
@@ -98,8 +106,10 @@ class PortalClient:
 
     ``session``: an aiohttp session to use (not closed by us); otherwise one
     is created on first use and closed by :meth:`aclose`.
-    ``conversation_id`` on each call is optional: the portal rate-limits per
-    conversation too when it is given (pass a digest of the sender id, not the id).
+    ``member`` on each call is optional: a member id from :meth:`member_of`; the
+    portal rate-limits per member when it is given, and tells an unlock ticket's
+    status only to the member that opened it. ``member_key``: the signing key
+    (``KOSMO_MEMBER_ID_KEY``); None derives it from the token, as the portal does.
     """
 
     def __init__(
@@ -111,6 +121,7 @@ class PortalClient:
         *,
         get_retries: int = 2,
         retry_backoff: float = 0.2,
+        member_key: str | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise PortalConfigError(f"portal URL must start with http:// or https://, got {base_url!r}")
@@ -123,6 +134,7 @@ class PortalClient:
         self._owns_session = session is None
         self._get_retries = max(0, get_retries)
         self._retry_backoff = retry_backoff
+        self._member_key = member_ids.member_key(member_key, token)
 
     def __repr__(self) -> str:
         return f"PortalClient({self.base_url!r}, timeout={self.timeout})"
@@ -132,7 +144,8 @@ class PortalClient:
         cls, environ: Mapping[str, str] | None = None, *, timeout: float = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
     ) -> "PortalClient":
-        """From ``KOSMO_PORTAL_URL`` (default http://127.0.0.1:8080) and ``KOSMO_PORTAL_SERVICE_TOKEN``.
+        """From ``KOSMO_PORTAL_URL`` (default http://127.0.0.1:8080), ``KOSMO_PORTAL_SERVICE_TOKEN``
+        and ``KOSMO_MEMBER_ID_KEY`` (optional).
 
         Without a token, only ``KOSMO_PORTAL_DEV=1`` falls back to the dev portal's token.
         """
@@ -144,7 +157,12 @@ class PortalClient:
                 token = DEV_SERVICE_TOKEN
             else:
                 raise PortalConfigError("KOSMO_PORTAL_SERVICE_TOKEN is not set")
-        return cls(url, token, timeout=timeout, session=session)
+        return cls(url, token, timeout=timeout, session=session,
+                   member_key=env.get(member_ids.KEY_ENV) or None)
+
+    def member_of(self, sender_id: str) -> str:
+        """The member id to pass as ``member=`` for a Rasa sender id (a keyed digest of it)."""
+        return member_ids.member_id_for(sender_id, self._member_key)
 
     async def __aenter__(self) -> "PortalClient":
         return self
@@ -166,43 +184,51 @@ class PortalClient:
 
     # ------------------------------------------------------------------ calls
 
-    async def resend_otp(self, tenant: str, user_id: str, *, conversation_id: str | None = None) -> Accepted:
+    async def resend_otp(self, tenant: str, user_id: str, *, member: str | None = None) -> Accepted:
         """Email-OTP societies: mail a fresh code (the previous one stops working).
 
         Raises PortalNotSupported for an authenticator society.
         """
         data = await self._request("POST", "/api/v1/otp/resend", {"tenant": tenant, "user_id": user_id},
-                                   conversation_id=conversation_id)
+                                   member=member)
         return Accepted(message=str(data.get("message", "")))
 
-    async def send_user_id_reminder(self, tenant: str, email: str, *, conversation_id: str | None = None) -> Accepted:
+    async def send_user_id_reminder(self, tenant: str, email: str, *, member: str | None = None) -> Accepted:
         """Mail the user ID(s) registered with a verified ``email``."""
         data = await self._request("POST", "/api/v1/reminders/user-id", {"tenant": tenant, "email": email},
-                                   conversation_id=conversation_id)
+                                   member=member)
         return Accepted(message=str(data.get("message", "")))
 
     async def open_unlock_ticket(
-        self, tenant: str, user_id: str, birth_date: dt.date, *, conversation_id: str | None = None
+        self, tenant: str, user_id: str, birth_date: dt.date, *, member: str | None = None
     ) -> UnlockTicket:
-        """Open an unlock request; staff verify user ID + birth date and unlock."""
+        """Open an unlock request; staff verify user ID + birth date and unlock.
+
+        One ticket is open per user ID: when one already is, its number comes back
+        with ``already_open`` set (whoever opened it; nothing says whether it matched).
+        """
         if not isinstance(birth_date, dt.date):
             raise TypeError("birth_date must be a datetime.date")
         body = {"tenant": tenant, "user_id": user_id, "birth_date": birth_date.isoformat()}
-        data = await self._request("POST", "/api/v1/unlock-tickets", body, conversation_id=conversation_id)
+        data = await self._request("POST", "/api/v1/unlock-tickets", body, member=member)
         return self._ticket(data)
 
-    async def get_unlock_ticket(self, tenant: str, ticket_id: str, *, conversation_id: str | None = None) -> UnlockTicket:
-        """Read a ticket; retried on transient failures because reading changes nothing."""
+    async def get_unlock_ticket(self, tenant: str, ticket_id: str, *, member: str | None = None) -> UnlockTicket:
+        """Read a ticket; retried on transient failures because reading changes nothing.
+
+        Only the member that opened the ticket is told it: for anyone else (or no
+        ``member``) the portal answers as for an unknown number (PortalNotFound).
+        """
         data = await self._request("GET", f"/api/v1/unlock-tickets/{_path_segment(ticket_id)}",
-                                   params={"tenant": tenant}, conversation_id=conversation_id,
+                                   params={"tenant": tenant}, member=member,
                                    retries=self._get_retries)
         return self._ticket(data)
 
-    async def diagnose_totp(self, tenant: str, user_id: str, code: str, *, conversation_id: str | None = None) -> TotpDiagnosis:
+    async def diagnose_totp(self, tenant: str, user_id: str, code: str, *, member: str | None = None) -> TotpDiagnosis:
         """Authenticator societies: does ``code`` match now, a nearby step, or nothing?"""
         data = await self._request("POST", "/api/v1/otp/diagnose",
                                    {"tenant": tenant, "user_id": user_id, "code": code},
-                                   conversation_id=conversation_id)
+                                   member=member)
         try:
             result = data["result"]
             if result not in ("match", "nearby", "no_match"):
@@ -229,6 +255,7 @@ class PortalClient:
                 resolution=data.get("resolution"),
                 created_at=_parse_time(data["created_at"], "created_at"),
                 closed_at=_parse_time(data["closed_at"], "closed_at") if data.get("closed_at") else None,
+                already_open=data.get("already_open") is True,
             )
         except (KeyError, TypeError):
             raise PortalUnavailable(f"portal sent an unreadable ticket: {data!r}") from None
@@ -240,12 +267,12 @@ class PortalClient:
         body: Mapping[str, Any] | None = None,
         *,
         params: Mapping[str, str] | None = None,
-        conversation_id: str | None = None,
+        member: str | None = None,
         retries: int = 0,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
-        if conversation_id:
-            headers["X-Kosmo-Conversation"] = conversation_id
+        if member:
+            headers.update(member_ids.headers_for(self._member_key, member))
         attempt = 0
         while True:
             try:

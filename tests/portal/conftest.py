@@ -34,6 +34,7 @@ from bot.portal.settings import (
     LockoutPolicy,
     PortalSettings,
 )
+from bot.portal_client import member as member_ids
 from bot.stack import free_port  # noqa: F401  (tests import it from here)
 from bot.tenants import TenantRegistry, load_registry
 
@@ -45,6 +46,19 @@ START = dt.datetime(2025, 4, 1, 0, 0, 0, tzinfo=dt.timezone.utc)  # 09:00 JST, o
 
 def member(user_id: str) -> DemoMember:
     return next(m for m in DEMO_MEMBERS if m.user_id == user_id)
+
+
+MEMBER_KEY = member_ids.derive_key(SERVICE_TOKEN)  # no KOSMO_MEMBER_ID_KEY in tests: derived
+
+
+def member_id(sender_id: str) -> str:
+    """The member id the bot sends for a Rasa sender id."""
+    return member_ids.member_id_for(sender_id, MEMBER_KEY)
+
+
+def member_headers(sender_id: str, key: bytes = MEMBER_KEY) -> dict[str, str]:
+    """The signed X-Kosmo-Member headers the bot sends for ``sender_id``."""
+    return member_ids.headers_for(key, member_ids.member_id_for(sender_id, MEMBER_KEY))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -280,8 +294,11 @@ class Api:
     async def call(
         self, method: str, path: str, body: Any = None, *, token: str | None = SERVICE_TOKEN,
         headers: dict[str, str] | None = None, params: dict[str, str] | None = None, raw: bytes | None = None,
+        sender: str | None = None,
     ) -> Reply:
-        h = dict(headers or {})
+        """``sender``: speak for the member of that Rasa sender id (signed X-Kosmo-Member headers)."""
+        h = member_headers(sender) if sender is not None else {}
+        h.update(headers or {})
         if token is not None:
             h["Authorization"] = f"Bearer {token}"
         kwargs: dict[str, Any] = {"headers": h, "params": params}

@@ -54,7 +54,7 @@ def cli(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     return call
 
 
-def test_upgrade_seed_and_tickets(cli, env: dict[str, str], tmp_path: Path) -> None:
+def test_upgrade_seed_and_tickets(cli, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, err = cli("db-upgrade")
     assert code == 0, err
     assert (tmp_path / "var" / "portal.db").exists()
@@ -69,8 +69,9 @@ def test_upgrade_seed_and_tickets(cli, env: dict[str, str], tmp_path: Path) -> N
 
     from bot.portal.clock import SystemClock
     from bot.portal.db import Database
-    from bot.portal.services import Ctx, open_unlock_ticket
+    from bot.portal.services import Ctx
     from bot.portal.settings import PortalSettings
+    from bot.portal.tickets import open_unlock_ticket
     from bot.tenants import load_registry
 
     db = Database.from_url(env["KOSMO_PORTAL_DB_URL"])
@@ -82,13 +83,28 @@ def test_upgrade_seed_and_tickets(cli, env: dict[str, str], tmp_path: Path) -> N
     code, out, _ = cli("tickets", "list", "--tenant", "kose", "--status", "open")
     assert ticket["ticket_id"] in out and "kose.ichiro" in out
     assert "identity NOT verified" in out
-    code, out, _ = cli("tickets", "resolve", ticket["ticket_id"].lower())
-    assert code == 0 and "unlocked" in out
+    # closing a ticket mails the member, through the SMTP server the portal is configured with
+    from bot.portal.devsmtp import DevOutbox, DevSmtpServer
+
+    outbox = DevOutbox()
+    smtp_port = free_port()
+    smtp = DevSmtpServer(outbox, "127.0.0.1", smtp_port)
+    smtp.start()
+    monkeypatch.setenv("KOSMO_SMTP_PORT", str(smtp_port))
+    try:
+        code, out, _ = cli("tickets", "resolve", ticket["ticket_id"].lower())
+    finally:
+        smtp.stop()
+    assert code == 0 and "unlocked" in out and "mailed the member" in out
+    [mail] = outbox.messages("ichiro.kose@example.com")
+    assert ticket["ticket_id"] in mail["body"] and "ロックを解除しました" in mail["subject"]
     code, _, err = cli("tickets", "resolve", ticket["ticket_id"])
     assert code == 1 and "already closed" in err
     code, _, err = cli("tickets", "resolve", bogus["ticket_id"])
     assert code == 1 and "reject it instead" in err
-    assert cli("tickets", "reject", bogus["ticket_id"])[0] == 0
+    # no account behind this one: nobody to mail, and nothing said about mail
+    code, out, err = cli("tickets", "reject", bogus["ticket_id"])
+    assert code == 0 and "mail" not in out + err
     code, out, _ = cli("tickets", "list", "--status", "closed")
     assert "closed/unlocked" in out and "closed/rejected" in out
     code, out, _ = cli("seed", "--reset")
@@ -176,3 +192,25 @@ def test_serve_dev_end_to_end(env: dict[str, str]) -> None:
         out, _ = proc.communicate(timeout=30)
     assert "dev-service-token" in out  # it says it uses the dev token
     assert "Traceback" not in out
+
+
+def test_a_dead_mail_server_does_not_undo_the_closing(cli, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from bot.portal.clock import SystemClock
+    from bot.portal.db import Database
+    from bot.portal.services import Ctx
+    from bot.portal.settings import PortalSettings
+    from bot.portal.tickets import open_unlock_ticket
+    from bot.tenants import load_registry
+
+    assert cli("seed")[0] == 0
+    db = Database.from_url(env["KOSMO_PORTAL_DB_URL"])
+    ctx = Ctx(PortalSettings(db_url="", service_token="x", admin_token=None), load_registry(), SystemClock().now())
+    ticket, _ = db.run_sync(lambda s: open_unlock_ticket(s, ctx, "kose", "kose.ichiro", dt.date(1978, 2, 14)))
+    db.dispose()
+    monkeypatch.setenv("KOSMO_SMTP_PORT", str(free_port()))  # nothing listens there
+    code, out, err = cli("tickets", "resolve", ticket["ticket_id"])
+    assert code == 0 and "unlocked" in out
+    assert err.startswith("warning: the ticket is closed") and len(err.strip().splitlines()) == 1
+    assert "closed/unlocked" in cli("tickets", "list", "--status", "closed")[1]

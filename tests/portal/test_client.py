@@ -36,7 +36,7 @@ async def client(portal: RunningPortal):
 
 
 async def test_resend_and_reminder(client: PortalClient, portal: RunningPortal) -> None:
-    result = await client.resend_otp("kose", "kose.hanako", conversation_id="abc123")
+    result = await client.resend_otp("kose", "kose.hanako", member=client.member_of("line:kose:Uabc123"))
     assert isinstance(result, Accepted) and result.message
     assert await client.send_user_id_reminder("kose", "hanako.kose@example.com") == result
     mails = await portal.mail(member("kose.hanako").email, 2)
@@ -44,19 +44,44 @@ async def test_resend_and_reminder(client: PortalClient, portal: RunningPortal) 
 
 
 async def test_ticket_round_trip(client: PortalClient, portal: RunningPortal, http: aiohttp.ClientSession) -> None:
-    ticket = await client.open_unlock_ticket("kose", "kose.ichiro", dt.date(1978, 2, 14))
+    me = client.member_of("widget-session-1")
+    ticket = await client.open_unlock_ticket("kose", "kose.ichiro", dt.date(1978, 2, 14), member=me)
     assert isinstance(ticket, UnlockTicket) and ticket.is_open and not ticket.unlocked
-    assert ticket.created_at == portal.clock.now()
+    assert ticket.created_at == portal.clock.now() and not ticket.already_open
     with pytest.raises(dataclasses.FrozenInstanceError):
         ticket.status = "closed"  # type: ignore[misc]
-    assert await client.get_unlock_ticket("kose", ticket.ticket_id) == ticket
+    assert await client.get_unlock_ticket("kose", ticket.ticket_id, member=me) == ticket
+    again = await client.open_unlock_ticket("kose", "kose.ichiro", dt.date(1978, 2, 14), member=me)
+    assert again == dataclasses.replace(ticket, already_open=True)
     async with http.post(f"{portal.url}/admin/v1/unlock-tickets/{ticket.ticket_id}/resolve",
                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as r:
         assert r.status == 200
-    closed = await client.get_unlock_ticket("kose", ticket.ticket_id)
+    closed = await client.get_unlock_ticket("kose", ticket.ticket_id, member=me)
     assert (closed.status, closed.unlocked, closed.closed_at) == ("closed", True, portal.clock.now())
     with pytest.raises(PortalNotFound):
-        await client.get_unlock_ticket("ono", ticket.ticket_id)
+        await client.get_unlock_ticket("ono", ticket.ticket_id, member=me)
+    # only the member that opened it is told: anyone else, or no member, hears "not found"
+    for other in (client.member_of("widget-session-2"), None):
+        with pytest.raises(PortalNotFound):
+            await client.get_unlock_ticket("kose", ticket.ticket_id, member=other)
+
+
+async def test_member_key_must_match_the_portal(portal: RunningPortal) -> None:
+    async with PortalClient(portal.url, SERVICE_TOKEN, member_key="another-key-0123456789") as c:
+        with pytest.raises(PortalAuthError) as e:
+            await c.resend_otp("kose", "kose.hanako", member=c.member_of("widget-session-1"))
+    assert (e.value.status, e.value.code) == (401, "member_signature_invalid")
+
+
+def test_member_key_from_the_environment() -> None:
+    env = {"KOSMO_PORTAL_SERVICE_TOKEN": SERVICE_TOKEN}
+    derived = PortalClient.from_env(env)
+    explicit = PortalClient.from_env({**env, "KOSMO_MEMBER_ID_KEY": "k" * 32})
+    sender = "line:kose:U0123456789abcdef0123456789abcdef"
+    assert derived.member_of(sender) != explicit.member_of(sender)
+    assert derived.member_of(sender) == PortalClient("http://x", SERVICE_TOKEN).member_of(sender)
+    assert derived.member_of(sender).startswith("line:") and "U0123" not in derived.member_of(sender)
+    assert derived.member_of("4a54132e5daa").startswith("chat:")
 
 
 async def test_diagnosis(client: PortalClient, portal: RunningPortal) -> None:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.portal.conftest import ADMIN_TOKEN, Api, RunningPortal, member
+from tests.portal.conftest import ADMIN_TOKEN, Api, RunningPortal, member, member_id
 
 ACCEPTED = {
     "status": "accepted",
@@ -150,23 +150,26 @@ async def test_user_id_reminder_rejects_bad_addresses(api: Api, email: str) -> N
 
 async def test_open_and_read_an_unlock_ticket(api: Api) -> None:
     reply = await api.post(
-        "/api/v1/unlock-tickets", {"tenant": "kose", "user_id": "kose.ichiro", "birth_date": "1978-02-14"}
+        "/api/v1/unlock-tickets", {"tenant": "kose", "user_id": "kose.ichiro", "birth_date": "1978-02-14"},
+        sender="member-1",
     )
     assert reply.status == 201
     ticket = reply.body
     assert re.fullmatch(r"UL-[2-9A-HJ-NP-Z]{6}", ticket["ticket_id"])
     assert ticket["status"] == "open" and ticket["resolution"] is None
     assert reply.headers["Location"] == f"/api/v1/unlock-tickets/{ticket['ticket_id']}"
-    assert set(ticket) == {"ticket_id", "tenant", "status", "resolution", "created_at", "closed_at"}
+    assert set(ticket) == {"ticket_id", "tenant", "status", "resolution", "created_at", "closed_at", "already_open"}
+    assert ticket["already_open"] is False
 
-    read = await api.get(f"/api/v1/unlock-tickets/{ticket['ticket_id'].lower()}", params={"tenant": "kose"})
+    read = await api.get(f"/api/v1/unlock-tickets/{ticket['ticket_id'].lower()}", params={"tenant": "kose"},
+                         sender="member-1")
     assert read.status == 200
-    assert read.body == ticket
+    assert read.body == {k: v for k, v in ticket.items() if k != "already_open"}
 
 
 async def test_unlock_ticket_answers_alike_for_wrong_identity(api: Api) -> None:
     right = await api.post("/api/v1/unlock-tickets", {"tenant": "kose", "user_id": "kose.ichiro", "birth_date": "1978-02-14"})
-    wrong_birth = await api.post("/api/v1/unlock-tickets", {"tenant": "kose", "user_id": "kose.ichiro", "birth_date": "1978-02-15"})
+    wrong_birth = await api.post("/api/v1/unlock-tickets", {"tenant": "kose", "user_id": "kose.hanako", "birth_date": "1978-02-15"})
     unknown = await api.post("/api/v1/unlock-tickets", {"tenant": "kose", "user_id": "nobody.1234", "birth_date": "1978-02-14"})
     assert right.status == wrong_birth.status == unknown.status == 201
 
@@ -174,11 +177,20 @@ async def test_unlock_ticket_answers_alike_for_wrong_identity(api: Api) -> None:
         return {k: v for k, v in body.items() if k not in ("ticket_id", "created_at")}
 
     assert shape(right.body) == shape(wrong_birth.body) == shape(unknown.body)
+    # asked again, with a right or a wrong birth date: the same ticket, the same answer
+    for user_id, first in (("kose.ichiro", right), ("kose.hanako", wrong_birth), ("nobody.1234", unknown)):
+        for birth_date in ("1978-02-14", "1990-11-03", "2000-01-01"):
+            again = await api.post("/api/v1/unlock-tickets",
+                                   {"tenant": "kose", "user_id": user_id, "birth_date": birth_date},
+                                   sender=f"member-{birth_date}")
+            assert (again.status, again.body) == (200, {**first.body, "already_open": True}), user_id
 
 
 async def test_ticket_of_another_society_is_not_found(api: Api) -> None:
-    opened = await api.post("/api/v1/unlock-tickets", {"tenant": "kose", "user_id": "kose.ichiro", "birth_date": "1978-02-14"})
-    other = await api.get(f"/api/v1/unlock-tickets/{opened.body['ticket_id']}", params={"tenant": "ono"})
+    opened = await api.post("/api/v1/unlock-tickets", {"tenant": "kose", "user_id": "kose.ichiro", "birth_date": "1978-02-14"},
+                            sender="member-1")
+    other = await api.get(f"/api/v1/unlock-tickets/{opened.body['ticket_id']}", params={"tenant": "ono"},
+                          sender="member-1")
     assert other.status == 404
     missing = await api.get("/api/v1/unlock-tickets/UL-ABCDEF", params={"tenant": "kose"})
     assert missing.status == 404
@@ -253,7 +265,7 @@ async def test_audit_log_records_calls_without_secrets(api: Api, portal: Running
     from bot.portal import audit
 
     await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"},
-                   headers={"X-Kosmo-Conversation": "conv-secret-123"})
+                   sender="line:kose:Uconv-secret-123")
     await api.post("/api/v1/reminders/user-id", {"tenant": "kose", "email": "hanako.kose@example.com"})
     await api.post("/api/v1/unlock-tickets", {"tenant": "kose", "user_id": "kose.ichiro", "birth_date": "1978-02-14"})
     await api.post("/api/v1/otp/diagnose", {"tenant": "ono", "user_id": "ono.sakura", "code": "654321"})
@@ -270,7 +282,8 @@ async def test_audit_log_records_calls_without_secrets(api: Api, portal: Running
         ("otp_resend", 401, "unauthorized"),
     ]
     text = repr(rows)
-    for secret in ("1978-02-14", "19780214", "654321", "hanako.kose@example.com", "conv-secret-123", "test-service-token"):
+    for secret in ("1978-02-14", "19780214", "654321", "hanako.kose@example.com", "conv-secret-123",
+                   member_id("line:kose:Uconv-secret-123"), "test-service-token"):
         assert secret not in text
     assert rows[1][2] == "h***@example.com"
     assert rows[0][5] is not None and rows[0][6] == "127.0.0.1"

@@ -15,8 +15,9 @@ async def login(api: Api, tenant: str, user_id: str, password: str):
     return await api.post("/member/login", {"tenant": tenant, "user_id": user_id, "password": password}, token=None)
 
 
-async def open_ticket(api: Api, tenant: str, user_id: str, birth_date: str) -> str:
-    reply = await api.post("/api/v1/unlock-tickets", {"tenant": tenant, "user_id": user_id, "birth_date": birth_date})
+async def open_ticket(api: Api, tenant: str, user_id: str, birth_date: str, sender: str = "member-1") -> str:
+    reply = await api.post("/api/v1/unlock-tickets", {"tenant": tenant, "user_id": user_id, "birth_date": birth_date},
+                           sender=sender)
     assert reply.status == 201
     return reply.body["ticket_id"]
 
@@ -46,7 +47,7 @@ async def test_three_wrong_passwords_lock_and_a_ticket_unlocks(api: Api, portal:
     assert (resolved.body["status"], resolved.body["resolution"]) == ("closed", "unlocked")
     assert resolved.body["account_locked"] is False
 
-    seen = await api.get(f"/api/v1/unlock-tickets/{ticket_id}", params={"tenant": "kose"})
+    seen = await api.get(f"/api/v1/unlock-tickets/{ticket_id}", params={"tenant": "kose"}, sender="member-1")
     assert (seen.body["status"], seen.body["resolution"]) == ("closed", "unlocked")
     assert seen.body["closed_at"] is not None
 
@@ -116,7 +117,7 @@ async def test_seeded_locked_member_and_a_ticket_with_the_wrong_birth_date(api: 
     assert r.status == 409 and r.body["error"] == "ticket_not_resolvable"
     r = await api.post(f"/admin/v1/unlock-tickets/{wrong}/reject", token=ADMIN_TOKEN)
     assert (r.status, r.body["resolution"]) == (200, "rejected")
-    seen = await api.get(f"/api/v1/unlock-tickets/{wrong}", params={"tenant": "kose"})
+    seen = await api.get(f"/api/v1/unlock-tickets/{wrong}", params={"tenant": "kose"}, sender="member-1")
     assert seen.body["resolution"] == "rejected"
     assert (await login(api, "kose", "kose.ichiro", ichiro.password)).status == 401
 

@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 
 from bot.portal.app import OPENAPI_PATH, create_app, load_openapi
-from tests.portal.conftest import ADMIN_TOKEN, Api, RunningPortal, make_settings, member
+from bot.portal_client import member as member_ids
+from tests.portal.conftest import ADMIN_TOKEN, Api, RunningPortal, make_settings, member, member_id
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -71,18 +72,44 @@ async def test_answers_match_their_schemas(api: Api, portal: RunningPortal) -> N
                                           "code": portal.totp_code(sakura.totp_secret, 30)}, 200),
         ("/api/v1/otp/diagnose", "post", {"tenant": "kose", "user_id": "kose.hanako", "code": "123456"}, 409),
     ]
+    cases.append(("/api/v1/unlock-tickets", "post", cases[4][2], 200))  # the same request again
     ticket_id = None
     for path, method, body, status in cases:
-        reply = await api.post(path, body)
+        reply = await api.post(path, body, sender="member-1")
         assert reply.status == status, (path, reply.body)
         jsonschema.validate(reply.body, _schema(doc, path, method, status))
         if status == 201:
             ticket_id = reply.body["ticket_id"]
-    reply = await api.get(f"/api/v1/unlock-tickets/{ticket_id}", params={"tenant": "kose"})
+    reply = await api.get(f"/api/v1/unlock-tickets/{ticket_id}", params={"tenant": "kose"}, sender="member-1")
+    assert reply.status == 200
     jsonschema.validate(reply.body, _schema(doc, "/api/v1/unlock-tickets/{ticket_id}", "get", 200))
+    reply = await api.get(f"/api/v1/unlock-tickets/{ticket_id}", params={"tenant": "kose"}, sender="member-2")
+    assert reply.status == 404
+    jsonschema.validate(reply.body, _schema(doc, "/api/v1/unlock-tickets/{ticket_id}", "get", 404))
+    reply = await api.post("/api/v1/otp/resend", cases[0][2], headers={"X-Kosmo-Member": member_id("m"),
+                                                                      "X-Kosmo-Member-Signature": "0" * 64})
+    assert (reply.status, reply.body["error"]) == (401, "member_signature_invalid")
+    jsonschema.validate(reply.body, _schema(doc, "/api/v1/otp/resend", "post", 401))
     reply = await api.get("/admin/v1/unlock-tickets", token=ADMIN_TOKEN)
     jsonschema.validate(reply.body, _schema(doc, "/admin/v1/unlock-tickets", "get", 200))
     reply = await api.post("/member/login", {"tenant": "ono", "user_id": "ono.kenta", "password": member("ono.kenta").password}, token=None)
     jsonschema.validate(reply.body, _schema(doc, "/member/login", "post", 200))
     reply = await api.get("/dev/outbox", token=None)
     jsonschema.validate(reply.body, _schema(doc, "/dev/outbox", "get", 200))
+
+
+def test_every_helpdesk_call_documents_the_member_headers() -> None:
+    doc = load_openapi(dev=True)
+    params = doc["components"]["parameters"]
+    assert params["Member"]["name"] == member_ids.MEMBER_HEADER
+    assert params["Member"]["schema"]["pattern"] == member_ids.MEMBER_ID_RE.pattern
+    assert params["MemberSignature"]["name"] == member_ids.SIGNATURE_HEADER
+    assert params["MemberSignature"]["schema"]["pattern"] == member_ids.SIGNATURE_RE.pattern
+    checked = 0
+    for path, item in doc["paths"].items():
+        for op in item.values():
+            if {"serviceToken": []} in op.get("security", []):
+                refs = [p.get("$ref") for p in op.get("parameters", [])]
+                assert {"#/components/parameters/Member", "#/components/parameters/MemberSignature"} <= set(refs), path
+                checked += 1
+    assert checked == 5

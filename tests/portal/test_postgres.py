@@ -48,7 +48,7 @@ def pg_portal(registry) -> Iterator[tuple[str, FakeClock, DevOutbox]]:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     upgrade(PG_URL)
-    assert current_revision(PG_URL) == "0001"
+    assert current_revision(PG_URL) == "0002"
     db.run_sync(lambda s: seed(s, registry, START, iterations=ITERATIONS))
     smtp_port = free_port()
     outbox = DevOutbox()
@@ -77,10 +77,18 @@ async def test_lockout_ticket_diagnose_and_mail_on_postgres(pg_portal) -> None:
         assert {r.status for r in replies} == {401}
         locked = await api.post("/member/login", {"tenant": "kose", "user_id": "kose.hanako", "password": hanako.password}, token=None)
         assert locked.status == 401
-        ticket = await client.open_unlock_ticket("kose", "kose.hanako", dt.date(1990, 11, 3))
+        # one open ticket per user ID, also when the requests race (the partial unique index)
+        senders = ["line:kose:U0123456789abcdef0123456789abcdef"] + [f"widget-session-{i}" for i in range(4)]
+        tickets = await asyncio.gather(*(
+            client.open_unlock_ticket("kose", "kose.hanako", dt.date(1990, 11, 3), member=client.member_of(sender))
+            for sender in senders))
+        assert len({t.ticket_id for t in tickets}) == 1
+        [opener] = [sender for sender, t in zip(senders, tickets, strict=True) if not t.already_open]
+        ticket = tickets[0]
         r = await api.post(f"/admin/v1/unlock-tickets/{ticket.ticket_id}/resolve", token=ADMIN_TOKEN)
         assert r.status == 200
-        assert (await client.get_unlock_ticket("kose", ticket.ticket_id)).unlocked
+        status = await client.get_unlock_ticket("kose", ticket.ticket_id, member=client.member_of(opener))
+        assert status.unlocked
         ok = await api.post("/member/login", {"tenant": "kose", "user_id": "kose.hanako", "password": hanako.password}, token=None)
         assert ok.body["next_step"] == "otp"
         import pyotp
@@ -89,7 +97,43 @@ async def test_lockout_ticket_diagnose_and_mail_on_postgres(pg_portal) -> None:
         assert (diag.result, diag.offset_seconds) == ("nearby", 60)
         await client.send_user_id_reminder("ono", "sakura.ono@example.com")
         for _ in range(100):
-            if len(outbox.messages()) >= 2:
+            if len(outbox.messages()) >= 4:  # ticket opened and resolved, the login's code, the reminder
                 break
             await asyncio.sleep(0.05)
-        assert {m["rcpt_tos"][0] for m in outbox.messages()} == {hanako.email, sakura.email}
+        assert sorted(m["rcpt_tos"][0] for m in outbox.messages()) == sorted(
+            [hanako.email, hanako.email, hanako.email, sakura.email])
+
+
+def test_a_racing_insert_gets_the_ticket_that_won(pg_portal, registry) -> None:
+    """Two transactions that both saw no open ticket: the unique index stops the second insert,
+    which then answers with the first ticket (the savepoint in tickets.open_unlock_ticket)."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from bot.portal.services import Ctx
+    from bot.portal.tickets import open_unlock_ticket
+
+    assert PG_URL
+    db = Database.from_url(PG_URL)
+    ctx = Ctx(make_settings(PG_URL, 2525), registry, START)
+    result: list[tuple[dict, str]] = []
+    try:
+        with db.engine.connect() as first:
+            tx = first.begin()
+            first.execute(text(
+                "INSERT INTO unlock_tickets (id, tenant, claimed_user_id, identity_verified, status, created_at) "
+                "VALUES ('UL-AAAAAA', 'kose', 'kose.hanako', false, 'open', now())"))
+            second = threading.Thread(target=lambda: result.append(db.run_sync(
+                lambda s: open_unlock_ticket(s, ctx, "kose", "kose.hanako", dt.date(1990, 11, 3), "tag"))))
+            second.start()
+            time.sleep(0.5)  # the second insert now waits on the index entry of the first
+            assert second.is_alive() and not result
+            tx.commit()
+            second.join(10)
+    finally:
+        db.dispose()
+    [(ticket, outcome)] = result
+    assert (ticket["ticket_id"], ticket["already_open"]) == ("UL-AAAAAA", True)
+    assert outcome == "already_open:now_verified"

@@ -1,11 +1,17 @@
-"""Per-account, per-conversation and per-client rate limits: 429 with Retry-After, known or not."""
+"""Per-account, per-member and per-client rate limits: 429 with Retry-After, known or not.
+
+Each test isolates one scope: the others get fresh member identities (``sender=``)
+or accounts. How the scopes keep one member from blocking another is in
+``test_member_limits.py``.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.portal.settings import RateRule
-from tests.portal.conftest import Api, RunningPortal
+from bot.portal.settings import RateRule, SettingsError, parse_rate_overrides
+from bot.portal_client import member as member_ids
+from tests.portal.conftest import MEMBER_KEY, Api, RunningPortal, member_id
 
 ENDPOINTS = {
     "otp_resend": ("/api/v1/otp/resend", lambda uid: {"tenant": "kose", "user_id": uid}),
@@ -20,19 +26,20 @@ async def test_per_account_limit_is_the_same_for_known_and_unknown(make_portal, 
     portal: RunningPortal = make_portal(rate_rules={(endpoint, "account"): RateRule(2, 60)})
     api = Api(http, portal.url)
     path, body = ENDPOINTS[endpoint]
+    senders = iter(f"member-{i}" for i in range(100))
     for uid in (KNOWN[endpoint], "nobody.12345"):
-        statuses = [(await api.post(path, body(uid))).status for _ in range(2)]
+        statuses = [(await api.post(path, body(uid), sender=next(senders))).status for _ in range(2)]
         assert 429 not in statuses
-        refused = await api.post(path, body(uid))
+        refused = await api.post(path, body(uid), sender=next(senders))
         assert refused.status == 429, uid
         assert refused.body["error"] == "rate_limited"
         assert refused.headers["Retry-After"] == "30"
         assert refused.body["retry_after"] == 30
     # another account is not affected
-    assert (await api.post(path, body("someone.else"))).status != 429
+    assert (await api.post(path, body("someone.else"), sender=next(senders))).status != 429
     # after Retry-After seconds one more request goes through
     portal.clock.advance(30)
-    assert (await api.post(path, body(KNOWN[endpoint]))).status != 429
+    assert (await api.post(path, body(KNOWN[endpoint]), sender=next(senders))).status != 429
 
 
 async def test_reminder_limit_per_email(make_portal, http) -> None:
@@ -49,40 +56,111 @@ async def test_reminder_limit_per_email(make_portal, http) -> None:
 async def test_per_client_limit(make_portal, http) -> None:
     portal = make_portal(rate_rules={("otp_resend", "client"): RateRule(3, 60)})
     api = Api(http, portal.url)
-    statuses = [(await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": f"member.{i:04d}"})).status
+    statuses = [(await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": f"member.{i:04d}"},
+                                sender=f"member-{i}")).status
                 for i in range(4)]
     assert statuses == [202, 202, 202, 429]
     # bad requests count against the client too
     portal.clock.advance(20)
-    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "bad"})).status == 422
-    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "member.9999"})).status == 429
+    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "bad"}, sender="member-5")).status == 422
+    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "member.9999"},
+                           sender="member-6")).status == 429
 
 
-async def test_per_conversation_limit(make_portal, http) -> None:
-    portal = make_portal(rate_rules={("unlock_read", "conversation"): RateRule(2, 600)})
+async def test_per_member_limit(make_portal, http) -> None:
+    portal = make_portal(rate_rules={("unlock_read", "member"): RateRule(2, 600)})
     api = Api(http, portal.url)
-    conv = {"X-Kosmo-Conversation": "sender-digest-1"}
     for _ in range(2):
-        assert (await api.get("/api/v1/unlock-tickets/UL-ABCDEF", params={"tenant": "kose"}, headers=conv)).status == 404
-    limited = await api.get("/api/v1/unlock-tickets/UL-ABCDEF", params={"tenant": "kose"}, headers=conv)
+        assert (await api.get("/api/v1/unlock-tickets/UL-ABCDEF", params={"tenant": "kose"}, sender="m-1")).status == 404
+    limited = await api.get("/api/v1/unlock-tickets/UL-ABCDEF", params={"tenant": "kose"}, sender="m-1")
     assert limited.status == 429 and int(limited.headers["Retry-After"]) == 300
-    other = await api.get("/api/v1/unlock-tickets/UL-ABCDEF", params={"tenant": "kose"},
-                          headers={"X-Kosmo-Conversation": "sender-digest-2"})
+    other = await api.get("/api/v1/unlock-tickets/UL-ABCDEF", params={"tenant": "kose"}, sender="m-2")
     assert other.status == 404
 
 
-async def test_bad_conversation_header(api: Api) -> None:
-    r = await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"},
-                       headers={"X-Kosmo-Conversation": "x" * 200})
-    assert r.status == 422 and r.body["field"] == "X-Kosmo-Conversation"
+def _signed(member_id: str, key: bytes = MEMBER_KEY) -> dict[str, str]:
+    return {"X-Kosmo-Member": member_id, "X-Kosmo-Member-Signature": member_ids.sign(key, member_id)}
+
+
+@pytest.mark.parametrize(
+    "headers, status, field",
+    [
+        ({"X-Kosmo-Member": "x" * 200}, 422, "X-Kosmo-Member"),
+        ({"X-Kosmo-Member": "line:Uabc", "X-Kosmo-Member-Signature": "0" * 64}, 422, "X-Kosmo-Member"),
+        ({"X-Kosmo-Member": member_id("m-1")}, 401, "X-Kosmo-Member-Signature"),
+        ({"X-Kosmo-Member-Signature": "0" * 64}, 422, "X-Kosmo-Member"),
+        ({"X-Kosmo-Member": member_id("m-1"), "X-Kosmo-Member-Signature": "0" * 64}, 401, "X-Kosmo-Member-Signature"),
+        ({"X-Kosmo-Member": member_id("m-1"), "X-Kosmo-Member-Signature": "zz"}, 401, "X-Kosmo-Member-Signature"),
+        (_signed(member_id("m-1"), b"another key"), 401, "X-Kosmo-Member-Signature"),
+        # a valid signature of another member id does not vouch for this one
+        ({"X-Kosmo-Member": member_id("m-1"), "X-Kosmo-Member-Signature": _signed(member_id("m-2"))[
+            "X-Kosmo-Member-Signature"]}, 401, "X-Kosmo-Member-Signature"),
+    ],
+)
+async def test_bad_member_headers(api: Api, headers: dict[str, str], status: int, field: str) -> None:
+    r = await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"}, headers=headers)
+    assert (r.status, r.body["field"]) == (status, field)
+    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"},
+                           headers=_signed(member_id("m-1")))).status == 202
+
+
+async def test_a_separate_member_key(make_portal, http) -> None:
+    portal = make_portal(member_id_key="member-key-0123456789")
+    api = Api(http, portal.url)
+    body = {"tenant": "kose", "user_id": "kose.hanako"}
+    # signed with the key derived from the service token: refused once the portal has its own key
+    assert (await api.post("/api/v1/otp/resend", body, sender="m-1")).status == 401
+    assert (await api.post("/api/v1/otp/resend", body,
+                           headers=_signed(member_id("m-1"), b"member-key-0123456789"))).status == 202
 
 
 async def test_client_budget_counts_every_request_account_budget_only_accepted_ones(make_portal, http) -> None:
     portal = make_portal(rate_rules={("otp_resend", "account"): RateRule(1, 600),
                                      ("otp_resend", "client"): RateRule(3, 600)})
     api = Api(http, portal.url)
-    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"})).status == 202
-    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"})).status == 429
+    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"}, sender="m-1")).status == 202
+    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"}, sender="m-2")).status == 429
     # 2 of the client's 3 are used (the refused one counted at the client, not the account)
-    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "member.0001"})).status == 202
-    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "member.0002"})).status == 429
+    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "member.0001"}, sender="m-3")).status == 202
+    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "member.0002"}, sender="m-4")).status == 429
+
+
+def test_earlier_scope_names_are_still_read() -> None:
+    assert parse_rate_overrides("unlock_read.conversation=7/60") == {("unlock_read", "member"): RateRule(7, 60)}
+    with pytest.raises(SettingsError):
+        parse_rate_overrides("unlock_read.nobody=7/60")
+
+
+def test_member_key_setting() -> None:
+    from bot.portal.settings import settings_from_env
+
+    env = {"KOSMO_PORTAL_SERVICE_TOKEN": "s" * 20}
+    assert settings_from_env(env).member_id_key is None  # derived from the token
+    assert settings_from_env({**env, "KOSMO_MEMBER_ID_KEY": "k" * 20}).member_id_key == "k" * 20
+    assert "k" * 20 not in repr(settings_from_env({**env, "KOSMO_MEMBER_ID_KEY": "k" * 20}))
+    with pytest.raises(SettingsError, match="KOSMO_MEMBER_ID_KEY"):
+        settings_from_env({**env, "KOSMO_MEMBER_ID_KEY": "short"})
+    # commands that do not serve the API (the CLI mailing about a ticket) need no token
+    assert settings_from_env({}, require_token=False).service_token == ""
+    with pytest.raises(SettingsError):
+        settings_from_env({})
+
+
+async def test_behind_a_proxy_the_client_is_the_address_the_proxy_added(make_portal, http) -> None:
+    """X-Forwarded-For grows to the right: a client may send its own first entries, so
+    only the last one (our proxy's) counts; made-up first entries do not get around the
+    per-client limit, and different real clients are told apart."""
+    portal = make_portal(
+        trust_forwarded_for=True, rate_rules={("otp_resend", "client"): RateRule(2, 60)}
+    )
+    api = Api(http, portal.url)
+
+    async def resend(i: int, forwarded: str) -> int:
+        body = {"tenant": "kose", "user_id": f"member.{i:04d}"}
+        reply = await api.post("/api/v1/otp/resend", body, sender=f"member-{i}",
+                               headers={"X-Forwarded-For": forwarded})
+        return reply.status
+
+    statuses = [await resend(i, f"10.9.8.{i}, 203.0.113.7") for i in range(3)]
+    assert statuses == [202, 202, 429]
+    assert await resend(3, "203.0.113.7, 198.51.100.4") == 202

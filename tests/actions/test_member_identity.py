@@ -1,0 +1,180 @@
+"""The actions speak for their conversation's member, against the real reference portal.
+
+Every portal call carries the signed member identity of the tracker's sender id,
+so (issue 13, points 3 and 10):
+
+- 30 abusive runs - from one conversation, from fresh sender ids, for other
+  accounts - never block another member's resend, reminder, unlock, diagnosis
+  or ticket status, while the abusing conversation and the abused account stay limited;
+- asking to unlock again gets the same ticket, and the member is told so;
+- a ticket's status is told only in the conversation that opened it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pyotp
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.otp import ActionOtpHelp
+from actions.unlock import ActionOpenUnlockTicket, ActionTicketStatus
+from actions.user_id_reminder import ActionSendUserIdReminder
+from bot.portal_client import PortalClient
+from tests.portal.conftest import SERVICE_TOKEN, START, member
+
+ABUSE = 30
+VICTIM = "line:kose:U0123456789abcdef0123456789abcdef"
+SAKURA_SECRET = member("ono.sakura").totp_secret or ""
+
+
+def tracker(sender: str, tenant: str, **slots: Any) -> Tracker:
+    return Tracker(
+        sender_id=sender,
+        slots={"tenant": tenant, **slots},
+        latest_message={"text": "", "intent": {"name": "inform"}},
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+async def run(action: Any, url: str, t: Tracker) -> list[dict[str, Any]]:
+    action.client_factory = lambda: PortalClient(url, SERVICE_TOKEN, timeout=3.0)
+    dispatcher = CollectingDispatcher()
+    await action.run(dispatcher, t, {})
+    return dispatcher.messages
+
+
+def said(messages: list[dict[str, Any]]) -> list[str]:
+    return [m.get("response") or m.get("text") or "" for m in messages]
+
+
+def code_now() -> str:
+    return pyotp.TOTP(SAKURA_SECRET).at(START + dt.timedelta(seconds=0))
+
+
+# flow: (action, society, slots for an account, the victim's own account, what the victim hears first)
+FLOWS = {
+    "resend": (
+        ActionOtpHelp,
+        "kose",
+        lambda uid: {"otp_user_id": uid},
+        "kose.hanako",
+        "utter_otp_resent",
+    ),
+    "reminder": (
+        ActionSendUserIdReminder,
+        "kose",
+        lambda uid: {"reminder_email": f"{uid}@example.com"},
+        "hanako.kose",
+        "utter_user_id_reminder_sent",
+    ),
+    "unlock": (
+        ActionOpenUnlockTicket,
+        "kose",
+        lambda uid: {"unlock_user_id": uid, "unlock_birth_date": "1978-02-14"},
+        "kose.ichiro",
+        "ロック解除の申請を受け付けました。",
+    ),
+    "diagnosis": (
+        ActionOtpHelp,
+        "ono",
+        lambda uid: {"otp_user_id": uid, "totp_code": "000000"},
+        "ono.sakura",
+        "",
+    ),
+}
+
+
+async def victim_is_served(portal, flow: str) -> None:
+    action, society, slots, own, first = FLOWS[flow]
+    if flow == "diagnosis":
+        texts = said(
+            await run(
+                action(),
+                portal.url,
+                tracker(VICTIM, society, otp_user_id=own, totp_code=code_now()),
+            )
+        )
+        assert texts == ["utter_totp_match"]
+        return
+    texts = said(await run(action(), portal.url, tracker(VICTIM, society, **slots(own))))
+    assert texts[0].startswith(first), texts
+
+
+@pytest.mark.parametrize("flow", sorted(FLOWS))
+@pytest.mark.parametrize("abuse", ["one_conversation", "fresh_sender_ids", "fresh_ids_one_account"])
+async def test_abuse_does_not_block_another_member(portal, flow: str, abuse: str) -> None:
+    action, society, slots, _, _ = FLOWS[flow]
+    heard = []
+    for i in range(ABUSE):
+        sender = "widget-attacker" if abuse == "one_conversation" else f"widget-session-{i}"
+        account = "target.acct" if abuse == "fresh_ids_one_account" else f"other.{i:04d}"
+        heard += said(await run(action(), portal.url, tracker(sender, society, **slots(account))))
+    if abuse == "fresh_sender_ids":
+        assert "utter_portal_rate_limited" not in heard
+    else:  # the abusing conversation, or the abused account, is limited ...
+        assert "utter_portal_rate_limited" in heard
+        sender = "widget-attacker" if abuse == "one_conversation" else "widget-session-new"
+        account = "target.acct" if abuse == "fresh_ids_one_account" else "other.9999"
+        again = said(await run(action(), portal.url, tracker(sender, society, **slots(account))))
+        assert again[0] == "utter_portal_rate_limited"
+    await victim_is_served(portal, flow)  # ... and the other member is served
+
+
+async def test_ticket_status_survives_abuse(portal) -> None:
+    opened = said(
+        await run(
+            ActionOpenUnlockTicket(),
+            portal.url,
+            tracker(VICTIM, "kose", unlock_user_id="kose.ichiro", unlock_birth_date="1978-02-14"),
+        )
+    )
+    ticket_id = opened[0].split("受付番号は ")[1].split(" ")[0]
+    for sender in ["widget-attacker"] * 70 + [f"widget-session-{i}" for i in range(ABUSE)]:
+        texts = said(
+            await run(
+                ActionTicketStatus(), portal.url, tracker(sender, "kose", ticket_id=ticket_id)
+            )
+        )
+        assert texts[0] in ("utter_ticket_not_found", "utter_portal_rate_limited")
+    mine = said(
+        await run(ActionTicketStatus(), portal.url, tracker(VICTIM, "kose", ticket_id=ticket_id))
+    )
+    assert mine == [f"受付番号 {ticket_id} の状況です。", "utter_ticket_open"]
+
+
+async def test_asking_again_is_told_it_is_the_same_request(portal) -> None:
+    slots = {"unlock_user_id": "kose.ichiro", "unlock_birth_date": "1978-02-14"}
+    first = said(await run(ActionOpenUnlockTicket(), portal.url, tracker(VICTIM, "kose", **slots)))
+    ticket_id = first[0].split("受付番号は ")[1].split(" ")[0]
+    for sender in (VICTIM, "widget-session-1"):
+        again = await run(ActionOpenUnlockTicket(), portal.url, tracker(sender, "kose", **slots))
+        assert said(again) == ["utter_unlock_ticket_already_open"]
+        assert again[0]["ticket_id"] == ticket_id  # filled into the response's {ticket_id}
+    # one mail for the one request
+    await portal.settle()
+    assert len(portal.outbox.messages(member("kose.ichiro").email)) == 1
+
+
+async def test_status_is_told_only_in_the_conversation_that_opened_it(portal) -> None:
+    slots = {"unlock_user_id": "kose.ichiro", "unlock_birth_date": "1978-02-14"}
+    first = said(await run(ActionOpenUnlockTicket(), portal.url, tracker(VICTIM, "kose", **slots)))
+    ticket_id = first[0].split("受付番号は ")[1].split(" ")[0]
+    mine = said(
+        await run(ActionTicketStatus(), portal.url, tracker(VICTIM, "kose", ticket_id=ticket_id))
+    )
+    assert mine == [f"受付番号 {ticket_id} の状況です。", "utter_ticket_open"]
+    for sender in ("widget-session-1", "line:kose:Uffffffffffffffffffffffffffffffff"):
+        other = said(
+            await run(
+                ActionTicketStatus(), portal.url, tracker(sender, "kose", ticket_id=ticket_id)
+            )
+        )
+        assert other == ["utter_ticket_not_found"]
