@@ -14,15 +14,24 @@ configured in ``credentials.yml``::
 
 What happens to a request::
 
-    webhook ── X-Line-Signature = base64(HMAC-SHA256(channel secret, raw body))?
+    webhook ── body over 1 MiB (Content-Length, or as it streams in)? ──► 413, left unread
+      └─ X-Line-Signature = base64(HMAC-SHA256(channel secret, raw body))?
       ├─ missing or wrong ──► 401, the body is not even parsed
-      └─ right ──► events whose webhookEventId was seen before are dropped (redelivery)
+      └─ right ──► events after the first 20 are skipped (logged)
+                   ──► events already accepted before (same webhookEventId, or the same
+                       event without one) are dropped: redelivery and replay
+                       (bot.channels.line_dedup, a database table shared by processes)
                    ──► 200 at once; the events are handled afterwards, in order, in a task:
+                        older than 10 min   ──► not answered as new; a message gets a
+                                                "please send it again" push (_stale)
                         text / postback ──► Rasa (metadata {"tenant": <society>};
                                             payloads also carry it, see with_tenant_entity)
                         follow          ──► Rasa "/greet" (the society's greeting)
                         other messages  ──► "please type your question"
                         unfollow, other ──► logged only
+
+1 MiB, 20 events and 10 minutes are the defaults of the limits, which are set in the
+environment (bot.channels.line_intake.WebhookLimits).
 
 The bot's messages of one turn are collected and sent together: by reply while the
 reply token is fresh (unused, under 50 s after the event) and LINE accepts it, by push
@@ -48,8 +57,6 @@ import logging
 import os
 import re
 import time
-import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Text
 
@@ -62,6 +69,17 @@ from sanic.response import HTTPResponse
 
 from bot.channels import with_tenant_entity
 from bot.channels.every_turn import answer_every_turn
+from bot.channels.input_bounds import InputBounds, bound_inputs
+from bot.channels.line_api import LineApi, LineApiError
+from bot.channels.line_dedup import EventLedger, event_key
+from bot.channels.line_intake import (
+    BodyRefused,
+    WebhookLimits,
+    event_age,
+    read_body,
+    stale_note,
+    stop_reading,
+)
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 
@@ -84,8 +102,6 @@ MAX_URI = 1000
 REPLY_TOKEN_TTL_S = 50.0  # LINE does not promise a lifetime; this leaves a margin
 LOADING_AFTER_S = 1.0  # turns quicker than this need no loading animation
 LOADING_SECONDS = 20  # 5..60 in steps of 5; renewed while the turn runs
-SEEN_EVENTS_TTL_S = 24 * 3600.0
-SEEN_EVENTS_MAX = 100_000
 
 GREET_PAYLOAD = "/greet"
 PLEASE_TYPE = (
@@ -263,89 +279,7 @@ def plan_calls(
     return [msgs[i : i + MAX_MESSAGES_PER_CALL] for i in range(0, len(msgs), MAX_MESSAGES_PER_CALL)]
 
 
-# --- the Messaging API --------------------------------------------------------------
-
-
-class LineApiError(Exception):
-    """LINE answered a call with an error status."""
-
-    def __init__(self, status: int, body: str) -> None:
-        super().__init__(f"LINE API {status}: {body[:300]}")
-        self.status = status
-        self.body = body
-
-    @property
-    def invalid_reply_token(self) -> bool:
-        return self.status == 400 and "invalid reply token" in self.body.lower()
-
-
-class LineApi:
-    """The three Messaging API calls the bot makes, with one channel's access token."""
-
-    def __init__(
-        self,
-        base_url: str,
-        access_token: str,
-        session: Callable[[], aiohttp.ClientSession],
-        timeout: Optional[aiohttp.ClientTimeout] = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._access_token = access_token
-        self._session = session
-        self._timeout = timeout or aiohttp.ClientTimeout(total=10, connect=5)
-
-    async def reply(self, reply_token: str, messages: List[Dict[str, Any]]) -> None:
-        await self._post("/v2/bot/message/reply", {"replyToken": reply_token, "messages": messages})
-
-    async def push(self, to: str, messages: List[Dict[str, Any]]) -> None:
-        """Push, retried once on a server error or lost connection.
-
-        The retry key makes LINE deliver at most once (a repeat gets 409).
-        """
-        headers = {"X-Line-Retry-Key": str(uuid.uuid4())}
-        payload = {"to": to, "messages": messages}
-        try:
-            await self._post("/v2/bot/message/push", payload, headers)
-        except LineApiError as e:
-            if e.status < 500:
-                raise
-            logger.warning("LINE push failed (%s); retrying once", e.status)
-            await self._retry_push(payload, headers)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-            logger.warning("LINE push failed (%r); retrying once", e)
-            await self._retry_push(payload, headers)
-
-    async def _retry_push(self, payload: Dict[str, Any], headers: Dict[str, str]) -> None:
-        await asyncio.sleep(0.5)
-        try:
-            await self._post("/v2/bot/message/push", payload, headers)
-        except LineApiError as e:
-            if e.status != 409:  # 409: the first attempt did arrive
-                raise
-
-    async def show_loading(self, chat_id: str, seconds: int) -> None:
-        seconds = min(60, max(5, 5 * round(seconds / 5)))
-        await self._post(
-            "/v2/bot/chat/loading/start", {"chatId": chat_id, "loadingSeconds": seconds}
-        )
-
-    async def _post(
-        self, path: str, payload: Dict[str, Any], headers: Optional[Dict[str, str]] = None
-    ) -> None:
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        all_headers = {
-            "Authorization": f"Bearer {self._access_token}",
-            "Content-Type": "application/json; charset=utf-8",
-            **(headers or {}),
-        }
-        async with self._session().post(
-            self.base_url + path, data=body, headers=all_headers, timeout=self._timeout
-        ) as resp:
-            if not 200 <= resp.status < 300:
-                raise LineApiError(resp.status, await resp.text())
-
-
-# --- reply tokens and redelivery ----------------------------------------------------
+# --- reply tokens -------------------------------------------------------------------
 
 
 @dataclass
@@ -359,40 +293,6 @@ class ReplyToken:
 
     def usable(self, now: float) -> bool:
         return not self.used and now - self.issued_at < self.ttl
-
-
-class SeenEvents:
-    """webhookEventIds already accepted, so a redelivered event is handled once.
-
-    In memory, bounded by age and count: enough for one Rasa process, which is how
-    ``bot.stack`` runs it. Several Rasa instances behind a load balancer would need a
-    shared store (e.g. Redis, as for Rasa's lock store).
-    """
-
-    def __init__(
-        self,
-        clock: Clock = time.time,
-        ttl: float = SEEN_EVENTS_TTL_S,
-        max_size: int = SEEN_EVENTS_MAX,
-    ) -> None:
-        self._clock = clock
-        self._ttl = ttl
-        self._max_size = max_size
-        self._seen: "OrderedDict[str, float]" = OrderedDict()
-
-    def first_time(self, event_id: Any) -> bool:
-        """True the first time ``event_id`` is offered (always True for no id)."""
-        if not isinstance(event_id, str) or not event_id:
-            return True
-        now = self._clock()
-        while self._seen and (
-            len(self._seen) >= self._max_size or next(iter(self._seen.values())) < now - self._ttl
-        ):
-            self._seen.popitem(last=False)
-        if event_id in self._seen:
-            return False
-        self._seen[event_id] = now
-        return True
 
 
 # --- output -------------------------------------------------------------------------
@@ -570,14 +470,19 @@ class LineInput(InputChannel):
         if not credentials:
             return cls.raise_missing_credentials_exception()
         api_base = credentials.get("api_base") or os.environ.get(API_BASE_ENV) or DEFAULT_API_BASE
-        return cls(accounts_from_credentials(credentials.get("societies")), api_base=api_base)
+        return cls(
+            accounts_from_credentials(credentials.get("societies")),
+            api_base=api_base,
+            limits=WebhookLimits.from_env(),
+        )
 
     def __init__(
         self,
         accounts: Mapping[str, LineAccount],
         api_base: str = DEFAULT_API_BASE,
         clock: Clock = time.time,
-        seen_events: Optional[SeenEvents] = None,
+        ledger: Optional[EventLedger] = None,
+        limits: Optional[WebhookLimits] = None,
         reply_token_ttl: float = REPLY_TOKEN_TTL_S,
         loading_after: float = LOADING_AFTER_S,
         loading_seconds: int = LOADING_SECONDS,
@@ -586,7 +491,9 @@ class LineInput(InputChannel):
         self.accounts = dict(accounts)
         self.api_base = api_base
         self.clock = clock
-        self.seen_events = seen_events or SeenEvents(clock)
+        # accepted events' keys: the handoff database unless another ledger is handed in
+        self.ledger = ledger or EventLedger(clock=clock)
+        self.limits = limits or WebhookLimits()
         self.reply_token_ttl = reply_token_ttl
         self.loading_after = loading_after
         self.loading_seconds = loading_seconds
@@ -617,6 +524,7 @@ class LineInput(InputChannel):
         if self._session is not None:
             await self._session.close()
             self._session = None
+        self.ledger.dispose()
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         line_webhook = Blueprint("line_webhook", __name__)
@@ -624,24 +532,36 @@ class LineInput(InputChannel):
         holder = AppHolder()
         holder.attach(line_webhook)
         freeze_after_start(line_webhook)
-        on_new_message = gate_messages(answer_every_turn(on_new_message), holder)
+        on_new_message = bound_inputs(
+            gate_messages(answer_every_turn(on_new_message), holder), InputBounds.from_env()
+        )
 
         @line_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
-        @line_webhook.route("/<society>/webhook", methods=["POST"])
+        # stream=True: the body is not read before the handler has checked its size
+        @line_webhook.route("/<society>/webhook", methods=["POST"], stream=True)
         async def webhook(request: Request, society: Text) -> HTTPResponse:
             account = self.accounts.get(society.lower())
             if account is None:
+                stop_reading(request)
                 return response.json({"message": "unknown LINE channel"}, status=404)
-            if not account.signature_ok(request.body, request.headers.get(SIGNATURE_HEADER)):
+            try:
+                body = await read_body(
+                    request, self.limits.max_body_bytes, self.limits.read_timeout
+                )
+            except BodyRefused as e:
+                stop_reading(request)
+                logger.warning("LINE %s: webhook refused unread (%s): %s", society, e.status, e)
+                return response.json({"message": e.message}, status=e.status)
+            if not account.signature_ok(body, request.headers.get(SIGNATURE_HEADER)):
                 logger.warning(
                     "LINE %s: request with a missing or wrong signature rejected", society
                 )
                 return response.json({"message": "invalid signature"}, status=401)
             try:
-                payload = json.loads(request.body)
+                payload = json.loads(body)
                 events = payload["events"]
                 if not isinstance(events, list):
                     raise TypeError("events is not a list")
@@ -649,28 +569,55 @@ class LineInput(InputChannel):
                 logger.warning("LINE %s: malformed webhook body: %s", society, e)
                 return response.json({"message": "malformed body"}, status=400)
             received_at = self.clock()
-            fresh = []
-            for event in events:
-                if not isinstance(event, dict):
-                    continue
-                if self.seen_events.first_time(event.get("webhookEventId")):
-                    fresh.append(event)
-                else:
-                    logger.info(
-                        "LINE %s: event %s already handled (redelivery=%s)",
-                        society,
-                        event.get("webhookEventId"),
-                        (event.get("deliveryContext") or {}).get("isRedelivery"),
-                    )
-            if fresh:
-                self._spawn(self._handle_events(account, fresh, received_at, on_new_message))
+            first = await self._first_deliveries(account, events)
+            if first:
+                self._spawn(self._handle_events(account, first, received_at, on_new_message))
             return response.json({})
+
+        @line_webhook.listener("before_server_start")
+        async def start(_app: Any, _loop: Any) -> None:
+            try:
+                await self.ledger.start()
+            except Exception as e:  # the webhook falls back to this process's memory
+                logger.error("LINE: redelivery memory (database) not ready: %r", e)
 
         @line_webhook.listener("before_server_stop")
         async def close(_app: Any, _loop: Any) -> None:
             await self.close()
 
         return line_webhook
+
+    async def _first_deliveries(
+        self, account: LineAccount, events: List[Any]
+    ) -> List[Dict[str, Any]]:
+        """The body's events (at most ``max_events``) that were never accepted before."""
+        society = account.society
+        limit = self.limits.max_events
+        if len(events) > limit:
+            logger.warning(
+                "LINE %s: %d events in one webhook; the %d after the first %d are skipped",
+                society,
+                len(events),
+                len(events) - limit,
+                limit,
+            )
+        candidates = [e for e in events[:limit] if isinstance(e, dict)]
+        if not candidates:
+            return []
+        keys = [event_key(society, e) for e in candidates]
+        first = await self.ledger.first_time(society, keys)
+        accepted = []
+        for event, is_first in zip(candidates, first, strict=True):
+            if is_first:
+                accepted.append(event)
+            else:
+                logger.info(
+                    "LINE %s: event %s already handled (redelivery=%s)",
+                    society,
+                    event.get("webhookEventId") or "without id",
+                    (event.get("deliveryContext") or {}).get("isRedelivery"),
+                )
+        return accepted
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         # keep a reference: the loop holds tasks only weakly
@@ -685,13 +632,61 @@ class LineInput(InputChannel):
         received_at: float,
         on_new_message: OnNewMessage,
     ) -> None:
+        noted: set[str] = set()
         for event in events:
             try:
-                await self._handle_event(account, event, received_at, on_new_message)
+                age = event_age(event, received_at)
+                if age is None or age > self.limits.max_event_age:
+                    await self._stale(account, event, age, noted)
+                else:
+                    await self._handle_event(account, event, received_at, on_new_message)
             except Exception:
                 logger.exception(
                     "LINE %s: event %s failed", account.society, event.get("webhookEventId")
                 )
+
+    async def _stale(
+        self, account: LineAccount, event: Mapping[str, Any], age: Optional[float], noted: set[str]
+    ) -> None:
+        """An event too old to be answered as if it were new.
+
+        Its reply token expired long ago, and an answer to a question asked minutes or
+        hours earlier (perhaps already asked again, or answered by the helpdesk) would
+        confuse more than help; yet LINE redelivers failed webhooks late, and a member
+        whose message got no answer must not be left waiting in silence. So a message
+        or postback from a one-to-one chat gets one short push per member and webhook:
+        "it arrived too late, please send it again" (:func:`stale_note`). Only while
+        the redelivery memory still holds the event (its retention, a day), so no
+        event is ever noted twice; older events, and events without a timestamp (LINE
+        always sends one), are logged and dropped, as are follows, unfollows and the
+        rest.
+        """
+        source = event.get("source") or {}
+        user_id = source.get("userId")
+        logger.warning(
+            "LINE %s: %s event %s is %s old; not answered as new",
+            account.society,
+            event.get("type"),
+            event.get("webhookEventId") or "without id",
+            "of unknown age" if age is None else f"{age:.0f} s",
+        )
+        if (
+            age is None
+            or age > self.ledger.retention
+            or event.get("type") not in ("message", "postback")
+            or event.get("mode") == "standby"
+            or source.get("type") != "user"
+            or not isinstance(user_id, str)
+            or not user_id
+            or user_id in noted
+        ):
+            return
+        noted.add(user_id)
+        output = self._output(account, None)
+        await output.send_text_message(
+            conversation_id(account.society, user_id), stale_note(event.get("timestamp"))
+        )
+        await output.flush()
 
     def _reply_token(self, event: Mapping[str, Any], received_at: float) -> Optional[ReplyToken]:
         token = event.get("replyToken")

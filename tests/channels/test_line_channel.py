@@ -27,7 +27,6 @@ from bot.channels.line import (
     LineAccount,
     LineInput,
     ReplyToken,
-    SeenEvents,
     accounts_from_credentials,
     clip,
     conversation_id,
@@ -37,6 +36,7 @@ from bot.channels.line import (
     split_text,
     utf16_len,
 )
+from bot.channels.line_dedup import SeenEvents
 from bot.stack import free_port
 from tests.channels.fake_line import (
     FakeLine,
@@ -61,6 +61,14 @@ def sanic_test_mode() -> Any:
     before, Sanic.test_mode = Sanic.test_mode, True
     yield
     Sanic.test_mode = before
+
+
+@pytest.fixture(autouse=True)
+def handoff_db(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The channel's redelivery memory goes to the handoff database: a fresh one per test."""
+    url = f"sqlite:///{tmp_path / 'handoff.db'}"
+    monkeypatch.setenv("KOSMO_HANDOFF_DB_URL", url)
+    return url
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,13 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import make_url
 
 from bot.channels import with_tenant_entity
 from bot.channels.line import PLEASE_TYPE, conversation_id
+from bot.channels.line_dedup import event_key, seen_events_table
+from bot.channels.line_intake import stale_note
 from tests.channels.fake_line import (
     Call,
     follow_event,
@@ -26,6 +30,7 @@ from tests.channels.fake_line import (
     user_id,
     webhook_body,
 )
+from tests.channels.raw_http import upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -235,3 +240,69 @@ def test_several_events_in_one_webhook_are_answered_in_order(line, fake_line, ch
     (second,) = fake_line.wait_for(with_token(t2))
     assert PORTAL["kose"] in "\n".join(second.texts)
     assert user_texts(channel_rest, "kose", user) == ["こんにちは", "ポータルのURLは？"]
+
+
+# --- under attack or mishap (issue 13): old events, replays, huge bodies ------------------
+
+
+def test_stale_event_is_not_answered_and_the_member_is_asked_to_send_again(
+    line, fake_line, channel_rest
+):
+    channel, user, token = line["kose"], user_id(), reply_token()
+    an_hour_ago = int((time.time() - 3600) * 1000)
+    event = text_event(user, "ポータルのURLは？", token=token, timestamp_ms=an_hour_ago)
+
+    assert channel.post(webhook_body(event))[0] == 200
+
+    (push,) = fake_line.wait_for(to_user(user))
+    assert push.body == {
+        "to": user,
+        "messages": [{"type": "text", "text": stale_note(an_hour_ago)}],
+    }
+    assert channel.post(webhook_body(event))[0] == 200  # a replay gets nothing more
+    time.sleep(QUIET_S)
+    assert fake_line.calls_matching(about(user, token)) == [push]
+    assert user_texts(channel_rest, "kose", user) == []  # Rasa never saw it
+
+
+def test_replayed_event_without_webhook_event_id_is_processed_once(
+    line, fake_line, channel_rest, channel_stack
+):
+    channel, user, token = line["ono"], user_id(), reply_token()
+    event = text_event(user, "ポータルのURLは？", token=token)
+    del event["webhookEventId"]
+
+    assert channel.post(webhook_body(event))[0] == 200
+    fake_line.wait_for(with_token(token))
+    assert channel.post(webhook_body(event))[0] == 200
+    redelivered = {**event, "deliveryContext": {"isRedelivery": True}}
+    assert channel.post(webhook_body(redelivered))[0] == 200
+    time.sleep(QUIET_S)
+
+    assert len(fake_line.calls_matching(about(user, token))) == 1
+    assert user_texts(channel_rest, "ono", user) == ["ポータルのURLは？"]
+    # remembered in the handoff database, where another Rasa process would find it
+    engine = create_engine(make_url(channel_stack.env["KOSMO_HANDOFF_DB_URL"]))
+    try:
+        with engine.connect() as conn:
+            keys = conn.execute(
+                select(seen_events_table.c.event_key, seen_events_table.c.society)
+            ).fetchall()
+    finally:
+        engine.dispose()
+    assert (event_key("ono", event), "ono") in [tuple(k) for k in keys]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_50_mb_body_is_refused_with_413_and_not_read(line, channel_rest, chunked):
+    channel = line["kose"]
+    headers = {"Content-Type": "application/json", "X-Line-Signature": sign(channel.secret, b"")}
+    result = upload(channel.webhook_url, 50 * 1024 * 1024, headers, chunked=chunked)
+    assert result.status == 413
+    if chunked:  # read up to the limit (1 MiB), then cut off
+        assert result.sent < 8 * 1024 * 1024
+    else:  # answered after the head and the first 64 KiB
+        assert result.sent <= 64 * 1024
+    assert result.closed  # the rest is not read either
+    # and the server goes on serving
+    assert channel.post(webhook_body())[0] == 200
