@@ -147,12 +147,31 @@ def parse_birth_date(text: str, today: Optional[dt.date] = None) -> Optional[dt.
 
 # ------------------------------------------------------------------ passwords
 
-_PASSWORD_WORDS = ("パスワード", "ぱすわーど", "password", "pass", "pw", "暗証")
 _TOKEN_RE = re.compile(r"[\x21-\x7e]{8,64}")
 _TICKET_LIKE_RE = re.compile(r"UL-?[0-9A-Z]{4,8}")
+_QUOTES = ".,、。\"'`()[]<>「」『』"
+# A password word, then a few joining characters (particles, colons, quotes,
+# "is"), then one ASCII token: パスワードは Sakura-Ono2024、私のパスワード ichiro2024、
+# PW：abc123、password is abc123、暗証番号 1234. Every quantifier is bounded,
+# so a search costs a constant per position (no backtracking blow-up).
+_PASSWORD_PHRASE_RE = re.compile(
+    r"(?P<word>パスワード|ぱすわーど|パスワ-ド|暗証番号|暗証|パス(?!ポート)"
+    r"|(?<![a-z0-9_])(?:pass\s?word|passwd|passcode|pass|pwd|pw|pin)(?![a-z0-9_]))"
+    r"(?P<join>(?:\s|[はをがにものも:=「『\"'(\[、,→]|is|was){0,6})"
+    r"(?P<token>[\x21-\x7e]{4,64})",
+    re.IGNORECASE,
+)
+# "one-time password" is the code, not the password (the code is masked as digits)
+_ONE_TIME_RE = re.compile(r"(?:ワンタイム|one[\s-]?time\s?|使い捨て)$", re.IGNORECASE)
+_STRICT_JOIN_RE = re.compile(r"\s{0,8}[は:=]\s{0,8}")
+# words that follow "パスワード" in questions and are not a password
+_NOT_PASSWORDS = frozenset(
+    {"authenticator", "microsoft", "password", "passcode", "kosmoweb", "reset", "change"}
+)
 
 
-def _mixed_token(token: str) -> bool:
+def mixed_token(token: str) -> bool:
+    """An 8-64 character token mixing three of lower, upper, digits, symbols; not an address, URL or ticket."""
     classes = sum(
         (
             any(c.islower() for c in token),
@@ -169,26 +188,65 @@ def _mixed_token(token: str) -> bool:
     )
 
 
+_mixed_token = mixed_token  # the old name
+
+
+def _phrase_token_counts(match: re.Match[str], folded: str, *, digits: bool) -> bool:
+    """Whether the token after a password word is taken for a password (``digits``: also PINs)."""
+    token = match.group("token").strip(_QUOTES)
+    if len(token) < 4 or parse_email(token) or token.lower().startswith(("http://", "https://")):
+        return False
+    if _TICKET_LIKE_RE.fullmatch(token.upper()):  # パスワードの件で UL-7F3K9Q
+        return False
+    has_digit = any(c.isdigit() for c in token)
+    has_letter = any(c.isalpha() for c in token)
+    if has_digit and not has_letter:  # 1234, 123456: a PIN or a code
+        return digits
+    one_time = bool(_ONE_TIME_RE.search(folded[max(0, match.start() - 12) : match.start()]))
+    if one_time and not digits:
+        return False
+    if _STRICT_JOIN_RE.fullmatch(match.group("join") or "") and len(token) >= 6:
+        return True  # パスワードは abcdefgh, pw: secret99 (the old rule)
+    if len(token) < 6:
+        return digits and has_digit  # masking: a short password (abc12) too
+    if has_digit or any(not c.isalnum() for c in token):
+        return True  # ichiro2024, abc-defg
+    return len(token) >= 8 and token.lower() not in _NOT_PASSWORDS
+
+
+def password_spans(text: str, *, digits: bool = False, mixed: bool = True) -> list[tuple[int, int]]:
+    """Where passwords stand in ``unicodedata.normalize("NFKC", text)``, as (start, end).
+
+    A mixed token anywhere (:func:`mixed_token`), or the token after a password
+    word (any phrasing, see ``_PASSWORD_PHRASE_RE``): a token with letters and a
+    digit or symbol, or 8+ letters, or after "パスワードは"/"pw:" any 6+ characters.
+    After "ワンタイムパスワード" a token is the code, not a password. With
+    ``digits`` (masking), a run of digits after a password word (暗証番号 1234) and a
+    short token of letters and digits (abc12) count too. Without ``mixed``, only
+    tokens after a password word (the caller judges bare tokens itself).
+    """
+    folded = unicodedata.normalize("NFKC", text)  # not fold(): keep the ー of パスワード
+    spans = [
+        m.span()
+        for m in (_TOKEN_RE.finditer(folded) if mixed else ())
+        if mixed_token(m.group(0).strip(_QUOTES))  # quoted words are not passwords
+    ]
+    spans += [
+        m.span("token")
+        for m in _PASSWORD_PHRASE_RE.finditer(folded)
+        if _phrase_token_counts(m, folded, digits=digits)
+    ]
+    return sorted(spans)
+
+
 def looks_like_password(text: str) -> bool:
     """Whether ``text`` seems to contain a password.
 
     Either a token of 8-64 printable ASCII characters mixing at least three of
     lower case, upper case, digits and symbols (Hanako-Kose2024), or a
-    password word ("パスワードは", "pw:") followed by a token of 6 or more
-    characters. E-mail addresses, URLs, plain user IDs (kose.hanako), codes
-    and dates are not passwords.
+    password word followed by a token (「パスワードは abcdefgh」, 「私のパスワード
+    ichiro2024 が通りません」, "pw: secret99", "password is abc123"; see
+    :func:`password_spans`). E-mail addresses, URLs, plain user IDs
+    (kose.hanako), codes and dates are not passwords.
     """
-    folded = unicodedata.normalize("NFKC", text)  # not fold(): keep the ー of パスワード
-    for token in _TOKEN_RE.findall(folded):
-        if _mixed_token(token.strip(".,、。\"'`()[]<>「」『』")):  # quoted words are not passwords
-            return True
-    lowered = folded.lower()
-    for word in _PASSWORD_WORDS:
-        idx = lowered.find(word)
-        if idx < 0:
-            continue
-        rest = folded[idx + len(word) :]
-        m = re.match(r"^\s*(?:は|:|=|：)\s*([\x21-\x7e]{6,64})", rest)
-        if m and not parse_email(m.group(1)):
-            return True
-    return False
+    return bool(password_spans(text))

@@ -6,8 +6,8 @@ it is a secret, so the URL comes from ``$KOSMO_TRACKER_DB_URL`` (or ``db_url``
 in ``endpoints.yml`` for tests); without either, conversations are kept in the
 SQLite file ``var/tracker.db`` so that a restart of the Rasa server loses none.
 
-It also masks what it writes (birth dates, OTP codes, password-looking texts
-become ``****``) and bounds how long Rasa waits for the action server; see
+It also masks what it writes (birth dates, OTP codes, passwords, insurance
+symbols/numbers and phone numbers become ``****``, see ``bot.masking``) and bounds how long Rasa waits for the action server; see
 the two sections below.
 """
 
@@ -15,32 +15,27 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, Text
+from typing import Any, Mapping, Optional, Sequence, Text
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.constants import REQUESTED_SLOT
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import (
-    ActiveLoop,
-    Event,
-    LegacyForm,
-    SessionStarted,
-    SlotSet,
-    UserUttered,
-)
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import bindparam, func, insert, select, true
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
-from bot.normalize import looks_like_password
+# the masking lives in bot.masking (no Rasa there); the names stay importable from here
+from bot.masking import MASK as MASK
+from bot.masking import SENSITIVE_SLOTS as SENSITIVE_SLOTS
+from bot.masking import mask_event_dicts as mask_event_dicts
+from bot.masking import mask_events_from
+from bot.masking import sensitive_text as sensitive_text
 from bot.speedups import install_prediction_speedups
 from bot.sql import make_engine
 from bot.tenants import PROJECT_ROOT
@@ -57,84 +52,22 @@ def tracker_db_url(explicit: Optional[str] = None, environ: Optional[dict] = Non
 
 # ---------------------------------------------------------------- masking
 #
-# What reaches the database never holds a birth date, an OTP code or a
-# password. Actions see the real values only during the turn they arrive in:
-# Rasa loads the tracker from this store at the start of each message, so a
-# form calls the portal in the same turn as its last (sensitive) slot is
-# filled, and from the next turn on the slot reads "****".
+# What reaches the database never holds a birth date, an OTP code, a password,
+# an insurance symbol/number or a phone number as typed (bot.masking decides
+# what is sensitive). Actions see the real values only during the turn they
+# arrive in: Rasa loads the tracker from this store at the start of each
+# message, so a form calls the portal in the same turn as its last
+# (sensitive) slot is filled, and from the next turn on the slot reads "****".
 #
-# Masked: the values of SENSITIVE_SLOTS and any slot value that looks
-# sensitive (a from_text slot holds the raw message until validation); every user text sent while the bot
-# was asking for one of them (valid or not); every user text that looks like
-# a password (bot.normalize.looks_like_password), a date or a run of six
-# or more digits (codes, insurance numbers). Bot texts are ours and never
-# repeat such values.
-
-MASK = "****"
-# ``form`` is the old name of ``active_loop`` (Rasa's LegacyForm, in old trackers)
-_LOOP_EVENTS = frozenset({ActiveLoop.type_name, LegacyForm.type_name})
-SENSITIVE_SLOTS = frozenset({"unlock_birth_date", "totp_code"})
-_SENSITIVE_TEXT_RE = re.compile(
-    r"\d{6,}"  # codes, compact dates, insurance numbers
-    r"|\d{2,4}\s*[/.\-年]\s*\d{1,2}\s*[/.\-月]\s*\d{1,2}"  # 1990/1/1, 1990年1月1日
-    r"|(明治|大正|昭和|平成|令和|[MTSHR]\.?)\s*(\d{1,2}|元)\s*[/.\-年]"  # era dates
-)
-
-
-def sensitive_text(text: str) -> bool:
-    """Whether a member's message must not be stored as typed."""
-    folded = unicodedata.normalize("NFKC", text)
-    return bool(_SENSITIVE_TEXT_RE.search(folded)) or looks_like_password(text)
-
-
-def mask_event_dicts(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Copies of serialised events (``Event.as_dict()``), sensitive values replaced by ``****``.
-
-    Works on dicts so that what Rasa stores and what the action server sees
-    (rasa_sdk's ``tracker.events``) go through one masking: the handoff packet
-    an agent reads (``bot.handoff.packet``) holds no more than the database.
-    The input is never changed (only the changed levels are copied).
-    """
-    return _mask_from(events, None)[0]
-
-
-def _mask_from(
-    events: Iterable[Mapping[str, Any]], requested: Optional[str]
-) -> tuple[list[dict[str, Any]], Optional[str]]:
-    """Mask ``events`` that follow a prefix whose form was asking for ``requested``.
-
-    Returns the masked copies and the slot asked for after them, so that a
-    conversation's new events can be masked without going over the old ones.
-    """
-    out: list[dict[str, Any]] = []
-    for event in events:
-        data = dict(event)
-        kind = data.get("event")
-        if kind == SlotSet.type_name:
-            name, value = data.get("name"), data.get("value")
-            if name == REQUESTED_SLOT:
-                requested = value
-            elif name in SENSITIVE_SLOTS and value is not None:
-                data["value"] = MASK
-            elif isinstance(value, str) and sensitive_text(value):
-                # a from_text slot holds the raw message until its form validates it
-                data["value"] = MASK
-        elif kind in _LOOP_EVENTS and data.get("name") is None:
-            requested = None
-        elif kind == UserUttered.type_name:
-            text = data.get("text") or ""
-            if requested in SENSITIVE_SLOTS or sensitive_text(text):
-                data["text"] = MASK
-                parse = data.get("parse_data")
-                if isinstance(parse, Mapping):
-                    parse = data["parse_data"] = dict(parse)
-                    parse["text"] = MASK
-                    parse["entities"] = [
-                        e for e in parse.get("entities") or [] if e.get("entity") == "tenant"
-                    ]
-        out.append(data)
-    return out, requested
-
+# Masked: the values of SENSITIVE_SLOTS and any other slot value that looks
+# sensitive (a from_text slot holds the raw message until validation); every
+# user text sent while the bot was asking for a sensitive slot (valid or not);
+# every user text with a sensitive value in it (bot.masking.sensitive_text).
+# Kept: a user ID in a user-ID slot and the message that gave it, even a
+# voluntary-continuation member's 16 digits, since the next turns send it to
+# the portal. Bot texts are ours and never repeat such values.
+# The event masking (``mask_event_dicts``) is in bot.masking, so that the
+# action server (the handoff packet) masks the same way without Rasa.
 
 # ---------------------------------------------------------------- action timeout
 
@@ -361,7 +294,7 @@ class UrlSQLTrackerStore(SQLTrackerStore):
                 kept = _StoredSession(
                     last_id=rows[-1][0],
                     events=[Event.from_parameters(d) for d in dicts],
-                    requested=_mask_from(dicts, None)[1],
+                    requested=mask_events_from(dicts, None)[1],
                 )
                 self._keep(sender_id, kept)
         return DialogueStateTracker.from_events(sender_id, kept.events, self.domain.slots)
@@ -375,7 +308,7 @@ class UrlSQLTrackerStore(SQLTrackerStore):
             kept = self._kept(conn, sender_id)
             if kept is not None and len(kept.events) <= len(events):
                 stored = len(kept.events)
-                new_dicts, requested = _mask_from(
+                new_dicts, requested = mask_events_from(
                     (e.as_dict() for e in events[stored:]), kept.requested
                 )
             else:
@@ -384,7 +317,7 @@ class UrlSQLTrackerStore(SQLTrackerStore):
                 if stored >= len(events):
                     return
                 # requested_slot must be known at each new event, so mask from the start
-                all_dicts, requested = _mask_from((e.as_dict() for e in events), None)
+                all_dicts, requested = mask_events_from((e.as_dict() for e in events), None)
                 new_dicts = all_dicts[stored:]
             if not new_dicts:
                 return

@@ -31,6 +31,16 @@ from bot.tracker_store import (
         ("kose.hanako", False),
         ("UL-7F3K9Q の状況を教えて", False),
         ("hanako.kose@example.com", False),
+        # what members type outside forms (issue 13)
+        ("生年月日は 1978 02 14 です", True),
+        ("誕生日は2月14日、1978年生まれです", True),
+        ("私のパスワード ichiro2024 が通りません", True),
+        ("コードは 123 456 でした", True),
+        ("記号は31、番号は11223", True),
+        ("電話は 090-1234-5678 です", True),
+        ("1012345619800101", True),  # outside a user-ID question: masked
+        ("初期パスワードを教えて", False),
+        ("2024年から使えません", False),
     ],
 )
 def test_sensitive_text(text, sensitive):
@@ -99,6 +109,100 @@ async def test_birth_date_code_and_password_are_masked_in_the_database(tmp_path)
     assert [r["text"] for r in stored_rows(db) if r["event"] == "user"][-1] == MASK
     restored = await store.retrieve("masking-test")
     assert restored is not None and restored.get_slot("unlock_birth_date") == MASK
+
+
+VC_USER_ID = "1012345619800101"  # ono's voluntary-continuation demo member (bot/portal/seed.py)
+
+
+def _form_domain() -> Domain:
+    return Domain.from_dict(
+        {
+            "slots": {
+                name: {"type": "text", "mappings": [{"type": "custom"}]}
+                for name in ("unlock_user_id", "unlock_birth_date", "otp_user_id", "totp_code")
+            },
+            "forms": {
+                "unlock_form": {"required_slots": ["unlock_user_id", "unlock_birth_date"]},
+                "otp_help_form": {"required_slots": ["otp_user_id", "totp_code"]},
+            },
+        }
+    )
+
+
+def _inform(text: str) -> UserUttered:
+    return UserUttered(text, {"name": "inform", "confidence": 1.0})
+
+
+@pytest.mark.parametrize(
+    "form, slot", [("unlock_form", "unlock_user_id"), ("otp_help_form", "otp_user_id")]
+)
+async def test_a_voluntary_continuation_user_id_survives_the_next_turn(tmp_path, form, slot):
+    """16 digits asked for as a user ID are the ID the portal needs next turn, not a code."""
+    domain = _form_domain()
+    store = UrlSQLTrackerStore(domain=domain, db_url=f"sqlite:///{tmp_path / 't.db'}")
+    tracker = DialogueStateTracker.from_events(
+        "vc",
+        [
+            _inform("ロックを解除したい"),
+            ActionExecuted(form),
+            ActiveLoop(form),
+            SlotSet(REQUESTED_SLOT, slot),
+            _inform(VC_USER_ID),
+            SlotSet(slot, VC_USER_ID),
+            SlotSet(REQUESTED_SLOT, "unlock_birth_date" if form == "unlock_form" else "totp_code"),
+        ],
+        slots=domain.slots,
+    )
+    await store.save(tracker)
+    restored = await store.retrieve("vc")
+    assert restored is not None and restored.get_slot(slot) == VC_USER_ID
+    assert [e.text for e in restored.events if isinstance(e, UserUttered)][-1] == VC_USER_ID
+    # with the cache off too: what the database holds, not only what the store kept
+    fresh = UrlSQLTrackerStore(domain=domain, db_url=f"sqlite:///{tmp_path / 't.db'}", cache_size=0)
+    again = await fresh.retrieve("vc")
+    assert again is not None and again.get_slot(slot) == VC_USER_ID
+
+
+@pytest.mark.parametrize(
+    "typed, kept",
+    [
+        ("kose.ichiro", True),
+        (VC_USER_ID, True),
+        ("１０１２３４５６１９８００１０１", True),
+        ("12345678", True),  # a chosen ID of digits
+        ("123456", False),  # a code: no user ID is this short
+        ("19780214", False),  # a birth date
+        ("Ichiro-Kose2024", False),  # a password
+        ("パスワードは ichiro2024", False),
+        ("1978/2/14", False),
+    ],
+)
+async def test_what_is_kept_when_the_bot_asked_for_a_user_id(tmp_path, typed, kept):
+    domain = _form_domain()
+    store = UrlSQLTrackerStore(domain=domain, db_url=f"sqlite:///{tmp_path / 't.db'}")
+    tracker = DialogueStateTracker.from_events(
+        "uid",
+        [
+            ActionExecuted("unlock_form"),
+            ActiveLoop("unlock_form"),
+            SlotSet(REQUESTED_SLOT, "unlock_user_id"),
+            _inform(typed),
+            SlotSet("unlock_user_id", typed),  # from_text: the raw message until validation
+        ],
+        slots=domain.slots,
+    )
+    await store.save(tracker)
+    rows = stored_rows(tmp_path / "t.db")
+    texts = [r["text"] for r in rows if r["event"] == "user"]
+    values = [r["value"] for r in rows if r["event"] == "slot" and r["name"] == "unlock_user_id"]
+    assert texts == ([typed] if kept else [MASK])
+    assert values == ([typed] if kept else [MASK])
+
+
+async def test_a_bare_user_id_outside_a_form_is_masked(tmp_path):
+    store = UrlSQLTrackerStore(domain=_form_domain(), db_url=f"sqlite:///{tmp_path / 't.db'}")
+    await store.save(DialogueStateTracker.from_events("bare", [_inform(VC_USER_ID)]))
+    assert [r["text"] for r in stored_rows(tmp_path / "t.db") if r["event"] == "user"] == [MASK]
 
 
 def test_action_server_timeout_is_bounded(monkeypatch):

@@ -10,8 +10,9 @@ numbers, and the transcript.
 It is built from the tracker's events as dicts (``Event.as_dict()``, the form
 rasa_sdk's ``tracker.events`` holds) by one pure function, :func:`build_packet`.
 The events go through the tracker store's masking first
-(:func:`bot.tracker_store.mask_event_dicts`): birth dates, codes and
-password-like texts reach the agent as ``****``, exactly as in the database.
+(:func:`bot.masking.mask_event_dicts`, the same function the tracker store
+uses, without Rasa): birth dates, codes, passwords, insurance symbols/numbers
+and phone numbers reach the agent as ``****``, exactly as in the database.
 
 Topic names come from ``data/topic_labels.yml`` (:func:`bot.topics.load_topic_labels`),
 the first-login steps from ``data/first_login_steps.yml`` (:func:`load_first_login_steps`);
@@ -30,14 +31,15 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import yaml
 
 from bot.channels import shown_text
+from bot.masking import MASK, mask_event_dicts
 from bot.normalize import find_ticket_id, parse_ticket_id
 from bot.tenants import PROJECT_ROOT
-from bot.tracker_store import MASK, mask_event_dicts
 
 STEPS_FILE_ENV = "KOSMO_FIRST_LOGIN_STEPS_FILE"
 DEFAULT_STEPS_FILE = PROJECT_ROOT / "data" / "first_login_steps.yml"
 
 MAX_ERRORS = 5
+MAX_ERROR_CHARS = 300
 # Asking for a person is why there is a packet, not what the member needs help with.
 NOT_TOPICS = frozenset({"request_human"})
 SLOT_TICKET_ID = "ticket_id"
@@ -90,8 +92,15 @@ RESPONSE_LABELS = {
 }
 ANSWER_SUFFIX = "の説明"
 
-# A member quoting or describing what the screen says.
-_QUOTED_RE = re.compile(r"「[^」]+」|『[^』]+』|\"[^\"]+\"|“[^”]+”")
+# A member quoting or describing what the screen says. A quote neither holds
+# its own opening mark nor runs on for ever, so a search costs a constant per
+# position: 「[^」]+」 tried every 「 of 「「「… against the rest of the text
+# (100,000 of them took 5 s, tests/test_regex_cost.py).
+MAX_QUOTE = 200
+_QUOTED_RE = re.compile(
+    rf"「[^「」]{{1,{MAX_QUOTE}}}」|『[^『』]{{1,{MAX_QUOTE}}}』"
+    rf"|\"[^\"]{{1,{MAX_QUOTE}}}\"|“[^“”]{{1,{MAX_QUOTE}}}”"
+)
 _ERROR_WORDS_RE = re.compile(
     r"エラー|表示|無効|正しくありません|一致しません|ロック|失敗|期限切れ|有効期限"
     r"|invalid|error|failed|locked|expired",
@@ -213,9 +222,12 @@ def progress_of(topics: Sequence[str], steps: FirstLoginSteps) -> Optional[dict[
 
 
 def errors_mentioned(members: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The member's (masked) messages that quote or describe an on-screen error, the last few."""
+    """The member's (masked) messages that quote or describe an on-screen error, the last few.
+
+    Each is cut to ``MAX_ERROR_CHARS`` characters (the transcript has the whole text).
+    """
     found = [
-        text
+        text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + "…"
         for text in (_text(e) for e in members)
         if text != MASK
         and not text.startswith("/")

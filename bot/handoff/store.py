@@ -65,12 +65,12 @@ from bot.handoff.models import (
     Message,
     agents_table,
     handoffs_table,
-    login_throttle_table,
     messages_table,
     metadata,
     sessions_table,
 )
 from bot.handoff.passwords import DEFAULT_PARAMS, ScryptParams, hash_password, verify_password
+from bot.masking import mask_text
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -81,9 +81,6 @@ DEFAULT_DB_PATH = PROJECT_ROOT / "var" / "handoff.db"
 
 MIN_PASSWORD_LENGTH = 12
 DEFAULT_SESSION_LIFETIME = dt.timedelta(hours=8)
-LOGIN_MAX_FAILURES = 5
-LOGIN_FAILURE_WINDOW = dt.timedelta(minutes=15)
-LOGIN_BLOCK = dt.timedelta(minutes=15)
 _LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 
@@ -423,11 +420,18 @@ class HandoffStore:
     def add_message(
         self, handoff_id: str, author: str, text: str, agent_id: Optional[int] = None
     ) -> Message:
-        """Append a line. Members and agents write only while the handoff is open."""
+        """Append a line. Members and agents write only while the handoff is open.
+
+        A member's line is kept with its birth dates, codes, passwords, 記号・番号
+        and phone numbers as ``****`` (:func:`bot.masking.mask_text`), as the
+        tracker store keeps the conversation before the handoff.
+        """
         if author not in AUTHORS:
             raise InvalidValue(f"unknown author {author!r}")
         if not isinstance(text, str):
             raise InvalidValue("text must be a string")
+        if author == "member":
+            text = mask_text(text)
 
         def work(conn: Connection) -> Message:
             handoff = self._lock(conn, handoff_id)
@@ -700,57 +704,6 @@ class HandoffStore:
             )
 
         return self._write(work)
-
-    # -- login throttle -----------------------------------------------------------
-
-    def login_blocked(self, login: str) -> bool:
-        """True while a login is refused after too many failures (unknown logins too)."""
-        login = _normalise_login(login)[:64]
-        now = self._now()
-        row = self._read(
-            lambda conn: conn.execute(
-                select(login_throttle_table).where(login_throttle_table.c.login == login)
-            ).first()
-        )
-        return bool(row is not None and row.blocked_until is not None and row.blocked_until > now)
-
-    def record_login_failure(self, login: str) -> bool:
-        """Count a failed login; True when this failure starts a block."""
-        login = _normalise_login(login)[:64]
-        now = self._now()
-        t = login_throttle_table
-
-        def work(conn: Connection) -> bool:
-            row = conn.execute(select(t).where(t.c.login == login).with_for_update()).first()
-            if row is None:
-                conn.execute(insert(t).values(login=login, failures=0, window_start=now))
-                failures, start = 0, now
-            else:
-                failures, start = row.failures, row.window_start
-                if start is None or now - start > LOGIN_FAILURE_WINDOW:
-                    failures, start = 0, now
-            failures += 1
-            blocked = failures >= LOGIN_MAX_FAILURES
-            conn.execute(
-                update(t)
-                .where(t.c.login == login)
-                .values(
-                    failures=0 if blocked else failures,
-                    window_start=None if blocked else start,
-                    blocked_until=now + LOGIN_BLOCK if blocked else None,
-                )
-            )
-            return blocked
-
-        return self._write(work)
-
-    def clear_login_failures(self, login: str) -> None:
-        login = _normalise_login(login)[:64]
-        self._write(
-            lambda conn: conn.execute(
-                delete(login_throttle_table).where(login_throttle_table.c.login == login)
-            )
-        )
 
     # -- sessions ---------------------------------------------------------------
 

@@ -493,3 +493,30 @@ def test_the_transcript_shows_what_the_member_saw_not_payloads():
     ]
     said = [line["text"] for line in packet_of(events)["transcript"]]
     assert said == ["担当者と話したい", "はい、つないでください", "（ボタン）いいえ"]
+
+
+def test_quotes_inside_quotes_and_long_messages():
+    """Quotes are found without their own opening mark inside; a long message is cut for the list."""
+    c = Clock()
+    nested = "「「無効なユーザーIDまたはパスワード」と出た」んです"
+    assert packet_of([user(c, nested, "login_invalid")])["errors_mentioned"] == [nested]
+    unclosed = "「" * 5000 + "ありがとう"
+    assert packet_of([user(c, unclosed, "thank")])["errors_mentioned"] == []
+    long = "エラーが出ます" + "。" * 1000
+    (cut,) = packet_of([user(c, long, "login_invalid")])["errors_mentioned"]
+    assert cut == long[:300] + "…"
+
+
+def test_what_members_type_outside_forms_reaches_the_agent_masked():
+    c = Clock()
+    typed = [
+        "生年月日は 1978 02 14 です",
+        "私のパスワード ichiro2024 が通りません",
+        "記号は31、番号は11223",
+        "電話は 090-1234-5678 です",
+    ]
+    packet = packet_of([user(c, text, "inform") for text in typed])
+    assert [line["text"] for line in packet["transcript"]] == [MASK] * len(typed)
+    dump = json.dumps(packet, ensure_ascii=False)
+    for secret in ("1978", "ichiro2024", "11223", "5678"):
+        assert secret not in dump
