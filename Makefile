@@ -41,8 +41,9 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP) ## create the virtualenv and install packages (Rasa's pins as constraints)
 
 # A new .env gets all of .env.example; an existing one gets the variables added since.
+# It holds secrets: readable by its owner only (0600), also when it existed before.
 .env: .env.example
-	@fresh=1; [ -s .env ] && fresh=0; \
+	@umask 077; fresh=1; [ -s .env ] && fresh=0; \
 	sed -E "s/=change-me$$/=__RANDOM__/" .env.example | while IFS= read -r line; do \
 	  case "$$line" in \
 	    [A-Za-z_]*=*) grep -q "^$${line%%=*}=" .env 2>/dev/null && continue ;; \
@@ -51,7 +52,7 @@ venv: $(STAMP) ## create the virtualenv and install packages (Rasa's pins as con
 	  echo "$${line/__RANDOM__/$$(head -c 24 /dev/urandom | base64 | tr -d '/+=')}"; \
 	  [ $$fresh = 1 ] || echo "Added $${line%%=*} to .env" >&2; \
 	done >> .env; \
-	if [ $$fresh = 1 ]; then echo "Wrote .env with fresh random tokens"; fi; touch .env
+	if [ $$fresh = 1 ]; then echo "Wrote .env with fresh random tokens"; fi; touch .env; chmod 600 .env
 
 env: .env
 

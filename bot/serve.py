@@ -21,17 +21,43 @@ all get them):
   TensorFlow takes its own ``ImportError`` path. Set ``KOSMO_SERVER_JAX=on`` to
   let it load (for ruling this out).
 
+For ``run`` it also makes three security settings:
+
+- **The HTTP API token stays off every command line.** It comes from
+  ``$RASA_AUTH_TOKEN`` and is handed to Rasa inside this process (``sys.argv``
+  here is not ``/proc/<pid>/cmdline``, which ``ps`` shows to every user);
+  ``--auth-token`` on the command line is refused, and so is ``--enable-api``
+  without a token.
+- **CORS for named origins only**: ``$KOSMO_CORS_ORIGINS`` (the portal sites
+  that embed the widget, separated by spaces or commas) become Rasa's
+  ``--cors``; without it no origin is allowed, and ``*`` is refused. The
+  agents' console sends no CORS headers at all (``bot.channels.agent_console``).
+- **Private files**: umask 077, so the tracker database and anything else the
+  server creates is readable by its user only.
+
 Everything else is Rasa's: the arguments are those of ``rasa`` itself.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
-from typing import Any, MutableMapping, Optional, Sequence
+from typing import Any, Mapping, MutableMapping, Optional, Sequence
 
 BLAS_THREADS_ENV = "OPENBLAS_NUM_THREADS"
 JAX_ENV = "KOSMO_SERVER_JAX"
+AUTH_TOKEN_ENV = "RASA_AUTH_TOKEN"
+CORS_ENV = "KOSMO_CORS_ORIGINS"
+PLACEHOLDER_TOKENS = frozenset({"change-me", "changeme"})
+# scheme://host[:port], nothing else: an origin as browsers send it
+# (sanic-cors compares such a string exactly; one with "*", "?", "]" or "\\" it treats as a regex)
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
+PRIVATE_UMASK = 0o077
+
+
+class ServeConfigError(RuntimeError):
+    """The server cannot start as configured; the message says what to set."""
 
 
 def prepare_process(
@@ -51,12 +77,69 @@ def prepare_process(
     return done
 
 
+def cors_origins(value: str) -> list[str]:
+    """The origins of ``$KOSMO_CORS_ORIGINS`` (spaces or commas between them)."""
+    origins = [o.rstrip("/") for o in re.split(r"[\s,]+", value.strip()) if o]
+    for origin in origins:
+        if origin == "*" or not ORIGIN.fullmatch(origin):
+            raise ServeConfigError(
+                f"{CORS_ENV}: {origin!r} is not an origin; name each site as "
+                "scheme://host[:port], e.g. https://www.kosekenpo.portal.kosmo-web.jp ('*' is not allowed)"
+            )
+    return origins
+
+
+def _has_token_option(args: Sequence[str]) -> bool:
+    """``-t X``, ``-tX``, ``--auth-token X`` or ``--auth-token=X`` (argparse takes all four)."""
+    return any(a == "--auth-token" or a.startswith(("--auth-token=", "-t")) for a in args)
+
+
+def server_args(args: Sequence[str], environ: Optional[Mapping[str, str]] = None) -> list[str]:
+    """``rasa run`` arguments with the API token and the CORS origins from the environment.
+
+    Other commands than ``run`` are passed through unchanged.
+    """
+    env = os.environ if environ is None else environ
+    out = list(args)
+    if not out or out[0] != "run":
+        return out
+    if _has_token_option(out):
+        raise ServeConfigError(
+            f"--auth-token on the command line is visible to every user (ps); set {AUTH_TOKEN_ENV} instead"
+        )
+    token = (env.get(AUTH_TOKEN_ENV) or "").strip()
+    if token.lower() in PLACEHOLDER_TOKENS:
+        raise ServeConfigError(f"{AUTH_TOKEN_ENV} is a placeholder: put a random value in .env (`make env`)")
+    if token:
+        out.append(f"--auth-token={token}")  # "=": a token may begin with "-"
+    elif "--enable-api" in out:
+        raise ServeConfigError(f"--enable-api needs {AUTH_TOKEN_ENV}: the HTTP API would be open to anyone")
+    if "--cors" in out:
+        given = out[out.index("--cors") + 1 :]
+        given = given[: next((i for i, a in enumerate(given) if a.startswith("-")), len(given))]
+        cors_origins(" ".join(given))  # refuses "*" and non-origins
+    else:
+        origins = cors_origins(env.get(CORS_ENV) or "")
+        if origins:
+            out += ["--cors", *origins]
+    return out
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Rasa's command line (``rasa`` with ``argv``), in a prepared process."""
     prepare_process()
+    os.umask(PRIVATE_UMASK)
+    try:
+        args = server_args(sys.argv[1:] if argv is None else argv)
+    except ServeConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    from bot.masking import install_log_masking  # birth dates, codes ... masked in every log record
+
+    install_log_masking()
     from rasa.__main__ import main as rasa_main
 
-    sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
+    sys.argv = ["rasa", *args]  # this process's memory only: /proc/<pid>/cmdline keeps the exec'd argv
     rasa_main()
 
 

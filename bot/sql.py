@@ -17,6 +17,7 @@ opened (and set up) for every transaction.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -25,13 +26,30 @@ from sqlalchemy.engine import Connection, Engine, create_engine
 from sqlalchemy.pool import QueuePool
 
 
-def ensure_sqlite_dir(db_url: str) -> None:
-    """Create the folder of a file SQLite database (``var/`` by default)."""
+def sqlite_file(db_url: str) -> Optional[Path]:
+    """The file of a file SQLite database URL (``sqlite:///path``); None for others."""
     prefix = "sqlite:///"
-    if db_url.startswith(prefix) and ":memory:" not in db_url:
-        Path(db_url[len(prefix) :].split("?", 1)[0]).expanduser().parent.mkdir(
-            parents=True, exist_ok=True
-        )
+    if not db_url.startswith(prefix) or ":memory:" in db_url:
+        return None
+    path = db_url[len(prefix) :].split("?", 1)[0]
+    return Path(path).expanduser() if path else None
+
+
+def ensure_sqlite_dir(db_url: str) -> None:
+    """Create the folder (0700) and the file (0600) of a file SQLite database (``var/`` by default).
+
+    The databases hold conversations, members' data and agents' password hashes:
+    a new one is readable by its owner only, whatever the process's umask. SQLite
+    gives its ``-wal`` and ``-shm`` files the database file's permissions.
+    """
+    path = sqlite_file(db_url)
+    if path is None:
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def make_engine(url: str, *, write_option: Optional[str] = None) -> Engine:

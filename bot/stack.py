@@ -8,6 +8,14 @@ Used three ways, so the three agree on how the system is started:
 
 Each service is a child process in its own process group, so stopping the stack
 stops everything a service started too.
+
+Secrets reach the services through the environment only, never their command
+lines (``ps`` shows those to every user): the Rasa HTTP API token
+(``RASA_AUTH_TOKEN``, read by ``bot.serve``) and the action server's shared
+secret (``KOSMO_ACTION_SERVER_TOKEN``, sent by Rasa per ``endpoints.yml`` and
+checked by ``bot.action_server``; a stack without one makes a random one).
+Services run with umask 077, and the stack's logs and ``var/`` are private to
+its user (files 0600, folders 0700).
 """
 
 from __future__ import annotations
@@ -29,6 +37,29 @@ from typing import IO, Mapping, Sequence
 
 from bot.tenants import PROJECT_ROOT
 
+ACTION_TOKEN_ENV = "KOSMO_ACTION_SERVER_TOKEN"
+CORS_ENV = "KOSMO_CORS_ORIGINS"
+PRIVATE_UMASK = 0o077
+VAR_DIR = PROJECT_ROOT / "var"
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` and its missing parents (0700); make ``path`` 0700 if it exists."""
+    for folder in reversed([p for p in (path, *path.parents) if not p.exists()]):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    path.chmod(0o700)
+
+
+def make_var_private(var_dir: Path = VAR_DIR) -> None:
+    """``var/`` (databases, logs) 0700 and its files 0600, also those of older runs."""
+    if not var_dir.is_dir():
+        return
+    for folder in (var_dir, *(p for p in var_dir.iterdir() if p.is_dir() and not p.is_symlink())):
+        folder.chmod(0o700)
+        for item in folder.iterdir():
+            if item.is_file() and not item.is_symlink():
+                item.chmod(0o600)
+
 
 @dataclass
 class Service:
@@ -45,9 +76,11 @@ class Service:
     _log: IO[bytes] | None = None
 
     def start(self, base_env: Mapping[str, str], log_dir: Path) -> None:
-        log_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(log_dir)
         self.log_path = log_dir / f"{self.name}.log"
-        self._log = open(self.log_path, "wb")
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a log of an older run may have been readable by others
+        self._log = os.fdopen(fd, "wb")
         self.process = subprocess.Popen(
             list(self.argv),
             cwd=self.cwd,
@@ -56,6 +89,7 @@ class Service:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            umask=PRIVATE_UMASK,  # databases and files the service creates: its user's only
         )
 
     def is_ready(self) -> bool:
@@ -149,6 +183,11 @@ class Stack:
     with_portal: bool = True
     services: list[Service] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # the shared secret between Rasa and the action server: .env's, else one for this stack
+        if not (self.env.get(ACTION_TOKEN_ENV) or os.environ.get(ACTION_TOKEN_ENV)):
+            self.env[ACTION_TOKEN_ENV] = secrets.token_urlsafe(32)
+
     @property
     def rasa_url(self) -> str:
         return f"http://{self.host}:{self.rasa_port}"
@@ -173,6 +212,12 @@ class Stack:
         env.setdefault("KOSMO_SMTP_HOST", self.host)
         env.setdefault("KOSMO_RASA_URL", self.rasa_url)
         env.setdefault("KOSMO_WEB_URL", self.web_url)
+        # the demo pages embed the widget (also opened as localhost); a portal's own sites go in .env
+        demo_origins = [self.web_url]
+        if self.host == "127.0.0.1":
+            demo_origins.append(f"http://localhost:{self.web_port}")
+        env.setdefault(CORS_ENV, " ".join(demo_origins))
+        env.setdefault("KOSMO_AGENT_SECURE_COOKIES", "false")  # dev: plain http on loopback
         env.setdefault("RASA_TELEMETRY_ENABLED", "false")
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -204,30 +249,31 @@ class Stack:
         services.append(
             Service(
                 "actions",
-                [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)],
+                # rasa_sdk's app behind the shared secret (bot/action_server.py)
+                [py, "-m", "bot.action_server", "--host", self.host, "--port", str(self.actions_port)],
                 ready_url=f"{self.actions_url}/health",
-                describe=f"action server      {self.actions_url}/webhook",
+                describe=f"action server      {self.actions_url}/webhook  (calls need {ACTION_TOKEN_ENV})",
             )
         )
+        # `rasa run` in a prepared process (bot/serve.py); it takes the API token
+        # (RASA_AUTH_TOKEN) and the CORS origins (KOSMO_CORS_ORIGINS) from the environment
         rasa_argv = [
-            py, "-m", "bot.serve", "run",  # `rasa run` in a prepared process (bot/serve.py)
+            py, "-m", "bot.serve", "run",
             "--model", str(self.model),
             "--endpoints", "endpoints.yml",
             "--credentials", "credentials.yml",
             "--port", str(self.rasa_port),
             "--interface", self.host,
-            "--enable-api",
-            "--cors", "*",
         ]
-        token = env.get("RASA_AUTH_TOKEN")
-        if token:
-            rasa_argv += ["--auth-token", token]
+        api = "HTTP API with token" if env.get("RASA_AUTH_TOKEN") else "HTTP API off: no RASA_AUTH_TOKEN"
+        if env.get("RASA_AUTH_TOKEN"):
+            rasa_argv.append("--enable-api")
         services.append(
             Service(
                 "rasa",
                 rasa_argv,
                 ready_url=f"{self.rasa_url}/",
-                describe=f"Rasa server        {self.rasa_url}  (REST: {self.rasa_url}/webhooks/rest/webhook, HTTP API with token)",
+                describe=f"Rasa server        {self.rasa_url}  (REST: {self.rasa_url}/webhooks/rest/webhook, {api})",
             )
         )
         return services
@@ -235,6 +281,7 @@ class Stack:
     def start(self, timeout: float = 240.0) -> None:
         self.services = self.build()
         env = self.base_env()
+        make_var_private()
         for service in self.services:
             service.start(env, self.log_dir)
         deadline = time.monotonic() + timeout

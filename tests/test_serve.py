@@ -7,7 +7,17 @@ import subprocess
 import sys
 import textwrap
 
-from bot.serve import BLAS_THREADS_ENV, JAX_ENV, prepare_process
+import pytest
+
+from bot.serve import (
+    AUTH_TOKEN_ENV,
+    BLAS_THREADS_ENV,
+    CORS_ENV,
+    JAX_ENV,
+    ServeConfigError,
+    prepare_process,
+    server_args,
+)
 from bot.stack import Stack
 from tests.conftest import PROJECT_ROOT
 
@@ -74,3 +84,65 @@ def test_the_stack_starts_rasa_through_bot_serve(tmp_path):
     rasa = next(s for s in stack.build() if s.name == "rasa")
     assert list(rasa.argv[:4]) == [sys.executable, "-m", "bot.serve", "run"]
     assert "--model" in rasa.argv
+
+
+TOKEN = "Zk3-random-token-0123456789"
+
+
+def test_the_api_token_comes_from_the_environment_not_the_command_line():
+    args = server_args(["run", "--enable-api", "--model", "m.tar.gz"], {AUTH_TOKEN_ENV: TOKEN})
+    assert args == ["run", "--enable-api", "--model", "m.tar.gz", f"--auth-token={TOKEN}"]
+    # a token that begins with "-" still reaches Rasa as the option's value
+    assert server_args(["run"], {AUTH_TOKEN_ENV: "-abc-0123456789"})[-1] == "--auth-token=-abc-0123456789"
+
+
+@pytest.mark.parametrize(
+    "flag", [["-t", TOKEN], [f"-t{TOKEN}"], ["--auth-token", TOKEN], [f"--auth-token={TOKEN}"]]
+)
+def test_a_token_on_the_command_line_is_refused(flag):
+    with pytest.raises(ServeConfigError, match=AUTH_TOKEN_ENV):
+        server_args(["run", *flag], {AUTH_TOKEN_ENV: TOKEN})
+
+
+@pytest.mark.parametrize("token", ["", "change-me"])
+def test_the_api_is_not_opened_without_a_real_token(token):
+    with pytest.raises(ServeConfigError, match=AUTH_TOKEN_ENV):
+        server_args(["run", "--enable-api"], {AUTH_TOKEN_ENV: token})
+    if not token:  # without the API, no token is needed
+        assert server_args(["run"], {}) == ["run"]
+
+
+def test_cors_origins_come_from_the_environment():
+    env = {AUTH_TOKEN_ENV: TOKEN, CORS_ENV: "https://www.kosekenpo.portal.kosmo-web.jp/, http://127.0.0.1:8000"}
+    args = server_args(["run"], env)
+    assert args[args.index("--cors") + 1 :] == [
+        "https://www.kosekenpo.portal.kosmo-web.jp", "http://127.0.0.1:8000"
+    ]
+    assert "--cors" not in server_args(["run"], {AUTH_TOKEN_ENV: TOKEN})  # none: no origin allowed
+
+
+@pytest.mark.parametrize(
+    "origins", ["*", "https://a.example *", "https://a.example/path", "null", ".*", "https://a.example?x"]
+)
+def test_a_wildcard_or_anything_but_an_origin_is_refused(origins):
+    with pytest.raises(ServeConfigError, match=CORS_ENV):
+        server_args(["run"], {CORS_ENV: origins})
+    with pytest.raises(ServeConfigError):
+        server_args(["run", "--cors", *origins.split(), "--port", "5005"], {})
+
+
+def test_other_commands_pass_through():
+    assert server_args(["train", "--auth-token", "x"], {}) == ["train", "--auth-token", "x"]
+
+
+def test_the_stack_hands_secrets_through_the_environment(tmp_path):
+    stack = Stack(model=tmp_path / "m.tar.gz", rasa_port=1, actions_port=2, portal_port=3,
+                  smtp_port=4, web_port=5, env={AUTH_TOKEN_ENV: TOKEN}, log_dir=tmp_path)
+    services = {s.name: s for s in stack.build()}
+    action_secret = stack.env["KOSMO_ACTION_SERVER_TOKEN"]
+    assert len(action_secret) >= 32 and stack.base_env()["KOSMO_ACTION_SERVER_TOKEN"] == action_secret
+    for service in services.values():
+        assert TOKEN not in " ".join(service.argv) and action_secret not in " ".join(service.argv)
+    assert list(services["actions"].argv[1:3]) == ["-m", "bot.action_server"]
+    assert "*" not in services["rasa"].argv
+    assert stack.base_env()[CORS_ENV].split() == [stack.web_url, "http://localhost:5"]

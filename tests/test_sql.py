@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 from sqlalchemy import text
 from sqlalchemy.pool import QueuePool
 
-from bot.sql import make_engine
+from bot.sql import make_engine, sqlite_file
 
 
 def test_a_sqlite_file_gets_wal_without_waiting_for_the_disk_and_pooled_connections(tmp_path):
@@ -32,3 +35,27 @@ def test_an_in_memory_database_keeps_sqlalchemys_own_pool(tmp_path):
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_a_new_sqlite_file_and_its_folder_are_private_whatever_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'x.db'}")
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "var").iterdir()}
+        engine.dispose()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
+    assert modes["x.db"] == 0o600
+    assert modes.get("x.db-wal", 0o600) == 0o600 and modes.get("x.db-shm", 0o600) == 0o600
+    assert "x.db-wal" in modes  # WAL is on: its file follows the database file's mode
+
+
+def test_other_urls_name_no_file():
+    assert sqlite_file("sqlite://") is None
+    assert sqlite_file("sqlite:///:memory:") is None
+    assert sqlite_file("postgresql://u@h/db") is None
+    assert str(sqlite_file("sqlite:////srv/kosmo/x.db?timeout=5")) == "/srv/kosmo/x.db"

@@ -1,0 +1,164 @@
+"""The action server as we run it: rasa_sdk's app, on loopback, behind a shared secret.
+
+``python -m bot.action_server [--host H] [--port P]`` serves the actions of the
+``actions`` package the way ``python -m rasa_sdk`` does (rasa_sdk's own
+:func:`rasa_sdk.endpoint.create_app`), with three differences:
+
+- **A shared secret.** Every call except ``GET /health`` must carry
+  ``Authorization: Bearer $KOSMO_ACTION_SERVER_TOKEN``; the Rasa server sends it
+  (``headers:`` of ``action_endpoint`` in ``endpoints.yml``). The header is
+  compared in constant time (:func:`hmac.compare_digest`) by a request
+  middleware, before the body is parsed: a forged tracker opens no ticket and
+  queues no handoff. The secret comes from the environment only, and the
+  server refuses to start without a real one.
+- **Loopback by default.** rasa_sdk listens on every interface; this server
+  binds ``127.0.0.1`` unless ``--host`` or ``$KOSMO_ACTIONS_HOST`` names another
+  interface (e.g. when Rasa and the actions run in separate containers).
+- **No CORS.** Nothing but the Rasa server calls the action server, so no
+  origin is allowed (rasa_sdk's default is ``*``); bodies are bounded
+  (:data:`MAX_BODY_BYTES`).
+
+Files it creates (the handoff database) are private to its user (umask 077).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+import sys
+import types
+from typing import Mapping, Optional, Sequence, Union
+
+from rasa_sdk.constants import DEFAULT_SERVER_PORT
+from sanic import Sanic, response
+from sanic.exceptions import SanicException
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+TOKEN_ENV = "KOSMO_ACTION_SERVER_TOKEN"
+HOST_ENV = "KOSMO_ACTIONS_HOST"
+DEFAULT_HOST = "127.0.0.1"
+OPEN_PATHS = frozenset({"/health"})
+MIN_TOKEN_LENGTH = 16
+PLACEHOLDERS = frozenset({"change-me", "changeme"})
+# A tracker holds one session's events (the tracker store loads no older ones):
+# a few hundred kilobytes at most. Sanic's own default is 100 MB.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+SCHEME = b"bearer "
+
+
+class ActionServerConfigError(RuntimeError):
+    """The action server cannot start as configured; the message says what to set."""
+
+
+def token_from_env(environ: Optional[Mapping[str, str]] = None) -> str:
+    """The shared secret, from ``$KOSMO_ACTION_SERVER_TOKEN``; refuses a missing or weak one."""
+    env = os.environ if environ is None else environ
+    token = (env.get(TOKEN_ENV) or "").strip()
+    if not token:
+        raise ActionServerConfigError(
+            f"{TOKEN_ENV} is not set: the action server refuses calls without a shared secret. "
+            "Put a random value in .env (`make env` writes one) and give the Rasa server the same."
+        )
+    if token.lower() in PLACEHOLDERS or len(token) < MIN_TOKEN_LENGTH:
+        raise ActionServerConfigError(
+            f"{TOKEN_ENV} must be a random string of {MIN_TOKEN_LENGTH}+ characters, "
+            "not a placeholder (`make env` writes one)"
+        )
+    return token
+
+
+def bearer_matches(header: Optional[str], token: str) -> bool:
+    """Whether an ``Authorization`` header value is ``Bearer <token>`` (constant time)."""
+    expected = SCHEME + token.encode("utf-8")
+    given = (header or "").encode("utf-8", "surrogatepass")
+    # the scheme is case-insensitive (RFC 7235); lower only its part, not the token
+    given = given[: len(SCHEME)].lower() + given[len(SCHEME):]
+    return hmac.compare_digest(given, expected)
+
+
+def require_token(app: Sanic, token: str) -> None:
+    """Refuse every request but ``/health`` that lacks ``Authorization: Bearer <token>``.
+
+    A request middleware: it runs before the route handler reads ``request.json``.
+    Missing header: 401; a wrong one: 403. Neither says more.
+    """
+    if not token:
+        raise ActionServerConfigError("empty action server token")
+
+    @app.middleware("request")
+    async def check_token(request: Request) -> Optional[HTTPResponse]:
+        if request.path in OPEN_PATHS and request.method in ("GET", "HEAD"):
+            return None
+        header = request.headers.get("authorization")
+        if header is None:
+            return response.json(
+                {"error": "authentication required"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="kosmo-actions"'},
+            )
+        if not bearer_matches(header, token):
+            logger.warning("action server: refused a call with a wrong token from %s", request.ip)
+            return response.json({"error": "forbidden"}, status=403)
+        return None
+
+
+def create_app(
+    token: str,
+    actions: Union[str, types.ModuleType] = "actions",
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Sanic:
+    """rasa_sdk's action server app for ``actions``, behind ``token``, with no CORS origin."""
+    from rasa_sdk.endpoint import create_app as sdk_create_app
+
+    app = sdk_create_app(actions, cors_origins=None)
+    app.config.REQUEST_MAX_SIZE = max_body_bytes
+    require_token(app, token)
+
+    @app.exception(SanicException)
+    async def http_error(_request: Request, exception: SanicException) -> HTTPResponse:
+        # rasa_sdk's catch-all handler would make a 413/404/405 a 500 echoing the body
+        return response.json({"error": str(exception)}, status=exception.status_code)
+
+    return app
+
+
+def parse_args(argv: Optional[Sequence[str]], environ: Mapping[str, str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot.action_server", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default=environ.get(HOST_ENV) or DEFAULT_HOST,
+                        help=f"interface to listen on (default ${HOST_ENV} or {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_SERVER_PORT)
+    parser.add_argument("--actions", default="actions", help="package of the actions")
+    parser.add_argument("--loglevel", default=logging.INFO, type=lambda s: s.upper(),
+                        help="log level (default INFO)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    os.umask(0o077)
+    from bot.masking import install_log_masking  # birth dates, codes ... masked in every log record
+
+    install_log_masking()
+    args = parse_args(argv, os.environ)
+    try:
+        token = token_from_env()
+    except ActionServerConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from rasa_sdk import utils
+
+    utils.configure_colored_logging(args.loglevel)
+    utils.update_sanic_log_level()
+    app = create_app(token, args.actions)
+    logger.info("Action server on http://%s:%s (calls need %s)", args.host, args.port, TOKEN_ENV)
+    app.run(args.host, args.port, workers=utils.number_of_sanic_workers(), access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
