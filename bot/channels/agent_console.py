@@ -20,9 +20,15 @@ When the server starts, this channel
 
     bot.channels.agent_console.AgentConsoleInput:
 
-Settings from the environment: ``KOSMO_AGENT_SECURE_COOKIES`` (``true`` when
-the console is served over HTTPS: the session cookie gets ``Secure``) and
-``KOSMO_HANDOFF_WATCH_SECONDS`` (how often the queue is checked, default 15).
+The console sends no CORS headers at all (:func:`no_cors_for_console`): only
+its own pages call it, and Rasa's ``--cors`` (sanic-cors on every route, with
+credentials) must not let another site's scripts read or drive it.
+
+Settings from the environment: ``KOSMO_AGENT_SECURE_COOKIES`` (the session
+cookie is ``Secure`` unless ``false``, for plain-http development),
+``KOSMO_AGENT_CLIENT_IP_HEADER`` / ``KOSMO_AGENT_TRUSTED_PROXIES`` (behind a
+reverse proxy: how login clients are told apart, ``bot.handoff.login_throttle``)
+and ``KOSMO_HANDOFF_WATCH_SECONDS`` (how often the queue is checked, default 15).
 """
 
 from __future__ import annotations
@@ -33,16 +39,43 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import BaseHTTPResponse
 
-from bot.handoff.console import console_blueprint
+from bot.handoff.console import console_blueprint, secure_cookies_from_env
 from bot.handoff.gate import GATE_CTX_KEY, HandoffGate, QueueWatcher
 from bot.handoff.link import RasaMemberLink
+from bot.handoff.login_throttle import ClientAddresses
 from bot.handoff.store import HandoffStore
 from bot.tenants import TenantRegistry, load_registry
 
 URL_PREFIX = "/webhooks/agent"
 SECURE_COOKIES_ENV = "KOSMO_AGENT_SECURE_COOKIES"
 WATCH_SECONDS_ENV = "KOSMO_HANDOFF_WATCH_SECONDS"
+CORS_HEADER_PREFIX = "access-control-"
+
+
+def strip_cors_headers(path: str, response: BaseHTTPResponse) -> None:
+    """Remove every ``Access-Control-*`` header from a response for a console path."""
+    if path != URL_PREFIX and not path.startswith(URL_PREFIX + "/"):
+        return
+    for name in [n for n in response.headers if n.lower().startswith(CORS_HEADER_PREFIX)]:
+        del response.headers[name]
+
+
+def no_cors_for_console(bp: Blueprint) -> None:
+    """No CORS headers on any response under the console's path.
+
+    Rasa's sanic-cors adds them in app-wide middleware and in its error handler
+    (404s, and the answers to preflight ``OPTIONS`` requests, which match no
+    route of ours). Sanic's ``http.lifecycle.response`` signal comes after all of
+    those, just before a response is sent, whichever way it was made; a
+    blueprint's signal is called for every request, so the path decides.
+    """
+
+    @bp.signal("http.lifecycle.response")
+    async def _no_cors(request: Request, response: BaseHTTPResponse, **_: Any) -> None:
+        strip_cors_headers(request.path, response)
 
 
 class AgentConsoleInput(InputChannel):
@@ -67,10 +100,9 @@ class AgentConsoleInput(InputChannel):
         self.store = store or HandoffStore.from_env(known_societies=set(self.registry.tenants))
         env = os.environ
         self.secure_cookies = (
-            secure_cookies
-            if secure_cookies is not None
-            else env.get(SECURE_COOKIES_ENV, "").lower() in ("1", "true", "yes")
+            secure_cookies if secure_cookies is not None else secure_cookies_from_env(env)
         )
+        self.client_addresses = ClientAddresses.from_env(env)
         self.watch_seconds = watch_seconds or float(env.get(WATCH_SECONDS_ENV) or 15)
         self.link = RasaMemberLink()
         self._watcher: Optional[asyncio.Task] = None
@@ -85,7 +117,9 @@ class AgentConsoleInput(InputChannel):
             societies={t.key: t.name for t in self.registry},
             secure_cookies=self.secure_cookies,
             url_prefix=URL_PREFIX,
+            client_addresses=self.client_addresses,
         )
+        no_cors_for_console(bp)
 
         @bp.listener("before_server_start")
         async def start(app: Any, _loop: Any) -> None:

@@ -1,10 +1,11 @@
 """The agent console: helpdesk people of a society take over conversations from the bot.
 
-``console_blueprint(store, link, societies=..., secure_cookies=..., url_prefix=...)``
-builds a Sanic blueprint from what it is handed; the Rasa server mounts it (at
-``/webhooks/agent``) so the console, the gate that keeps the bot silent and the
-delivery to the member live in one process. Every link and form action is built
-from ``url_prefix``; mount the blueprint at that same prefix.
+``console_blueprint(store, link, societies=..., secure_cookies=..., url_prefix=...,
+client_addresses=...)`` builds a Sanic blueprint from what it is handed; the Rasa
+server mounts it (at ``/webhooks/agent``) so the console, the gate that keeps the
+bot silent and the delivery to the member live in one process. Every link and form
+action is built from ``url_prefix``; mount the blueprint at that same prefix. What
+the pages show (labels, times, escaping templates) is ``bot.handoff.display``.
 
 Routes (below the prefix)::
 
@@ -17,15 +18,19 @@ Routes (below the prefix)::
 
 Security, because the console reads what members typed and speaks for the society:
 
-- a session cookie (``HttpOnly``, ``SameSite=Strict``, ``Path=<prefix>``, ``Secure`` when
-  asked) whose token is stored only as a SHA-256 hash; pages without it redirect to
-  the login, APIs answer 401;
+- a session cookie (``HttpOnly``, ``SameSite=Strict``, ``Path=<prefix>``, ``Secure``
+  unless ``KOSMO_AGENT_SECURE_COOKIES=false``, for plain-http development) whose token
+  is stored only as a SHA-256 hash; pages without it redirect to the login, APIs
+  answer 401;
 - an agent sees only its own society: another society's handoff is 404, like one that
   does not exist, so ids do not leak;
 - every POST carries the session's CSRF token (form field ``csrf`` or header
   ``X-CSRF-Token``), and a POST whose ``Origin`` is another host is refused (403); the
   login form has its own double-submit token;
-- five failed logins for a login name within 15 minutes block it for 15 minutes;
+- failed logins are throttled per client first, so a stranger cannot lock a real agent
+  out (``bot.handoff.login_throttle``: 10 failures from one client within 15 minutes
+  refuse that client, 5 for one login refuse that login from that client, 20 for one
+  login from everywhere let only clients it used before try it), all for 15 minutes;
 - pages send a strict Content-Security-Policy (scripts only from ``/static``), and all
   member text is escaped on the server and set with ``textContent`` in the browser.
 
@@ -37,13 +42,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import html
 import json
 import logging
 import re
 import secrets
-import string
-from functools import cache
 from pathlib import Path
 from typing import Any, Mapping, Optional, Protocol, Sequence
 from urllib.parse import urlsplit
@@ -54,6 +56,20 @@ from sanic.response import HTTPResponse, redirect
 from sanic.response import html as html_response
 from sanic.response import json as json_response
 
+from bot.handoff.display import (
+    AUTHOR_LABELS,
+    CHANNEL_LABELS,
+    REASON_LABELS,
+    STATUS_LABELS,
+    Markup,
+    author_label,
+    format_duration,
+    jst,
+    lines_html,
+    progress_line,
+    render,
+)
+from bot.handoff.login_throttle import ClientAddresses, LoginThrottle, Refusal
 from bot.handoff.models import STATUS_ACTIVE, Agent, Handoff, Message
 from bot.handoff.store import (
     HandoffClosed,
@@ -66,13 +82,13 @@ logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
-TEMPLATES_DIR = HERE / "templates"
 
+SECURE_COOKIES_ENV = "KOSMO_AGENT_SECURE_COOKIES"
 SESSION_COOKIE = "kosmo_agent_session"
 LOGIN_CSRF_COOKIE = "kosmo_agent_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 MAX_REPLY_LENGTH = 2000
-JST = dt.timezone(dt.timedelta(hours=9))
+MAX_PASSWORD_LENGTH = 1024  # longer is wrong without hashing it
 _HANDOFF_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 SECURITY_HEADERS = {
@@ -85,22 +101,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
 }
-
-STATUS_LABELS = {
-    "queued": "対応待ち",
-    "active": "対応中",
-    "returned": "ボットに戻した",
-    "closed": "終了",
-    "left": "会員が退出",
-}
-CHANNEL_LABELS = {"widget": "ポータルのチャット", "line": "LINE", "rest": "REST API"}
-REASON_LABELS = {
-    "member_asked": "会員が担当者を希望",
-    "not_understood": "ボットが質問を理解できなかった",
-    "portal_down": "ポータルの障害・応答なし",
-    "validation_failed": "入力を何度も確認できなかった",
-}
-AUTHOR_LABELS = {"member": "会員", "agent": "担当者", "bot": "ボット", "system": "お知らせ"}
 
 
 class MemberLink(Protocol):
@@ -119,77 +119,6 @@ class MemberLink(Protocol):
         """Tell the member a person has joined."""
 
 
-# -- rendering ------------------------------------------------------------------
-
-
-class Markup(str):
-    """HTML that is already safe; every other value given to :func:`render` is escaped."""
-
-
-@cache
-def _template(name: str) -> string.Template:
-    return string.Template((TEMPLATES_DIR / name).read_text(encoding="utf-8"))
-
-
-def render(name: str, **values: Any) -> Markup:
-    """Fill ``templates/<name>``; values are HTML-escaped unless they are :class:`Markup`."""
-    safe = {
-        key: value
-        if isinstance(value, Markup)
-        else html.escape("" if value is None else str(value))
-        for key, value in values.items()
-    }
-    return Markup(_template(name).substitute(safe))
-
-
-def format_duration(seconds: int) -> str:
-    """``192`` → 「3分12秒」; whole hours as 「1時間5分」."""
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}時間{minutes}分"
-    if minutes:
-        return f"{minutes}分{secs}秒"
-    return f"{secs}秒"
-
-
-def _jst(when: Optional[dt.datetime]) -> str:
-    return when.astimezone(JST).strftime("%m/%d %H:%M") if when else ""
-
-
-def _as_lines(value: Any) -> list[str]:
-    """A packet value as display lines, whatever shape the bot side gave it."""
-    if value is None or value == "":
-        return []
-    if isinstance(value, (list, tuple)):
-        return [str(item) for item in value if item not in (None, "")]
-    if isinstance(value, Mapping):
-        return [f"{key}: {item}" for key, item in value.items()]
-    return [str(value)]
-
-
-def progress_line(progress: Any) -> Any:
-    """「2/9 初期パスワードでのログイン」 for the packet's ``{"step", "of", "label"}``."""
-    if isinstance(progress, Mapping) and progress.get("label"):
-        return f"{progress.get('step')}/{progress.get('of')} {progress['label']}"
-    return progress
-
-
-def _lines_html(value: Any) -> Markup:
-    lines = _as_lines(value)
-    if not lines:
-        return Markup('<span class="none">なし</span>')
-    if len(lines) == 1:
-        return Markup(html.escape(lines[0]))
-    return Markup("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>")
-
-
-def _author_label(author: str, agent_name: Optional[str] = None) -> str:
-    label = AUTHOR_LABELS.get(author, author)
-    return f"{label} {agent_name}" if author == "agent" and agent_name else label
-
-
 class Console:
     """The handlers; one per blueprint, holding what the factory was handed."""
 
@@ -200,11 +129,15 @@ class Console:
         societies: Mapping[str, str],
         secure_cookies: bool,
         prefix: str,
+        client_addresses: ClientAddresses,
+        throttle: LoginThrottle,
     ) -> None:
         self.store = store
         self.link = link
         self.societies = dict(societies)
         self.secure_cookies = secure_cookies
+        self.client_addresses = client_addresses
+        self.throttle = throttle
         self.prefix = prefix
         self.home = prefix + "/"
         self.login_url = prefix + "/login"
@@ -234,7 +167,7 @@ class Console:
             "assigned_to_me": handoff.status == STATUS_ACTIVE
             and handoff.assigned_agent_id == agent.id,
             "created_at": handoff.created_at.isoformat(),
-            "created": _jst(handoff.created_at),
+            "created": jst(handoff.created_at),
         }
 
     @staticmethod
@@ -242,10 +175,10 @@ class Console:
         return {
             "id": message.id,
             "author": message.author,
-            "author_label": _author_label(message.author, message.agent_name),
+            "author_label": author_label(message.author, message.agent_name),
             "text": message.text,
             "created_at": message.created_at.isoformat(),
-            "time": _jst(message.created_at),
+            "time": jst(message.created_at),
         }
 
     # -- responses -------------------------------------------------------------
@@ -352,6 +285,13 @@ class Console:
         self.set_cookie(response, LOGIN_CSRF_COOKIE, token, max_age=3600)
         return response
 
+    def refused_page(self, refusal: Refusal, login: str) -> HTTPResponse:
+        """429, the password unchecked: why and for how long (never whether the login exists)."""
+        now = self.throttle.clock()
+        response = self.login_page(refusal.message(now), login, status=429)
+        response.headers["Retry-After"] = str(refusal.seconds_left(now))
+        return response
+
     async def get_login(self, request: Request) -> HTTPResponse:
         if await self.session(request) is not None:
             return redirect(self.home)
@@ -367,19 +307,26 @@ class Console:
             return self.login_page(
                 "画面の有効期限が切れました。もう一度ログインしてください。", login, status=403
             )
-        if await self.store.run(self.store.login_blocked, login):
-            return self.login_page(
-                "ログインに続けて失敗したため、このIDは15分間ログインできません。時間をおいてお試しください。",
-                login,
-                status=429,
-            )
-        agent = await self.store.run(self.store.authenticate, login, password)
+        client = self.client_addresses.client_of(request.ip, request.headers)
+        attempt = await self.store.run(self.throttle.begin, login, client)
+        if isinstance(attempt, Refusal):
+            return self.refused_page(attempt, login)
+        agent = None
+        if len(password) <= MAX_PASSWORD_LENGTH:
+            agent = await self.store.run(self.store.authenticate, login, password)
         if agent is None:
-            await self.store.run(self.store.record_login_failure, login)
+            for scope, until in attempt.started.items():
+                logger.warning(
+                    "Console login failures: %s limit reached (login %r, client %s), refused until %s",
+                    scope,
+                    attempt.login,
+                    client,
+                    until.isoformat(timespec="seconds"),
+                )
             return self.login_page(
                 "ログインIDまたはパスワードが正しくありません。", login, status=401
             )
-        await self.store.run(self.store.clear_login_failures, login)
+        await self.store.run(self.throttle.succeeded, attempt)
         token, _csrf = await self.store.run(self.store.start_session, agent)
         response = redirect(self.home, status=303)
         self.set_cookie(
@@ -413,7 +360,7 @@ class Console:
                     "queue_row.html",
                     status_code=h.status,
                     href=f"{self.prefix}/conversations/{h.id}",
-                    created=_jst(h.created_at),
+                    created=jst(h.created_at),
                     waiting=format_duration(h.waiting_seconds(now)),
                     status=STATUS_LABELS.get(h.status, h.status),
                     reason=REASON_LABELS.get(h.reason, h.reason),
@@ -451,7 +398,7 @@ class Console:
             time = ""
             if isinstance(when, str):
                 try:
-                    time = _jst(dt.datetime.fromisoformat(when))
+                    time = jst(dt.datetime.fromisoformat(when))
                 except ValueError:
                     time = ""
             items.append(
@@ -459,7 +406,7 @@ class Console:
                     "message.html",
                     author=f"{author} before",
                     id="",
-                    label=f"{_author_label(author)}（引き継ぎ前）",
+                    label=f"{author_label(author)}（引き継ぎ前）",
                     time=time,
                     text=str(entry.get("text") or ""),
                 )
@@ -470,8 +417,8 @@ class Console:
                     "message.html",
                     author=m.author,
                     id=m.id,
-                    label=_author_label(m.author, m.agent_name),
-                    time=_jst(m.created_at),
+                    label=author_label(m.author, m.agent_name),
+                    time=jst(m.created_at),
                     text=m.text,
                 )
             )
@@ -500,12 +447,12 @@ class Console:
             channel=CHANNEL_LABELS.get(handoff.channel, handoff.channel),
             reason=REASON_LABELS.get(handoff.reason, handoff.reason),
             topic=handoff.topic or "（不明）",
-            created=_jst(handoff.created_at),
+            created=jst(handoff.created_at),
             waiting=format_duration(handoff.waiting_seconds(now)),
-            progress=_lines_html(progress_line(packet.get("progress"))),
-            errors=_lines_html(packet.get("errors_mentioned")),
-            bot_tried=_lines_html(packet.get("bot_tried")),
-            tickets=_lines_html(packet.get("ticket_ids")),
+            progress=lines_html(progress_line(packet.get("progress"))),
+            errors=lines_html(packet.get("errors_mentioned")),
+            bot_tried=lines_html(packet.get("bot_tried")),
+            tickets=lines_html(packet.get("ticket_ids")),
             transcript=self.transcript_html(packet, messages),
         )
         return self.page("conversation", "会話", content, agent=agent, csrf=csrf)
@@ -634,6 +581,17 @@ def _normalise_prefix(url_prefix: str) -> str:
     return "/" + stripped if stripped else ""
 
 
+def secure_cookies_from_env(env: Mapping[str, str]) -> bool:
+    """``KOSMO_AGENT_SECURE_COOKIES``: the console's cookies are ``Secure`` unless it is
+    ``false`` (plain-http development: ``make run`` and the tests set it)."""
+    raw = (env.get(SECURE_COOKIES_ENV) or "").strip().lower()
+    if raw in ("", "1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{SECURE_COOKIES_ENV} must be true or false, not {raw!r}")
+
+
 def console_blueprint(
     store: HandoffStore,
     link: MemberLink,
@@ -641,11 +599,18 @@ def console_blueprint(
     societies: Mapping[str, str],
     secure_cookies: bool,
     url_prefix: str,
+    client_addresses: ClientAddresses = ClientAddresses(),
+    login_throttle: Optional[LoginThrottle] = None,
     name: str = "handoff_console",
 ) -> Blueprint:
-    """The console as a blueprint mounted at ``url_prefix`` (``name`` must be unique per app)."""
+    """The console as a blueprint mounted at ``url_prefix`` (``name`` must be unique per app).
+
+    ``client_addresses`` tells login clients apart (default: the connection's peer);
+    ``login_throttle`` defaults to one on the store's database and clock.
+    """
     prefix = _normalise_prefix(url_prefix)
-    console = Console(store, link, societies, secure_cookies, prefix)
+    throttle = login_throttle or LoginThrottle(store.engine, store.clock)
+    console = Console(store, link, societies, secure_cookies, prefix, client_addresses, throttle)
     bp = Blueprint(name, url_prefix=prefix or None)
 
     @bp.middleware("response")

@@ -99,14 +99,20 @@ sessions_table = Table(
     Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
-# Failed console logins per login name (known or not): five within 15 minutes block it.
-login_throttle_table = Table(
-    "handoff_login_throttle",
+# Console login attempts (bot.handoff.login_throttle): one counter per client address
+# ("client"), per login name, known or not ("login"), and per login name and client
+# ("pair": also when the agent last logged in from there). Rows go once ``expires_at``
+# has passed. (Databases from before keep an unused ``handoff_login_throttle`` table.)
+login_counters_table = Table(
+    "handoff_login_counters",
     metadata,
-    Column("login", String(64), primary_key=True),
+    Column("scope", String(8), primary_key=True),
+    Column("subject", String(160), primary_key=True),
     Column("failures", Integer, nullable=False, default=0),
     Column("window_start", UTCDateTime, nullable=True),
     Column("blocked_until", UTCDateTime, nullable=True),
+    Column("last_success", UTCDateTime, nullable=True),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
 handoffs_table = Table(

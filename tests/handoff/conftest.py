@@ -3,8 +3,10 @@
 ``store`` is a :class:`HandoffStore` on its own file in ``tmp_path`` with cheap scrypt
 parameters and a clock the test moves. ``make_console(...)`` serves the console
 blueprint at ``/webhooks/agent`` from a real Sanic server in a thread (the portal
-tests' ``ServerThread``), with a recording :class:`MemberLink`; ``agent_client``
-logs in through the real login form with aiohttp.
+tests' ``ServerThread``), with a recording :class:`MemberLink`; an
+:class:`AgentClient` logs in through the real login form with aiohttp, from
+``127.0.0.1`` or another loopback address (``client_factory(source="127.0.0.7")``),
+so that tests have clients with addresses of their own.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import aiohttp
 import pytest
 
 from bot.handoff.console import console_blueprint
+from bot.handoff.login_throttle import ClientAddresses
 from bot.handoff.models import Agent, Handoff
 from bot.handoff.passwords import FAST_TEST_PARAMS
 from bot.handoff.store import HandoffStore
@@ -163,12 +166,19 @@ def make_console(store: HandoffStore) -> Iterator[Callable[..., RunningConsole]]
 
     started: list[RunningConsole] = []
 
-    def start(*, secure_cookies: bool = False) -> RunningConsole:
+    def start(
+        *, secure_cookies: bool = False, client_addresses: ClientAddresses = ClientAddresses()
+    ) -> RunningConsole:
         link = RecordingLink()
         app = Sanic(f"handoff_console_test_{next(_app_numbers)}")
         app.blueprint(
             console_blueprint(
-                store, link, societies=SOCIETIES, secure_cookies=secure_cookies, url_prefix=PREFIX
+                store,
+                link,
+                societies=SOCIETIES,
+                secure_cookies=secure_cookies,
+                url_prefix=PREFIX,
+                client_addresses=client_addresses,
             )
         )
         server = ServerThread(app)
@@ -192,12 +202,16 @@ _BODY_CSRF = re.compile(r'data-csrf="([^"]*)"')
 
 
 class AgentClient:
-    """A browser of one agent: its own cookie jar, the login form, the JSON API."""
+    """A browser of one agent: its own cookie jar, the login form, the JSON API; its
+    connections come from the loopback address ``source``."""
 
-    def __init__(self, console: RunningConsole) -> None:
+    def __init__(self, console: RunningConsole, source: str = "127.0.0.1") -> None:
         self.console = console
         # unsafe=True: aiohttp keeps cookies of IP-address hosts (127.0.0.1) only then.
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            connector=aiohttp.TCPConnector(local_addr=(source, 0)),
+        )
         self.csrf = ""
 
     async def close(self) -> None:
@@ -256,11 +270,11 @@ class AgentClient:
 
 
 @pytest.fixture
-async def client_factory(console: RunningConsole) -> AsyncIterator[Callable[[], AgentClient]]:
+async def client_factory(console: RunningConsole) -> AsyncIterator[Callable[..., AgentClient]]:
     clients: list[AgentClient] = []
 
-    def make() -> AgentClient:
-        client = AgentClient(console)
+    def make(source: str = "127.0.0.1") -> AgentClient:
+        client = AgentClient(console, source)
         clients.append(client)
         return client
 
@@ -270,7 +284,7 @@ async def client_factory(console: RunningConsole) -> AsyncIterator[Callable[[], 
 
 
 @pytest.fixture
-async def sato(client_factory: Callable[[], AgentClient]) -> AgentClient:
+async def sato(client_factory: Callable[..., AgentClient]) -> AgentClient:
     client = client_factory()
     await client.login("sato")
     return client

@@ -11,6 +11,7 @@ from typing import Callable
 import aiohttp
 import pytest
 
+from bot.handoff.console import secure_cookies_from_env
 from bot.handoff.store import HandoffStore
 from tests.handoff.conftest import (
     PACKET,
@@ -81,10 +82,53 @@ async def test_login_sets_a_strict_session_cookie(
     assert "max-age=28800" in flags
 
 
-async def test_secure_cookies_when_asked(
+@pytest.mark.parametrize(
+    "env, secure",
+    [
+        ({}, True),
+        ({"KOSMO_AGENT_SECURE_COOKIES": ""}, True),
+        ({"KOSMO_AGENT_SECURE_COOKIES": "true"}, True),
+        ({"KOSMO_AGENT_SECURE_COOKIES": "false"}, False),
+        ({"KOSMO_AGENT_SECURE_COOKIES": " Off "}, False),
+    ],
+)
+def test_cookies_are_secure_unless_dev_mode_says_so(env: dict[str, str], secure: bool) -> None:
+    assert secure_cookies_from_env(env) is secure
+
+
+def test_a_misspelt_cookie_setting_is_refused() -> None:
+    with pytest.raises(ValueError, match="KOSMO_AGENT_SECURE_COOKIES must be true or false"):
+        secure_cookies_from_env({"KOSMO_AGENT_SECURE_COOKIES": "ture"})
+
+
+def test_the_rasa_channel_reads_the_cookie_setting(
+    store: HandoffStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.channels.agent_console import AgentConsoleInput
+
+    monkeypatch.delenv("KOSMO_AGENT_SECURE_COOKIES", raising=False)
+    assert AgentConsoleInput(store=store).secure_cookies is True
+    monkeypatch.setenv("KOSMO_AGENT_SECURE_COOKIES", "false")
+    assert AgentConsoleInput(store=store).secure_cookies is False
+
+
+async def test_insecure_cookies_only_in_dev_mode(
     make_console: Callable[..., RunningConsole], agents: Agents
 ) -> None:
-    running = make_console(secure_cookies=True)
+    dev = make_console(secure_cookies=secure_cookies_from_env({"KOSMO_AGENT_SECURE_COOKIES": "0"}))
+    client = AgentClient(dev)
+    try:
+        resp = await client.post_login("sato", PASSWORD)
+        assert resp.status == 303
+        assert "secure" not in _flags(_session_cookie(resp))
+    finally:
+        await client.close()
+
+
+async def test_secure_cookies_by_default(
+    make_console: Callable[..., RunningConsole], agents: Agents
+) -> None:
+    running = make_console(secure_cookies=secure_cookies_from_env({}))
     async with aiohttp.ClientSession() as http:  # a Secure cookie is not sent back over http:
         async with http.get(running.at("/login")) as page:  # so the test sends it by hand
             form_cookie = page.headers["Set-Cookie"]
@@ -129,7 +173,8 @@ async def test_wrong_password_is_401_then_throttled(
         assert "kosmo_agent_session" not in resp.cookies
     resp = await client.post_login("sato", PASSWORD)  # right password, but blocked now
     assert resp.status == 429
-    assert "15分間ログインできません" in await resp.text()
+    assert "このIDはこの接続元からしばらくログインできません" in await resp.text()
+    assert "約15分後" in await resp.text() and resp.headers["Retry-After"] == "900"
     other = await client_factory().post_login("suzuki", PASSWORD)  # other logins still work
     assert other.status == 303
     clock.advance(minutes=15)
@@ -432,7 +477,7 @@ async def test_messages_after_a_cursor(console: RunningConsole, sato: AgentClien
 
 
 async def test_member_html_is_data_never_markup(console: RunningConsole, sato: AgentClient) -> None:
-    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    evil = '<script>alert("x")</script><img src=x onerror=alert(x)>'
     packet = {
         **PACKET,
         "topic": {"key": "faq/portal_url", "label": evil},

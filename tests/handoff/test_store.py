@@ -104,13 +104,13 @@ def test_messages_and_cursor(store: HandoffStore, agents: Agents) -> None:
     h = open_handoff(store)
     opened = store.messages(h.id)
     m1 = store.add_message(h.id, "member", "まだ届きません")
-    m2 = store.add_message(h.id, "member", "<script>alert(1)</script>")
+    m2 = store.add_message(h.id, "member", "<script>alert('x')</script>")
     store.take(h.id, agents.sato)
     m3 = store.reply(h.id, agents.sato, "確認します")
     assert m1.id < m2.id < m3.id
     assert (m3.author, m3.agent_id, m3.agent_name) == ("agent", agents.sato.id, "佐藤")
     after = store.messages(h.id, after_id=m1.id)
-    assert [m.text for m in after][0] == "<script>alert(1)</script>"
+    assert [m.text for m in after][0] == "<script>alert('x')</script>"
     assert [m.id for m in after][-1] == m3.id
     assert store.messages(h.id, after_id=m3.id) == []
     assert store.messages(h.id)[0] == opened[0]
@@ -265,26 +265,6 @@ def test_sessions(store: HandoffStore, agents: Agents, clock: TestClock, db_path
     token4, _ = store.start_session(agents.tanaka)
     store.deactivate("tanaka")
     assert store.session(token4) is None
-
-
-def test_login_throttle(store: HandoffStore, clock: TestClock) -> None:
-    for _ in range(4):
-        assert store.record_login_failure("sato") is False
-    assert not store.login_blocked("sato")
-    assert store.record_login_failure("SATO") is True
-    assert store.login_blocked("sato")
-    assert not store.login_blocked("suzuki")
-    clock.advance(minutes=14, seconds=59)
-    assert store.login_blocked("sato")
-    clock.advance(seconds=1)
-    assert not store.login_blocked("sato")
-    # failures spread over more than 15 minutes do not add up
-    for _ in range(4):
-        store.record_login_failure("suzuki")
-    clock.advance(minutes=16)
-    assert store.record_login_failure("suzuki") is False
-    store.clear_login_failures("suzuki")
-    assert not store.login_blocked("suzuki")
 
 
 def test_two_processes_share_the_file(store: HandoffStore, clock: TestClock, db_path: Path) -> None:
