@@ -5,8 +5,13 @@
 - ``line``: the society's LINE official account (Messaging API webhook);
   ``credentials.yml`` key ``bot.channels.line.LineInput``.
 
-Both put the member's society in the message metadata as ``{"tenant": <key>}``,
-which ``bot.nlu.tenant_resolver.TenantResolver`` turns into the ``tenant`` slot.
+- ``rest``: Rasa's REST webhook, for development, tests and a trusted server;
+  ``credentials.yml`` key ``bot.channels.rest.TenantRestInput``.
+
+All put the member's society in the message metadata as ``{"tenant": <key>}``,
+which ``bot.nlu.tenant_resolver.TenantResolver`` turns into the ``tenant`` slot,
+and hand their messages to Rasa through ``bot.channels.input_bounds`` (length,
+metadata and payloads bounded before anything else runs).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, Mapping, Optional
 
 TENANT_KEY = "tenant"
 DISPLAY_TEXT_KEY = "display_text"
+MAX_DISPLAY_TEXT = 100
 
 
 def shown_text(text: str, metadata: Any) -> Optional[str]:
@@ -25,11 +31,17 @@ def shown_text(text: str, metadata: Any) -> Optional[str]:
     the metadata key ``display_text``; the title is what the member saw. A
     payload without a title (the widget's opening ``/greet``) was never shown.
     Used by the widget's transcript, the handoff packet and the handoff gate.
+
+    The title counts only on a payload, cut to ``MAX_DISPLAY_TEXT`` characters:
+    free text is shown as written, whatever its metadata says (the channels drop
+    such a ``display_text`` already, ``bot.channels.input_bounds``; this also
+    covers conversations stored before they did).
     """
+    payload = text.strip().startswith("/")
     display = metadata.get(DISPLAY_TEXT_KEY) if isinstance(metadata, Mapping) else None
-    if isinstance(display, str) and display.strip():
-        return display
-    return None if text.startswith("/") else text
+    if payload and isinstance(display, str) and display.strip():
+        return display.strip()[:MAX_DISPLAY_TEXT]
+    return None if payload else text
 
 
 def with_tenant_entity(text: str, tenant: str) -> str:

@@ -1,40 +1,122 @@
-"""The REST channel, with the society kept on button payloads.
+"""The REST channel: Rasa's webhook, bounded, behind a token, in its own conversations.
 
 Same URL and body as Rasa's own (``POST /webhooks/rest/webhook`` with
-``{"sender", "message", "metadata": {"tenant": ...}}``). For a payload message
-(``/choose_topic{"topic": ...}``) Rasa's RegexMessageHandler replaces the
-entities the NLU pipeline found, the ``tenant`` one included, so the society is
-written into the payload the way the other channels do (``with_tenant_entity``).
-While an agent has the conversation, messages go to the agent, not the bot
-(``bot.handoff.gate``); the answer is then an empty list. A turn that produced
-no answer at all (a failed action) gets an apology (``bot.channels.every_turn``).
+``{"sender", "message", "metadata": {"tenant": ...}}``; the answer is the list
+of the bot's messages), for development, tests and a trusted server of ours.
+Unlike Rasa's:
+
+- **token**: with ``token`` configured (``credentials.yml``:
+  ``token: ${KOSMO_REST_TOKEN}``), every request needs
+  ``Authorization: Bearer <token>``; without it the answer is 401 and nothing
+  is read. A placeholder or short token refuses to start.
+- **own conversations**: the conversation of sender ``alice`` is ``rest:alice``
+  (:func:`conversation_id`), and a sender is 1-64 letters, digits, ``_ . -``
+  (no ``:``), so a REST post can never write into a LINE (``line:<society>:…``)
+  or widget conversation. The answer's ``recipient_id`` is the sender as sent.
+  The ``input_channel`` is always ``rest`` (Rasa let the body choose it).
+- **bounded**: the body is read only up to ``MAX_BODY_BYTES`` (its
+  ``Content-Length`` is checked first; 413 beyond, and Sanic closes the
+  connection instead of draining the rest; 408 if it takes over
+  ``BODY_READ_SECONDS``; the same reader as LINE's webhook,
+  ``bot.channels.line_intake.read_body``); a malformed body or sender
+  gets 400 with a short reason; the message and its metadata then go through
+  ``bot.channels.input_bounds`` like every channel's (length, metadata keys,
+  payloads). No ``?stream=true``: the answer is always the whole list.
+
+For a payload message (``/choose_topic{"topic": ...}``) Rasa's
+RegexMessageHandler replaces the entities the NLU pipeline found, the
+``tenant`` one included, so the society is written into the payload the way
+the other channels do (``with_tenant_entity``). While an agent has the
+conversation, messages go to the agent, not the bot (``bot.handoff.gate``);
+the answer is then an empty list. A turn that produced no answer at all (a
+failed action) gets an apology (``bot.channels.every_turn``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Optional, Text
+import asyncio
+import hmac
+import json
+import logging
+import re
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.rest import RestInput
-from sanic import Blueprint
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.exceptions import RasaException
+from sanic import Blueprint, response
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
-from bot.channels import with_tenant_entity
+from bot.channels import TENANT_KEY, with_tenant_entity
 from bot.channels.every_turn import answer_every_turn
+from bot.channels.input_bounds import MAX_BODY_BYTES, InputBounds, bound_inputs, bounded_metadata
+from bot.channels.line_intake import BodyRefused, read_body, stop_reading
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 from bot.tenants import TenantRegistry, load_registry
 
+logger = logging.getLogger(__name__)
 
-class TenantRestInput(RestInput):
-    """Rasa's REST channel; the society in metadata also reaches payload messages."""
+CONVERSATION_PREFIX = "rest:"
+_SENDER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+PLACEHOLDER_TOKENS = {"change-me", ""}
+MIN_TOKEN_CHARS = 16
+# reading one body may not take longer than this (a slow sender holds a connection, not the bot)
+BODY_READ_SECONDS = 10.0
 
-    def __init__(self, registry: Optional[TenantRegistry] = None) -> None:
+
+def conversation_id(sender: str) -> str:
+    """The conversation of a REST sender: its own namespace, apart from LINE's and the widget's."""
+    return CONVERSATION_PREFIX + sender
+
+
+def _error(status: int, reason: str) -> HTTPResponse:
+    return response.json({"error": reason}, status=status)
+
+
+def _refused(request: Request, status: int, reason: str) -> HTTPResponse:
+    """An answer to a request whose body is left unread: the connection is closed after it.
+
+    Sanic reads no more of the body (``stop_reading``) and says ``Connection: close``,
+    so a client does not send its next request on a connection about to close.
+    """
+    stop_reading(request)
+    if request.stream is not None and request.stream.request_body:
+        request.stream.keep_alive = False
+    return _error(status, reason)
+
+
+class TenantRestInput(InputChannel):
+    """Rasa's REST webhook with a token, its own conversations and bounded inputs."""
+
+    def __init__(
+        self,
+        registry: Optional[TenantRegistry] = None,
+        token: Optional[str] = None,
+        bounds: Optional[InputBounds] = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         self._registry = registry
+        self.token = token or None
+        self._bounds = bounds
+        self.max_body_bytes = max_body_bytes
 
     @classmethod
     def name(cls) -> Text:
         return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TenantRestInput":
+        credentials = credentials or {}
+        if "token" not in credentials:
+            return cls()
+        token = str(credentials.get("token") or "")
+        if token in PLACEHOLDER_TOKENS or len(token) < MIN_TOKEN_CHARS:
+            raise RasaException(
+                "rest channel: token must be a random string of 16+ characters "
+                "(KOSMO_REST_TOKEN in .env; `make env` makes one)"
+            )
+        return cls(token=token)
 
     @property
     def registry(self) -> TenantRegistry:
@@ -42,17 +124,65 @@ class TenantRestInput(RestInput):
             self._registry = load_registry()
         return self._registry
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """Rasa's REST blueprint; a conversation an agent has goes to the agent (bot.handoff.gate)."""
-        holder = AppHolder()
-        gated = gate_messages(answer_every_turn(on_new_message), holder)
-        return freeze_after_start(holder.attach(super().blueprint(gated)))
+    @property
+    def bounds(self) -> InputBounds:
+        if self._bounds is None:
+            self._bounds = InputBounds.from_env()
+        return self._bounds
 
-    def _extract_message(self, req: Request) -> Optional[Text]:
-        text = super()._extract_message(req)
-        metadata = self.get_metadata(req)
-        tenant = metadata.get("tenant") if isinstance(metadata, dict) else None
-        known = self.registry.get(tenant) if isinstance(tenant, str) and tenant.strip() else None
-        if isinstance(text, str) and known is not None:
-            return with_tenant_entity(text, known.key)
-        return text
+    def authorized(self, request: Request) -> bool:
+        if self.token is None:
+            return True
+        scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode("utf-8"), self.token.encode("utf-8")
+        )
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """The webhook; a conversation an agent has goes to the agent (bot.handoff.gate)."""
+        holder = AppHolder()
+        handle = bound_inputs(gate_messages(answer_every_turn(on_new_message), holder), self.bounds)
+        bp = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["POST"], stream=True)
+        async def receive(request: Request) -> HTTPResponse:
+            if not self.authorized(request):
+                return _refused(request, 401, "a valid bearer token is required")
+            try:
+                raw = await read_body(request, self.max_body_bytes, BODY_READ_SECONDS)
+            except BodyRefused as refused:
+                if refused.status == 413:
+                    return _refused(request, 413, f"the body may have at most {self.max_body_bytes} bytes")
+                return _refused(request, refused.status, refused.message)
+            try:
+                body = json.loads(raw)
+            except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
+                return _error(400, "the body must be JSON")
+            if not isinstance(body, dict):
+                return _error(400, "the body must be a JSON object")
+            sender, text = body.get("sender"), body.get("message")
+            if not isinstance(sender, str) or not _SENDER.fullmatch(sender):
+                return _error(400, "sender must be 1-64 letters, digits, '_', '.' or '-'")
+            if not isinstance(text, str):
+                return _error(400, "message must be a string")
+            metadata = bounded_metadata(body.get("metadata"))
+            known = self.registry.get(metadata[TENANT_KEY]) if TENANT_KEY in metadata else None
+            if known is not None and not self.bounds.too_long(text):
+                text = with_tenant_entity(text, known.key)
+            collector = CollectingOutputChannel()
+            message = UserMessage(
+                text, collector, conversation_id(sender), input_channel=self.name(), metadata=metadata
+            )
+            try:
+                await handle(message)
+            except asyncio.CancelledError:
+                logger.error("rest: a turn of %s was cancelled", message.sender_id)
+            except Exception:
+                logger.exception("rest: a turn of %s failed", message.sender_id)
+            return response.json([{**m, "recipient_id": sender} for m in collector.messages])
+
+        return freeze_after_start(holder.attach(bp))

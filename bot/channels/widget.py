@@ -19,7 +19,10 @@ the python-socketio it is pinned to here, its ``session_persistence`` never join
 room (``enter_room`` became a coroutine that Rasa 3.6 does not await), so replies to a
 persistent session reach no one. Here session ids are 128 random bits plus an HMAC
 (``session_secret``), made only by the server; a socket writes only into the session
-it was confirmed for; metadata is reduced to the keys the bot uses.
+it was confirmed for. Messages are bounded like every channel's
+(``bot.channels.input_bounds``: length, metadata keys, payloads, ``display_text``),
+and a socket.io packet may have at most ``MAX_BODY_BYTES`` (python-engineio's
+default was a megabyte).
 
 ``credentials.yml``::
 
@@ -45,22 +48,24 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels import shown_text, with_tenant_entity
+from bot.channels import TENANT_KEY, shown_text, with_tenant_entity
 from bot.channels.every_turn import answer_every_turn
+from bot.channels.input_bounds import (
+    MAX_BODY_BYTES,
+    InputBounds,
+    bound_inputs,
+    bounded_message,
+    bounded_metadata,
+)
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 2000
-MAX_METADATA_CHARS = 200
 HISTORY_LIMIT = 100
-# metadata keys the widget may send: the society, and the title of a pressed button
-ALLOWED_METADATA = ("tenant", "display_text")
 PLACEHOLDER_SECRETS = {"change-me", ""}
 
 _SESSION_ID = re.compile(r"[0-9a-f]{64}")
-_TENANT_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class SessionIds:
@@ -82,17 +87,6 @@ class SessionIds:
         if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
             return False
         return hmac.compare_digest(self._mac(session_id[:32]), session_id[32:])
-
-
-def clean_metadata(raw: Any) -> Dict[str, str]:
-    """The metadata keys the bot uses, as short strings; everything else is dropped."""
-    if not isinstance(raw, dict):
-        return {}
-    return {
-        key: raw[key].strip()[:MAX_METADATA_CHARS]
-        for key in ALLOWED_METADATA
-        if isinstance(raw.get(key), str) and raw[key].strip()
-    }
 
 
 def transcript(events: Iterable[Event], limit: int = HISTORY_LIMIT) -> List[Dict[str, Any]]:
@@ -155,6 +149,7 @@ class WidgetInput(SocketIOInput):
         namespace: Optional[Text] = None,
         socketio_path: Text = "/socket.io",
         cors_allowed_origins: Optional[List[Text]] = None,
+        bounds: Optional[InputBounds] = None,
     ) -> None:
         super().__init__(
             user_message_evt=user_message_evt,
@@ -167,6 +162,7 @@ class WidgetInput(SocketIOInput):
         # None: no origin check here (Rasa's --cors governs), as in Rasa's channel
         self.cors_allowed_origins = cors_allowed_origins
         self._tracker_store: Optional[Callable[[], Any]] = None
+        self._bounds = bounds
 
     async def history(self, session_id: str) -> List[Dict[str, Any]]:
         store = self._tracker_store() if self._tracker_store else None
@@ -182,6 +178,7 @@ class WidgetInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(
             async_mode="sanic",
+            max_http_buffer_size=MAX_BODY_BYTES,
             cors_allowed_origins=self.cors_allowed_origins if self.cors_allowed_origins else [],
         )
         self.sio = sio
@@ -191,7 +188,10 @@ class WidgetInput(SocketIOInput):
         holder = AppHolder()
         holder.attach(widget_webhook)
         freeze_after_start(widget_webhook)
-        on_new_message = gate_messages(answer_every_turn(on_new_message), holder)
+        bounds = self._bounds or InputBounds.from_env()
+        on_new_message = bound_inputs(
+            gate_messages(answer_every_turn(on_new_message), holder), bounds
+        )
 
         @widget_webhook.listener("after_server_start")
         async def remember_agent(app: Any, _loop: Any) -> None:
@@ -236,18 +236,14 @@ class WidgetInput(SocketIOInput):
             if claimed and claimed != session_id:
                 logger.warning("widget: a message for another session was ignored")
                 return
-            text = str(data.get("message") or "")[:MAX_MESSAGE_CHARS].strip()
+            raw = data.get("message")
+            text = raw.strip() if isinstance(raw, str) else ""
             if not text:
                 return
-            metadata = clean_metadata(data.get("metadata"))
-            shown = metadata.get("display_text") or ("" if text.startswith("/") else text)
-            if shown:  # the session's other tabs show the member's message too
-                await sio.emit(
-                    "user_echo", {"text": shown}, room=session_id, skip_sid=sid, namespace=ns
-                )
-            tenant = metadata.get("tenant", "")
-            if _TENANT_KEY.fullmatch(tenant):
-                text = with_tenant_entity(text, tenant.lower())
+            metadata = bounded_metadata(data.get("metadata"))
+            too_long = bounds.too_long(text)
+            if TENANT_KEY in metadata and not too_long:
+                text = with_tenant_entity(text, metadata[TENANT_KEY].lower())
             message = UserMessage(
                 text,
                 SocketIOOutput(sio, self.bot_message_evt),
@@ -255,6 +251,13 @@ class WidgetInput(SocketIOInput):
                 input_channel=self.name(),
                 metadata=metadata,
             )
+            if not too_long:  # the session's other tabs show the member's message too
+                bounded_message(message, bounds.payloads)  # as bound_inputs will: what the bot reads
+                shown = shown_text(message.text or "", message.metadata)
+                if shown:
+                    await sio.emit(
+                        "user_echo", {"text": shown}, room=session_id, skip_sid=sid, namespace=ns
+                    )
             try:
                 await on_new_message(message)
             finally:

@@ -6,7 +6,9 @@ import pytest
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.exceptions import RasaException
 
-from bot.channels.widget import SessionIds, WidgetInput, clean_metadata, transcript
+from bot.channels.input_bounds import MAX_DISPLAY_TEXT
+from bot.channels.input_bounds import bounded_metadata as clean_metadata
+from bot.channels.widget import SessionIds, WidgetInput, transcript
 
 
 def test_session_ids_are_random_and_only_ours_are_valid():
@@ -30,7 +32,7 @@ def test_session_ids_are_random_and_only_ours_are_valid():
         ),
         ({"tenant": 5, "display_text": ""}, {}),
         ("not a dict", {}),
-        ({"display_text": "あ" * 500}, {"display_text": "あ" * 200}),
+        ({"display_text": "あ" * 500}, {"display_text": "あ" * MAX_DISPLAY_TEXT}),
     ],
 )
 def test_metadata_keeps_only_what_the_bot_uses(raw, kept):

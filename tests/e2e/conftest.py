@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import urllib.error
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,17 +13,51 @@ from typing import Any, Iterable, Iterator
 
 import pytest
 
+from bot.channels.rest import conversation_id as rest_conversation_id
 from bot.handoff.store import HandoffStore
 from bot.stack import Stack, credentials_env, free_port
 from tests.model_support import model_path
 
 
 class RestClient:
-    """Talks to Rasa's REST channel the way the portal widget's server side would."""
+    """Talks to Rasa's REST channel the way a trusted server of ours would, and reads trackers.
 
-    def __init__(self, base_url: str, token: str) -> None:
+    ``token`` is the Rasa HTTP API's (``RASA_AUTH_TOKEN``), ``rest_token`` the REST
+    channel's bearer token (``KOSMO_REST_TOKEN``; None: no Authorization header).
+    A REST sender ``s`` lives in conversation ``rest:s`` (``conversation``), which
+    is what ``tracker`` and the handoff store take.
+    """
+
+    def __init__(self, base_url: str, token: str, rest_token: str | None = None) -> None:
         self.base_url = base_url
         self.token = token
+        self.rest_token = rest_token
+
+    @classmethod
+    def for_stack(cls, stack: Stack) -> "RestClient":
+        return cls(stack.rasa_url, stack.env["RASA_AUTH_TOKEN"], stack.env.get("KOSMO_REST_TOKEN"))
+
+    @staticmethod
+    def conversation(sender: str) -> str:
+        """The conversation id of a REST sender."""
+        return rest_conversation_id(sender)
+
+    def post(self, body: bytes, headers: dict[str, str] | None = None,
+             rest_token: str | None = "") -> tuple[int, Any]:
+        """A raw POST to the webhook: (HTTP status, parsed JSON answer or None)."""
+        rest_token = self.rest_token if rest_token == "" else rest_token
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if rest_token:
+            all_headers["Authorization"] = f"Bearer {rest_token}"
+        req = urllib.request.Request(
+            f"{self.base_url}/webhooks/rest/webhook", data=body, headers=all_headers
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, json.loads(raw) if raw.startswith(b"{") else None
 
     def send(self, sender: str, message: str, tenant: str | None = None,
              metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -31,20 +67,17 @@ class RestClient:
             meta["tenant"] = tenant
         if meta:
             body["metadata"] = meta
-        req = urllib.request.Request(
-            f"{self.base_url}/webhooks/rest/webhook",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())
+        status, answer = self.post(json.dumps(body).encode())
+        assert status == 200, (status, answer)
+        return answer
 
     def text(self, sender: str, message: str, tenant: str | None = None) -> str:
         return "\n".join(m.get("text", "") for m in self.send(sender, message, tenant))
 
-    def tracker(self, sender: str, token: str | None = "") -> tuple[int, dict[str, Any]]:
+    def tracker(self, conversation_id: str, token: str | None = "") -> tuple[int, dict[str, Any]]:
+        """A conversation's tracker over the HTTP API (a REST sender's: ``tracker(conversation(s))``)."""
         token = self.token if token == "" else token
-        url = f"{self.base_url}/conversations/{sender}/tracker"
+        url = f"{self.base_url}/conversations/{urllib.parse.quote(conversation_id, safe=':')}/tracker"
         if token:
             url += f"?token={token}"
         try:
@@ -56,13 +89,14 @@ class RestClient:
 
 def make_stack(work: Path, tenants_file: Path, extra_env: dict[str, str] | None = None) -> Stack:
     """A stack (not started) on free ports; ``extra_env`` adds to or overrides its env."""
-    token = secrets.token_hex(16)  # token_urlsafe may start with "-", which `rasa run -t` rejects
+    token = secrets.token_urlsafe(24)  # bot.serve hands it to Rasa as --auth-token=..., so "-" is fine
+    data = work / "var"  # not made here: the services create it (private, tests/e2e/test_security_surface.py)
     env = {
         # the stack knows the fictional third society from data alone
         "KOSMO_TENANTS_FILE": str(tenants_file),
-        "KOSMO_TRACKER_DB_URL": f"sqlite:///{work / 'tracker.db'}",
-        "KOSMO_PORTAL_DB_URL": f"sqlite:///{work / 'portal.db'}",
-        "KOSMO_HANDOFF_DB_URL": f"sqlite:///{work / 'handoff.db'}",
+        "KOSMO_TRACKER_DB_URL": f"sqlite:///{data / 'tracker.db'}",
+        "KOSMO_PORTAL_DB_URL": f"sqlite:///{data / 'portal.db'}",
+        "KOSMO_HANDOFF_DB_URL": f"sqlite:///{data / 'handoff.db'}",
         "KOSMO_HANDOFF_WATCH_SECONDS": "1",
         "KOSMO_PORTAL_SERVICE_TOKEN": secrets.token_urlsafe(16),
         "KOSMO_PORTAL_ADMIN_TOKEN": secrets.token_urlsafe(16),
@@ -94,7 +128,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tenants_file_with_fictional:
 
 @pytest.fixture(scope="session")
 def rest(stack: Stack) -> RestClient:
-    return RestClient(stack.rasa_url, stack.env["RASA_AUTH_TOKEN"])
+    return RestClient.for_stack(stack)
 
 
 @contextmanager

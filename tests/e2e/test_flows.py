@@ -61,7 +61,7 @@ def test_unlock_ticket_flow_and_nothing_sensitive_is_stored(rest, seeded):
     status = rest.text(s, f"{ticket_id.lower()} の状況を教えてください")
     assert f"受付番号 {ticket_id} の状況です。" in status and "確認中" in status, status
 
-    rows = stored_rows(seeded, s)
+    rows = stored_rows(seeded, rest.conversation(s))
     dump = json.dumps(rows, ensure_ascii=False)
     for secret in ("Ichiro-Kose2024", "昭和53年2月14日", "1978-02-14", "1978/2/30", "19780214"):
         assert secret not in dump, secret
@@ -77,7 +77,7 @@ def test_a_password_typed_outside_a_form_is_not_kept_and_the_member_is_warned(re
     rest.text(s, "こんにちは", "ono")
     warning = rest.text(s, "ログインできません。パスワードは Sakura-Ono2024 なんですが")
     assert "記録していません" in warning and "誰にも伝えないでください" in warning, warning
-    dump = json.dumps(stored_rows(seeded, s), ensure_ascii=False)
+    dump = json.dumps(stored_rows(seeded, rest.conversation(s)), ensure_ascii=False)
     assert "Sakura-Ono2024" not in dump
     # the conversation goes on
     assert "www.onokenpo.portal.kosmo-web.jp" in rest.text(s, "ポータルのアドレスは？")
@@ -92,7 +92,7 @@ def test_authenticator_diagnosis_flow_code_is_not_stored(rest, seeded):
     code = pyotp.TOTP(SAKURA_SECRET).now()
     answer = rest.text(s, code)
     assert "正しいコード" in answer or "ひとつ前" in answer, answer
-    dump = json.dumps(stored_rows(seeded, s), ensure_ascii=False)
+    dump = json.dumps(stored_rows(seeded, rest.conversation(s)), ensure_ascii=False)
     assert code not in dump
 
 
@@ -176,7 +176,7 @@ def test_a_hung_action_server_holds_the_member_only_for_the_bound(
     )
     s.start()
     try:
-        rest = RestClient(s.rasa_url, s.env["RASA_AUTH_TOKEN"])
+        rest = RestClient.for_stack(s)
         conv = sender()
         rest.text(conv, "アカウントがロックされてしまいました", "kose")
         started = time.monotonic()

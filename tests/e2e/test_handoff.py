@@ -82,7 +82,7 @@ async def test_member_asks_agent_takes_replies_and_hands_back(rest, agent_login,
     assert "メッセージは担当者に届いています" in waiting, waiting
 
     sato = await agent_login("e2e-sato")
-    handoff_id = await queued(sato, s, handoff_store)
+    handoff_id = await queued(sato, rest.conversation(s), handoff_store)
     status, data = await sato.get(f"/api/conversations/{handoff_id}")
     assert status == 200
     packet = data["packet"]
@@ -102,26 +102,26 @@ async def test_member_asks_agent_takes_replies_and_hands_back(rest, agent_login,
         f"/api/conversations/{handoff_id}/reply", {"text": "確認しました。ロックを解除しました。"}
     )
     assert status == 200
-    status, tracker = rest.tracker(s)
+    status, tracker = rest.tracker(rest.conversation(s))
     texts = bot_texts(tracker)
     assert "担当者がチャットに入りました。ここからは担当者がお返事します。" in texts
     assert "担当者：確認しました。ロックを解除しました。" in texts
 
     status, _ = await sato.post(f"/api/conversations/{handoff_id}/handback")
     assert status == 200
-    _, tracker = rest.tracker(s)
+    _, tracker = rest.tracker(rest.conversation(s))
     assert any("ここからはまたボットがお返事します" in t for t in bot_texts(tracker))
     # the bot answers the next question again
     answer = rest.text(s, "ポータルのアドレスを教えてください")
     assert "https://www.kosekenpo.portal.kosmo-web.jp/" in answer, answer
-    assert handoff_store.current(s) is None
+    assert handoff_store.current(rest.conversation(s)) is None
 
 
 async def test_other_society_and_no_session_are_refused(rest, agent_login, handoff_store, stack):
     s = sender()
     rest.text(s, "人と話したい", "kose")
     rest.text(s, "はい")
-    handoff_id = handoff_store.current(s).id
+    handoff_id = handoff_store.current(rest.conversation(s)).id
     tanaka = await agent_login("e2e-tanaka")  # ono
     status, queue = await tanaka.get("/api/queue")
     assert status == 200 and handoff_id not in json.dumps(queue)
@@ -140,7 +140,7 @@ async def test_other_society_and_no_session_are_refused(rest, agent_login, hando
     # the member leaves the queue and is back with the bot
     left = rest.text(s, "やっぱりいいです")
     assert "引き継ぎを取り消しました" in left, left
-    assert handoff_store.current(s) is None
+    assert handoff_store.current(rest.conversation(s)) is None
     assert "https://www.kosekenpo.portal.kosmo-web.jp/" in rest.text(s, "ポータルのURLは？")
 
 
@@ -151,11 +151,11 @@ async def test_close_asks_whether_it_was_solved_and_stores_the_answer(
     rest.text(s, "オペレーターにつないで", "ono")
     rest.text(s, "はい")
     tanaka = await agent_login("e2e-tanaka")
-    handoff_id = await queued(tanaka, s, handoff_store)
+    handoff_id = await queued(tanaka, rest.conversation(s), handoff_store)
     await tanaka.post(f"/api/conversations/{handoff_id}/take")
     status, _ = await tanaka.post(f"/api/conversations/{handoff_id}/close")
     assert status == 200
-    _, tracker = rest.tracker(s)
+    _, tracker = rest.tracker(rest.conversation(s))
     assert "担当者との会話は終了しました。お困りのことは解決しましたか？" in bot_texts(tracker)
     assert "よかったです" in rest.text(s, "はい")
     assert handoff_store.get(handoff_id).solved is True
@@ -175,9 +175,9 @@ async def test_outside_staffed_hours_the_member_is_told_and_offered_what_works_n
     # watcher then records that it told them (after the message, so wait for both)
     deadline = time.monotonic() + 20
     told: list[str] = []
-    while time.monotonic() < deadline and not (told and handoff_store.current(s).wait_notified_at):
+    while time.monotonic() < deadline and not (told and handoff_store.current(rest.conversation(s)).wait_notified_at):
         await asyncio.sleep(1)
-        _, tracker = rest.tracker(s)
+        _, tracker = rest.tracker(rest.conversation(s))
         told = [t for t in bot_texts(tracker) if "お待たせしていて申し訳ありません" in t]
     assert len(told) == 1
-    assert handoff_store.current(s).wait_notified_at is not None
+    assert handoff_store.current(rest.conversation(s)).wait_notified_at is not None

@@ -92,9 +92,9 @@ def test_button_payload_answers_the_topic(rest):
 def test_http_api_needs_the_token(rest):
     s = sender()
     rest.text(s, "こんにちは", "kose")
-    assert rest.tracker(s, token=None)[0] == 401
-    assert rest.tracker(s, token="wrong")[0] == 401
-    status, tracker = rest.tracker(s)
+    assert rest.tracker(rest.conversation(s), token=None)[0] == 401
+    assert rest.tracker(rest.conversation(s), token="wrong")[0] == 401
+    status, tracker = rest.tracker(rest.conversation(s))
     assert status == 200 and tracker["slots"]["tenant"] == "kose"
 
 
@@ -114,9 +114,9 @@ def test_conversation_survives_a_restart(stack, rest):
     s = sender()
     rest.text(s, "こんにちは", "ono")
     rest.text(s, "ワンタイムパスワードが通りません", "ono")
-    before = rest.tracker(s)[1]
+    before = rest.tracker(rest.conversation(s))[1]
     stack.restart("rasa")
-    status, after = rest.tracker(s)
+    status, after = rest.tracker(rest.conversation(s))
     assert status == 200
     assert len(after["events"]) >= len(before["events"]) > 4
     assert after["slots"]["tenant"] == "ono"

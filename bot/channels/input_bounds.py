@@ -1,0 +1,237 @@
+"""Every member message is bounded before the bot spends anything on it.
+
+All our channels (REST, widget, LINE) hand their messages to Rasa through
+:func:`bound_inputs`, outermost, before the handoff gate and the bot::
+
+    channel ──► bound_inputs ──► gate_messages ──► answer_every_turn ──► Rasa
+
+It enforces, in this order:
+
+- **length**: a message longer than ``max_message_chars`` (``KOSMO_MAX_MESSAGE_CHARS``,
+  default 2,000 characters) is not read at all. The channel answers it directly
+  with :data:`TOO_LONG` ("too long, please split it"), without the NLU, the
+  tracker or the handoff gate; the log keeps its length, never its text. (The
+  NLU reads at most 10,000 characters anyway, ``bot.nlu.japanese_tokenizer``,
+  for callers that reach it without a channel, such as ``/model/parse``.)
+- **metadata**: only the keys the bot uses are kept (:data:`METADATA_KEYS`:
+  ``tenant``, the member's society, and ``display_text``, a pressed button's
+  title), as short strings; anything else is dropped, so a megabyte of
+  metadata never reaches the tracker store.
+- **payloads**: a message starting with ``/`` is parsed by Rasa as an intent,
+  with entities (``/intent{"slot": "value"}``), skipping the NLU. Only the
+  payloads the bot's own buttons and channels send are let through
+  (:data:`MEMBER_PAYLOADS`: the widget's and LINE's opening ``/greet``, the yes /
+  no buttons, the clarification's ``/choose_topic{"topic": ...}``; and the
+  clarification's other topics, ``/account_locked`` say, the intents named in
+  ``data/topic_labels.yml``). Anything
+  else a member types, ``/EXTERNAL_handoff_taken`` or ``/share_password`` say,
+  is plain text: its leading ``/`` becomes a full-width ``／``, so the NLU reads
+  it like any other message. The handoff events the server itself runs
+  (``bot.handoff.link``) go to Rasa's processor directly, not through a channel.
+- **display_text** is the title of a pressed button, shown in the agent's
+  transcript and the widget's history instead of the payload; it is kept only on
+  a payload message and at most :data:`MAX_DISPLAY_TEXT` characters, so free
+  text can never be shown as something the member did not write.
+
+The request bodies that carry messages are bounded too, before they are read:
+``MAX_BODY_BYTES`` for the REST channel (``bot.channels.rest``) and the widget's
+socket.io packets (``bot.channels.widget``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, FrozenSet, Mapping, Optional
+
+from rasa.core.channels.channel import UserMessage
+
+from bot.channels import DISPLAY_TEXT_KEY, MAX_DISPLAY_TEXT, TENANT_KEY
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS_ENV = "KOSMO_MAX_MESSAGE_CHARS"
+DEFAULT_MAX_MESSAGE_CHARS = 2000
+# a request carrying one message (REST body, widget socket.io packet). Large enough
+# that a message far over the length limit (40,000 characters even as JSON \\u
+# escapes) still arrives and gets the polite "too long" answer; small enough to read
+# and parse in a millisecond or two. Larger bodies are refused unread (413).
+MAX_BODY_BYTES = 256 * 1024
+
+METADATA_KEYS = (TENANT_KEY, DISPLAY_TEXT_KEY)
+_TENANT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+# intent -> the entities it may carry: what our buttons and channels send
+# (domain.yml's yes/no buttons, actions/clarify.py's FAQ topics, the widget's
+# and LINE's /greet); the channels add the society (``tenant``) to every payload.
+# The clarification's other topics are added from data/topic_labels.yml.
+MEMBER_PAYLOADS: Mapping[str, FrozenSet[str]] = {
+    "greet": frozenset(),
+    "affirm": frozenset(),
+    "deny": frozenset(),
+    "choose_topic": frozenset({"topic"}),
+}
+MAX_ENTITY_VALUE = 100
+_INTENT = re.compile(r"[A-Za-z_]+")
+_PAYLOAD = re.compile(r"/([A-Za-z_]+)(\{.*\})?", re.DOTALL)
+
+TOO_LONG = (
+    "メッセージが長すぎます（{limit:,}文字まで）。\n"
+    "お手数ですが、短く分けてお送りください。"
+)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class InputBounds:
+    """The limits of one member message."""
+
+    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+    # intent -> entities: the payloads a member's message may be (see member_payload)
+    payloads: Mapping[str, FrozenSet[str]] = field(default_factory=lambda: dict(MEMBER_PAYLOADS))
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Optional[Mapping[str, str]] = None,
+        topic_labels: Optional[Mapping[str, str]] = None,
+    ) -> "InputBounds":
+        """``KOSMO_MAX_MESSAGE_CHARS`` if set (a positive whole number), else the default;
+        the payloads of our buttons, the clarification's topics (``bot.topics``) included."""
+        env = os.environ if environ is None else environ
+        raw = (env.get(MAX_MESSAGE_CHARS_ENV) or "").strip()
+        if raw and (not raw.isdigit() or int(raw) < 1):
+            raise ValueError(f"{MAX_MESSAGE_CHARS_ENV} must be a positive whole number, got {raw!r}")
+        if topic_labels is None:
+            from bot.topics import load_topic_labels
+
+            topic_labels = load_topic_labels()
+        return cls(
+            max_message_chars=int(raw) if raw else DEFAULT_MAX_MESSAGE_CHARS,
+            payloads=member_payloads(topic_labels),
+        )
+
+    def too_long(self, text: str) -> bool:
+        return len(text) > self.max_message_chars
+
+    def too_long_answer(self) -> str:
+        return TOO_LONG.format(limit=self.max_message_chars)
+
+
+def member_payloads(topic_labels: Mapping[str, str]) -> Dict[str, FrozenSet[str]]:
+    """:data:`MEMBER_PAYLOADS` and the intents the clarification offers as buttons (``/account_locked``).
+
+    The clarification (``actions/clarify.py``) sends FAQ topics as
+    ``/choose_topic{"topic": ...}`` and any other labelled topic as its intent.
+    """
+    payloads = dict(MEMBER_PAYLOADS)
+    for key in topic_labels:
+        if _INTENT.fullmatch(key) and key not in payloads:
+            payloads[key] = frozenset()
+    return payloads
+
+
+def bounded_metadata(raw: Any) -> Dict[str, str]:
+    """The metadata keys the bot uses, as short strings; everything else is dropped.
+
+    ``tenant`` must look like a society key; ``display_text`` is cut to
+    ``MAX_DISPLAY_TEXT`` characters (whether it is kept at all depends on the
+    message: see :func:`bounded_message`).
+    """
+    if not isinstance(raw, Mapping):
+        return {}
+    out: Dict[str, str] = {}
+    tenant = raw.get(TENANT_KEY)
+    if isinstance(tenant, str) and _TENANT.fullmatch(tenant.strip()):
+        out[TENANT_KEY] = tenant.strip()
+    display = raw.get(DISPLAY_TEXT_KEY)
+    if isinstance(display, str) and display.strip():
+        out[DISPLAY_TEXT_KEY] = display.strip()[:MAX_DISPLAY_TEXT]
+    return out
+
+
+def member_payload(text: str, payloads: Mapping[str, FrozenSet[str]] = MEMBER_PAYLOADS) -> Optional[str]:
+    """The intent of ``text`` if it is a payload our buttons or channels send, else None.
+
+    Rasa reads any text starting with ``/`` (after white space) as an intent
+    payload; only ``/intent`` or ``/intent{...}`` with an intent of
+    ``payloads`` (default :data:`MEMBER_PAYLOADS`), its own entities (plus the society) as short
+    strings, and nothing after them, is one of ours.
+    """
+    match = _PAYLOAD.fullmatch(text.strip())
+    if match is None:
+        return None
+    intent, entities = match.group(1), match.group(2)
+    allowed = payloads.get(intent)
+    if allowed is None:
+        return None
+    if entities:
+        try:
+            values = json.loads(entities)
+        except ValueError:
+            return None
+        if not isinstance(values, dict) or not set(values) <= allowed | {TENANT_KEY}:
+            return None
+        if not all(isinstance(v, str) and len(v) <= MAX_ENTITY_VALUE for v in values.values()):
+            return None
+    return intent
+
+
+def as_plain_text(text: str) -> str:
+    """A typed ``/...`` that is not ours, as text the NLU reads: ``／`` instead of ``/``.
+
+    The channels write the society into every ``/`` message's entities
+    (``bot.channels.with_tenant_entity``); that addition is taken out again, so
+    the text is what the member typed.
+    """
+    stripped = text.strip()
+    head, brace, rest = stripped.partition("{")
+    if brace:
+        try:
+            entities = json.loads(brace + rest)
+        except ValueError:
+            entities = None
+        if isinstance(entities, dict) and TENANT_KEY in entities:
+            entities.pop(TENANT_KEY)
+            stripped = head + (json.dumps(entities, ensure_ascii=False) if entities else "")
+    return "／" + stripped[1:]
+
+
+def bounded_message(
+    message: UserMessage, payloads: Mapping[str, FrozenSet[str]] = MEMBER_PAYLOADS
+) -> None:
+    """``message`` with its metadata bounded and a payload not ours turned into plain text (in place)."""
+    text = message.text or ""
+    metadata = bounded_metadata(message.metadata)
+    if text.strip().startswith("/") and member_payload(text, payloads) is None:
+        logger.info("a typed /... that is not one of our payloads is read as text")
+        text = as_plain_text(text)
+    if not text.strip().startswith("/"):
+        metadata.pop(DISPLAY_TEXT_KEY, None)  # a button's title, never on free text
+    message.text = text
+    message.metadata = metadata
+
+
+def bound_inputs(on_new_message: OnNewMessage, bounds: Optional[InputBounds] = None) -> OnNewMessage:
+    """``on_new_message`` for bounded messages only; a too long one gets :data:`TOO_LONG` directly."""
+    limits = bounds or InputBounds()
+
+    async def bounded(message: UserMessage) -> Any:
+        text = message.text or ""
+        if limits.too_long(text):
+            logger.info(
+                "a message of %d characters from %s refused (limit %d)",
+                len(text), message.sender_id, limits.max_message_chars,
+            )
+            await message.output_channel.send_response(
+                message.sender_id or "", {"text": limits.too_long_answer()}
+            )
+            return None
+        bounded_message(message, limits.payloads)
+        return await on_new_message(message)
+
+    return bounded
