@@ -375,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         "\nTry it:\n"
         f"  curl -s {stack.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
+        "    -H \"Authorization: Bearer $(grep ^KOSMO_REST_TOKEN= .env | cut -d= -f2)\" \\\n"
         "    -d '{\"sender\": \"demo-1\", \"message\": \"初期パスワードを教えて\", \"metadata\": {\"tenant\": \"ono\"}}'\n"
         f"\nHelpdesk agents' console: {stack.rasa_url}/webhooks/agent/  (make an agent first:\n"
         "  .venv/bin/python -m bot.handoff create-agent --society kose --login sato --name 佐藤)\n"
