@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -124,6 +126,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tenants_file_with_fictional:
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="module")
+def seeded(stack):
+    """The stack's portal with its demo members (`python -m bot.portal seed`)."""
+    env = {**stack.base_env(), "KOSMO_PORTAL_DB_URL": stack.env["KOSMO_PORTAL_DB_URL"]}
+    subprocess.run(
+        [sys.executable, "-m", "bot.portal", "seed"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return stack
 
 
 @pytest.fixture(scope="session")

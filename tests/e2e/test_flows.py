@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 
 import pyotp
 import pytest
@@ -17,20 +15,6 @@ from tests.e2e.test_rest_conversation import sender
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 SAKURA_SECRET = "KOSMOONOSAKURADEMO234567KOSMOABC"  # docs/portal.md, demo members
-
-
-@pytest.fixture(scope="module")
-def seeded(stack):
-    """The stack's portal with its demo members."""
-    env = {**stack.base_env(), "KOSMO_PORTAL_DB_URL": stack.env["KOSMO_PORTAL_DB_URL"]}
-    subprocess.run(
-        [sys.executable, "-m", "bot.portal", "seed"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return stack
 
 
 def stored_rows(stack, sender_id: str) -> list[dict]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 
 import pyotp
 import pytest
@@ -24,20 +22,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 VC_USER_ID = "1012345619800101"  # ono, オノ ニンケイ (bot/portal/seed.py), born 1980-01-01
 VC_SECRET = "KOSMOONONINKEIDEMO234567KOSMOXY"
-
-
-@pytest.fixture(scope="module")
-def seeded(stack):
-    """The stack's portal with its demo members."""
-    env = {**stack.base_env(), "KOSMO_PORTAL_DB_URL": stack.env["KOSMO_PORTAL_DB_URL"]}
-    subprocess.run(
-        [sys.executable, "-m", "bot.portal", "seed"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return stack
 
 
 def _db(stack, env_key: str) -> str:
