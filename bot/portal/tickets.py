@@ -176,11 +176,7 @@ class TicketError(Exception):
 
 def resolve_ticket(session: Session, now: dt.datetime, ticket_id: str, by: str) -> UnlockTicket:
     """Unlocks the account of a verified ticket and closes it."""
-    ticket = session.get(UnlockTicket, ticket_id, with_for_update=True)
-    if ticket is None:
-        raise TicketError(f"no ticket {ticket_id}")
-    if ticket.status != "open":
-        raise TicketError(f"ticket {ticket_id} is already closed ({ticket.resolution})")
+    ticket = _open_ticket(session, ticket_id)
     if not ticket.identity_verified or ticket.account_id is None:
         raise TicketError(
             f"ticket {ticket_id}: user ID and birth date did not match an account; reject it instead"
@@ -189,21 +185,27 @@ def resolve_ticket(session: Session, now: dt.datetime, ticket_id: str, by: str) 
     if account is None:
         raise TicketError(f"ticket {ticket_id}: the account no longer exists; reject it instead")
     unlock(account, now)
-    ticket.status = "closed"
-    ticket.resolution = "unlocked"
-    ticket.closed_at = now
-    ticket.closed_by = by[:64]
-    return ticket
+    return _close(ticket, "unlocked", now, by)
 
 
 def reject_ticket(session: Session, now: dt.datetime, ticket_id: str, by: str) -> UnlockTicket:
+    """Closes a ticket without unlocking anything."""
+    return _close(_open_ticket(session, ticket_id), "rejected", now, by)
+
+
+def _open_ticket(session: Session, ticket_id: str) -> UnlockTicket:
+    """The open ticket ``ticket_id``, locked for update, or TicketError."""
     ticket = session.get(UnlockTicket, ticket_id, with_for_update=True)
     if ticket is None:
         raise TicketError(f"no ticket {ticket_id}")
     if ticket.status != "open":
         raise TicketError(f"ticket {ticket_id} is already closed ({ticket.resolution})")
+    return ticket
+
+
+def _close(ticket: UnlockTicket, resolution: str, now: dt.datetime, by: str) -> UnlockTicket:
     ticket.status = "closed"
-    ticket.resolution = "rejected"
+    ticket.resolution = resolution
     ticket.closed_at = now
     ticket.closed_by = by[:64]
     return ticket
