@@ -26,7 +26,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms_common import GuardedFormValidationAction, cleared, validate_slot
-from actions.portal import PortalAction, tenant_of
+from actions.portal import PortalAction, member_of, tenant_of
 from bot.normalize import parse_otp_code, parse_user_id
 from bot.portal_client import PortalClient, PortalNotSupported, TotpDiagnosis
 
@@ -109,14 +109,14 @@ class ActionOtpHelp(PortalAction):
         async def help_with_the_code(client: PortalClient) -> None:
             if not tenant.uses_authenticator:
                 await client.resend_otp(
-                    tenant.key, user_id, member=client.member_of(tracker.sender_id)
+                    tenant.key, user_id, member=member_of(client, tracker)
                 )
                 dispatcher.utter_message(response="utter_otp_resent")
             elif not code or not parse_otp_code(str(code)):
                 dispatcher.utter_message(response="utter_otp_rejected")
             else:
                 diagnosis = await client.diagnose_totp(
-                    tenant.key, user_id, code, member=client.member_of(tracker.sender_id)
+                    tenant.key, user_id, code, member=member_of(client, tracker)
                 )
                 explain_diagnosis(dispatcher, diagnosis)
 

@@ -12,10 +12,13 @@ A portal that is down, slow, rate-limiting or refusing becomes one
 member-facing answer (:func:`apologise`): an apology and what to try, then
 the offer of a person (``action_offer_handoff`` follows). The conversation goes on.
 
-Every call names the member it is made for (``member=client.member_of(tracker.sender_id)``):
+Every call names the member it is made for (``member=member_of(client, tracker)``):
 the client sends a signed, keyed digest of the sender id (``bot.portal_client.member``),
 on which the portal keys its per-member limits and which alone may read an
-unlock ticket it opened. One member using up their budget never blocks another.
+unlock ticket it opened, and a digest of the *origin* the channel recorded in the
+latest user message's metadata (``bot.channels.origin``: the widget's or REST
+caller's address, the LINE user), on which the portal keeps per-origin limits that
+fresh sender ids do not reset. One member using up their budget never blocks another.
 
 Dependencies are handed in: each :class:`PortalAction` has a ``client_factory``
 (default :func:`client_from_env`) that tests replace to point at a portal of
@@ -34,11 +37,13 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms_common import REASON_PORTAL_DOWN, cleared, offer_handoff
+from bot.channels.origin import ORIGIN_KEY, ORIGIN_RE
 from bot.portal_client import (
     PortalClient,
     PortalError,
     PortalRateLimited,
 )
+from bot.portal_client.member import Member
 from bot.tenants import Tenant, TenantRegistry, load_registry
 
 logger = logging.getLogger(__name__)
@@ -64,6 +69,19 @@ def tenant_registry() -> TenantRegistry:
 def tenant_of(tracker: Tracker) -> Tenant:
     """The member's society (the ``tenant`` slot, else the default society)."""
     return tenant_registry().resolve(tracker.get_slot(SLOT_TENANT))
+
+
+def origin_of(tracker: Tracker) -> Optional[str]:
+    """The origin the channel recorded in the latest user message's metadata, or None
+    (a conversation from before origins, or a message that did not come through a channel)."""
+    metadata = (tracker.latest_message or {}).get("metadata")
+    origin = metadata.get(ORIGIN_KEY) if isinstance(metadata, Mapping) else None
+    return origin if isinstance(origin, str) and ORIGIN_RE.fullmatch(origin) else None
+
+
+def member_of(client: PortalClient, tracker: Tracker) -> Member:
+    """Who a portal call is made for: the conversation's member and the channel's origin."""
+    return client.member_of(tracker.sender_id, origin_of(tracker))
 
 
 def apologise(dispatcher: CollectingDispatcher, error: PortalError) -> List[EventType]:

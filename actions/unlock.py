@@ -9,7 +9,7 @@ it arrives in; the tracker store keeps ``****`` for it (``bot.tracker_store``).
 The portal keeps one open ticket per user ID: asking again gets the same
 number, and the member is told it is the request already received. A ticket's
 status is told only in the conversation that opened it: both calls name the
-member (``client.member_of(tracker.sender_id)``), and the portal answers any
+member (``member_of(client, tracker)``, with the channel's origin), and the portal answers any
 other conversation as it answers an unknown number.
 """
 
@@ -24,7 +24,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms_common import GuardedFormValidationAction, cleared, validate_slot
-from actions.portal import PortalAction, tenant_of
+from actions.portal import PortalAction, member_of, tenant_of
 from bot.normalize import find_ticket_id, parse_birth_date, parse_user_id
 from bot.portal_client import PortalClient, PortalNotFound
 
@@ -86,7 +86,7 @@ class ActionOpenUnlockTicket(PortalAction):
                 tenant_of(tracker).key,
                 user_id,
                 birth_date,
-                member=client.member_of(tracker.sender_id),
+                member=member_of(client, tracker),
             )
             if ticket.already_open:
                 dispatcher.utter_message(
@@ -132,7 +132,7 @@ class ActionTicketStatus(PortalAction):
 
         async def tell_status(client: PortalClient) -> None:
             ticket = await client.get_unlock_ticket(
-                tenant_of(tracker).key, ticket_id, member=client.member_of(tracker.sender_id)
+                tenant_of(tracker).key, ticket_id, member=member_of(client, tracker)
             )
             dispatcher.utter_message(text=f"受付番号 {ticket.ticket_id} の状況です。")
             if ticket.is_open:

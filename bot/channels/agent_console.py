@@ -26,8 +26,8 @@ credentials) must not let another site's scripts read or drive it.
 
 Settings from the environment: ``KOSMO_AGENT_SECURE_COOKIES`` (the session
 cookie is ``Secure`` unless ``false``, for plain-http development),
-``KOSMO_AGENT_CLIENT_IP_HEADER`` / ``KOSMO_AGENT_TRUSTED_PROXIES`` (behind a
-reverse proxy: how login clients are told apart, ``bot.handoff.login_throttle``)
+``KOSMO_CLIENT_IP_HEADER`` / ``KOSMO_TRUSTED_PROXIES`` (behind a
+reverse proxy: how clients are told apart, ``bot.client_address``)
 and ``KOSMO_HANDOFF_WATCH_SECONDS`` (how often the queue is checked, default 15).
 """
 
@@ -42,10 +42,10 @@ from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import BaseHTTPResponse
 
+from bot.client_address import ClientAddresses
 from bot.handoff.console import console_blueprint, secure_cookies_from_env
 from bot.handoff.gate import GATE_CTX_KEY, HandoffGate, QueueWatcher
 from bot.handoff.link import RasaMemberLink
-from bot.handoff.login_throttle import ClientAddresses
 from bot.handoff.store import HandoffStore
 from bot.tenants import TenantRegistry, load_registry
 

@@ -28,6 +28,10 @@ It enforces, in this order:
   is plain text: its leading ``/`` becomes a full-width ``／``, so the NLU reads
   it like any other message. The handoff events the server itself runs
   (``bot.handoff.link``) go to Rasa's processor directly, not through a channel.
+- **origin**: the channel's own record of who sent the message on the channel
+  (``bot.channels.origin``: a keyed digest of the client address, or of the LINE
+  user id) is added under ``origin`` *after* the client's metadata was filtered;
+  an ``origin`` the client sent is dropped with every other unknown key.
 - **display_text** is the title of a pressed button, shown in the agent's
   transcript and the widget's history instead of the payload; it is kept only on
   a payload message and at most :data:`MAX_DISPLAY_TEXT` characters, so free
@@ -45,11 +49,12 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, FrozenSet, Mapping, Optional
+from typing import Any, Awaitable, Callable, Dict, FrozenSet, Mapping, Optional, Protocol
 
 from rasa.core.channels.channel import UserMessage
 
 from bot.channels import DISPLAY_TEXT_KEY, MAX_DISPLAY_TEXT, TENANT_KEY
+from bot.channels.origin import ORIGIN_KEY, ORIGIN_RE
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +89,12 @@ TOO_LONG = (
 )
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class BoundedOnNewMessage(Protocol):
+    """What :func:`bound_inputs` returns: a message, and the origin the channel recorded for it."""
+
+    def __call__(self, message: UserMessage, origin: Optional[str] = None) -> Awaitable[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -202,9 +213,15 @@ def as_plain_text(text: str) -> str:
 
 
 def bounded_message(
-    message: UserMessage, payloads: Mapping[str, FrozenSet[str]] = MEMBER_PAYLOADS
+    message: UserMessage,
+    payloads: Mapping[str, FrozenSet[str]] = MEMBER_PAYLOADS,
+    origin: Optional[str] = None,
 ) -> None:
-    """``message`` with its metadata bounded and a payload not ours turned into plain text (in place)."""
+    """``message`` with its metadata bounded and a payload not ours turned into plain text (in place).
+
+    ``origin`` (``bot.channels.origin``) is what the channel itself recorded about the
+    sender; it is added after the filter, so only the channel's value is ever kept.
+    """
     text = message.text or ""
     metadata = bounded_metadata(message.metadata)
     if text.strip().startswith("/") and member_payload(text, payloads) is None:
@@ -212,15 +229,23 @@ def bounded_message(
         text = as_plain_text(text)
     if not text.strip().startswith("/"):
         metadata.pop(DISPLAY_TEXT_KEY, None)  # a button's title, never on free text
+    if origin is not None and ORIGIN_RE.fullmatch(origin):
+        metadata[ORIGIN_KEY] = origin
     message.text = text
     message.metadata = metadata
 
 
-def bound_inputs(on_new_message: OnNewMessage, bounds: Optional[InputBounds] = None) -> OnNewMessage:
-    """``on_new_message`` for bounded messages only; a too long one gets :data:`TOO_LONG` directly."""
+def bound_inputs(
+    on_new_message: OnNewMessage, bounds: Optional[InputBounds] = None
+) -> BoundedOnNewMessage:
+    """``on_new_message`` for bounded messages only; a too long one gets :data:`TOO_LONG` directly.
+
+    The channel hands in the message and the origin it recorded for it (see
+    :func:`bounded_message`).
+    """
     limits = bounds or InputBounds()
 
-    async def bounded(message: UserMessage) -> Any:
+    async def bounded(message: UserMessage, origin: Optional[str] = None) -> Any:
         text = message.text or ""
         if limits.too_long(text):
             logger.info(
@@ -231,7 +256,7 @@ def bound_inputs(on_new_message: OnNewMessage, bounds: Optional[InputBounds] = N
                 message.sender_id or "", {"text": limits.too_long_answer()}
             )
             return None
-        bounded_message(message, limits.payloads)
+        bounded_message(message, limits.payloads, origin)
         return await on_new_message(message)
 
     return bounded

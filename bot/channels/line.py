@@ -24,8 +24,10 @@ What happens to a request::
                    ──► 200 at once; the events are handled afterwards, in order, in a task:
                         older than 10 min   ──► not answered as new; a message gets a
                                                 "please send it again" push (_stale)
-                        text / postback ──► Rasa (metadata {"tenant": <society>};
-                                            payloads also carry it, see with_tenant_entity)
+                        text / postback ──► Rasa (metadata {"tenant": <society>}, and the
+                                            origin: a keyed digest of the LINE user id,
+                                            bot.channels.origin; payloads also carry the
+                                            society, see with_tenant_entity)
                         follow          ──► Rasa "/greet" (the society's greeting)
                         other messages  ──► "please type your question"
                         unfollow, other ──► logged only
@@ -69,7 +71,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import with_tenant_entity
 from bot.channels.every_turn import answer_every_turn
-from bot.channels.input_bounds import InputBounds, bound_inputs
+from bot.channels.input_bounds import BoundedOnNewMessage, InputBounds, bound_inputs
 from bot.channels.line_api import LineApi, LineApiError
 from bot.channels.line_dedup import EventLedger, event_key
 from bot.channels.line_intake import (
@@ -80,6 +82,7 @@ from bot.channels.line_intake import (
     stale_note,
     stop_reading,
 )
+from bot.channels.origin import KIND_LINE, Origins
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 
@@ -513,6 +516,11 @@ class LineInput(InputChannel):
             for key, account in self.accounts.items()
         }
 
+    def origin_of(self, account: LineAccount, user_id: str) -> str:
+        """The member's origin (``bot.channels.origin``): their LINE user id, digested with
+        the channel secret. Stable like the conversation id; recorded by the channel."""
+        return Origins(KIND_LINE, account.channel_secret).of(user_id)
+
     def get_output_channel(self) -> Optional[OutputChannel]:
         """Pushes (no reply token): for messages sent through Rasa's HTTP API."""
         return LineOutput(self.apis(), clock=self.clock)
@@ -532,7 +540,7 @@ class LineInput(InputChannel):
         holder = AppHolder()
         holder.attach(line_webhook)
         freeze_after_start(line_webhook)
-        on_new_message = bound_inputs(
+        handle = bound_inputs(
             gate_messages(answer_every_turn(on_new_message), holder), InputBounds.from_env()
         )
 
@@ -571,7 +579,7 @@ class LineInput(InputChannel):
             received_at = self.clock()
             first = await self._first_deliveries(account, events)
             if first:
-                self._spawn(self._handle_events(account, first, received_at, on_new_message))
+                self._spawn(self._handle_events(account, first, received_at, handle))
             return response.json({})
 
         @line_webhook.listener("before_server_start")
@@ -630,7 +638,7 @@ class LineInput(InputChannel):
         account: LineAccount,
         events: List[Dict[str, Any]],
         received_at: float,
-        on_new_message: OnNewMessage,
+        on_new_message: BoundedOnNewMessage,
     ) -> None:
         noted: set[str] = set()
         for event in events:
@@ -704,7 +712,7 @@ class LineInput(InputChannel):
         account: LineAccount,
         event: Dict[str, Any],
         received_at: float,
-        on_new_message: OnNewMessage,
+        on_new_message: BoundedOnNewMessage,
     ) -> None:
         kind = event.get("type")
         source = event.get("source") or {}
@@ -753,7 +761,7 @@ class LineInput(InputChannel):
         text: str,
         reply: Optional[ReplyToken],
         event: Mapping[str, Any],
-        on_new_message: OnNewMessage,
+        on_new_message: BoundedOnNewMessage,
     ) -> None:
         """One message to Rasa; its answer goes out in as few calls as possible."""
         output = self._output(account, reply)
@@ -768,7 +776,7 @@ class LineInput(InputChannel):
         )
         loading = asyncio.ensure_future(self._loading(output.apis[account.society], user_id))
         try:
-            await on_new_message(message)
+            await on_new_message(message, self.origin_of(account, user_id))
         except Exception:
             logger.exception("LINE %s: Rasa failed on a message from %s", account.society, user_id)
             await output.send_text_message(sender_id, SORRY_TRY_LATER)

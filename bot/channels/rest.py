@@ -22,6 +22,11 @@ Unlike Rasa's:
   gets 400 with a short reason; the message and its metadata then go through
   ``bot.channels.input_bounds`` like every channel's (length, metadata keys,
   payloads). No ``?stream=true``: the answer is always the whole list.
+- **origin**: the request's client address (``bot.client_address``: the peer, or
+  behind a trusted proxy ``KOSMO_CLIENT_IP_HEADER``), as a digest keyed with the
+  token (``bot.channels.origin``), goes into the metadata as ``origin``; a
+  client-sent ``origin`` is dropped. The portal's per-origin limits then hold
+  whatever sender ids a caller picks.
 
 For a payload message (``/choose_topic{"topic": ...}``) Rasa's
 RegexMessageHandler replaces the entities the NLU pipeline found, the
@@ -38,6 +43,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import re
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -51,6 +57,8 @@ from bot.channels import TENANT_KEY, with_tenant_entity
 from bot.channels.every_turn import answer_every_turn
 from bot.channels.input_bounds import MAX_BODY_BYTES, InputBounds, bound_inputs, bounded_metadata
 from bot.channels.line_intake import BodyRefused, read_body, stop_reading
+from bot.channels.origin import KIND_REST, Origins
+from bot.client_address import ClientAddresses
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 from bot.tenants import TenantRegistry, load_registry
@@ -95,11 +103,15 @@ class TenantRestInput(InputChannel):
         token: Optional[str] = None,
         bounds: Optional[InputBounds] = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        client_addresses: Optional[ClientAddresses] = None,
     ) -> None:
         self._registry = registry
         self.token = token or None
         self._bounds = bounds
         self.max_body_bytes = max_body_bytes
+        # KOSMO_CLIENT_IP_HEADER / KOSMO_TRUSTED_PROXIES, the Rasa server's one setting
+        self.client_addresses = client_addresses or ClientAddresses.from_env(os.environ)
+        self.origins = Origins(KIND_REST, self.token)
 
     @classmethod
     def name(cls) -> Text:
@@ -177,8 +189,9 @@ class TenantRestInput(InputChannel):
             message = UserMessage(
                 text, collector, conversation_id(sender), input_channel=self.name(), metadata=metadata
             )
+            origin = self.origins.of_request(self.client_addresses, request.ip, request.headers)
             try:
-                await handle(message)
+                await handle(message, origin)
             except asyncio.CancelledError:
                 logger.error("rest: a turn of %s was cancelled", message.sender_id)
             except Exception:

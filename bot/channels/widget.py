@@ -22,7 +22,12 @@ persistent session reach no one. Here session ids are 128 random bits plus an HM
 it was confirmed for. Messages are bounded like every channel's
 (``bot.channels.input_bounds``: length, metadata keys, payloads, ``display_text``),
 and a socket.io packet may have at most ``MAX_BODY_BYTES`` (python-engineio's
-default was a megabyte).
+default was a megabyte). Each message carries its *origin* in the metadata
+(``bot.channels.origin``): the socket's client address (the peer of its opening
+request, or behind a trusted proxy ``KOSMO_CLIENT_IP_HEADER``, ``bot.client_address``)
+as a digest keyed with the session secret. Fresh sessions from one address share it,
+so the portal's per-origin limits hold however many sessions a client opens; a
+client-sent ``origin`` is dropped.
 
 ``credentials.yml``::
 
@@ -35,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
@@ -57,6 +63,8 @@ from bot.channels.input_bounds import (
     bounded_message,
     bounded_metadata,
 )
+from bot.channels.origin import KIND_WIDGET, Origins
+from bot.client_address import ClientAddresses
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 
@@ -73,6 +81,7 @@ class SessionIds:
 
     def __init__(self, secret: str) -> None:
         self._key = secret.encode("utf-8")
+        self.secret = secret
 
     def _mac(self, nonce: str) -> str:
         return hmac.new(
@@ -150,6 +159,7 @@ class WidgetInput(SocketIOInput):
         socketio_path: Text = "/socket.io",
         cors_allowed_origins: Optional[List[Text]] = None,
         bounds: Optional[InputBounds] = None,
+        client_addresses: Optional[ClientAddresses] = None,
     ) -> None:
         super().__init__(
             user_message_evt=user_message_evt,
@@ -163,6 +173,19 @@ class WidgetInput(SocketIOInput):
         self.cors_allowed_origins = cors_allowed_origins
         self._tracker_store: Optional[Callable[[], Any]] = None
         self._bounds = bounds
+        # KOSMO_CLIENT_IP_HEADER / KOSMO_TRUSTED_PROXIES, the Rasa server's one setting
+        self.client_addresses = client_addresses or ClientAddresses.from_env(os.environ)
+        self.origins = Origins(KIND_WIDGET, session_ids.secret)
+
+    def origin_of(self, environ: Any) -> str:
+        """The origin of a socket: its opening request's client (python-engineio's Sanic
+        driver writes 127.0.0.1 as ``REMOTE_ADDR``, so the request itself is asked)."""
+        request = environ.get("sanic.request") if isinstance(environ, dict) else None
+        if request is None:
+            peer, headers = "", {}
+        else:
+            peer, headers = request.ip, request.headers
+        return self.origins.of_request(self.client_addresses, peer, headers)
 
     async def history(self, session_id: str) -> List[Dict[str, Any]]:
         store = self._tracker_store() if self._tracker_store else None
@@ -189,9 +212,7 @@ class WidgetInput(SocketIOInput):
         holder.attach(widget_webhook)
         freeze_after_start(widget_webhook)
         bounds = self._bounds or InputBounds.from_env()
-        on_new_message = bound_inputs(
-            gate_messages(answer_every_turn(on_new_message), holder), bounds
-        )
+        handle = bound_inputs(gate_messages(answer_every_turn(on_new_message), holder), bounds)
 
         @widget_webhook.listener("after_server_start")
         async def remember_agent(app: Any, _loop: Any) -> None:
@@ -258,8 +279,9 @@ class WidgetInput(SocketIOInput):
                     await sio.emit(
                         "user_echo", {"text": shown}, room=session_id, skip_sid=sid, namespace=ns
                     )
+            origin = self.origin_of(sio.get_environ(sid, namespace=ns))
             try:
-                await on_new_message(message)
+                await handle(message, origin)
             finally:
                 await sio.emit("turn_end", {}, room=session_id, namespace=ns)
 

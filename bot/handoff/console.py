@@ -56,6 +56,7 @@ from sanic.response import HTTPResponse, redirect
 from sanic.response import html as html_response
 from sanic.response import json as json_response
 
+from bot.client_address import ClientAddresses
 from bot.handoff.display import (
     AUTHOR_LABELS,
     CHANNEL_LABELS,
@@ -69,7 +70,7 @@ from bot.handoff.display import (
     progress_line,
     render,
 )
-from bot.handoff.login_throttle import ClientAddresses, LoginThrottle, Refusal
+from bot.handoff.login_throttle import LoginThrottle, Refusal
 from bot.handoff.models import STATUS_ACTIVE, Agent, Handoff, Message
 from bot.handoff.store import (
     HandoffClosed,

@@ -29,7 +29,8 @@ number of addresses; an IPv6 client is its /64 network, the block one subscriber
 gets. What it costs the real agent: nothing from their usual client; from a new
 address, only while their login is guarded. Clients behind one NAT share their
 counters; behind a reverse proxy every client is the proxy unless
-``KOSMO_AGENT_CLIENT_IP_HEADER`` names the header the proxy sets.
+``KOSMO_CLIENT_IP_HEADER`` names the header the proxy sets
+(:class:`bot.client_address.ClientAddresses`).
 
 The counters live in the handoff database (``handoff_login_counters``), so every
 process serving the console shares them; each counting transaction deletes the
@@ -39,10 +40,9 @@ rows whose ``expires_at`` has passed.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, TypeVar, Union
+from typing import Callable, Mapping, Optional, TypeVar, Union
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, Row
@@ -52,12 +52,6 @@ from bot.handoff.models import login_counters_table
 from bot.handoff.store import WRITE_OPTION, utc_now
 
 T = TypeVar("T")
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-
-CLIENT_IP_HEADER_ENV = "KOSMO_AGENT_CLIENT_IP_HEADER"
-TRUSTED_PROXIES_ENV = "KOSMO_AGENT_TRUSTED_PROXIES"
-DEFAULT_TRUSTED_PROXIES = "127.0.0.1/8,::1"
-UNKNOWN_CLIENT = "unknown"
 
 SCOPE_CLIENT = "client"
 SCOPE_PAIR = "pair"
@@ -68,85 +62,7 @@ REFUSED_CLIENT = "client"  # this client failed too often
 REFUSED_LOGIN = "login"  # this login failed too often from this client
 REFUSED_GUARD = "guard"  # this login is guarded and this client is not one it used
 
-_MAX_HEADER_VALUE = 1000
 _MAX_LOGIN = 64
-
-
-# -- who the client is -------------------------------------------------------------------
-
-
-def client_key(address: str) -> str:
-    """The counter key of an address: IPv4 as is, IPv6 as its /64; ``unknown`` if unreadable."""
-    try:
-        ip = ipaddress.ip_address(address.strip().strip("[]"))
-    except ValueError:
-        return UNKNOWN_CLIENT
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
-
-
-def _networks(raw: str) -> tuple[IPNetwork, ...]:
-    networks = []
-    for part in raw.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ValueError(
-                f"{TRUSTED_PROXIES_ENV}: {part!r} is not an IP address or network"
-            ) from None
-    return tuple(networks)
-
-
-_HEADER_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
-
-
-@dataclass(frozen=True)
-class ClientAddresses:
-    """How the console tells clients apart: the connection's peer address, or, behind
-    a reverse proxy, the last address in ``header`` when the peer is a trusted proxy.
-
-    The last entry is the one the nearest proxy wrote (``X-Forwarded-For`` grows to the
-    right), so a client cannot choose it by sending the header itself. Without
-    ``header`` the peer counts and nothing the client sends can change that.
-    """
-
-    header: Optional[str] = None
-    trusted_proxies: tuple[IPNetwork, ...] = _networks(DEFAULT_TRUSTED_PROXIES)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "ClientAddresses":
-        """``KOSMO_AGENT_CLIENT_IP_HEADER`` (e.g. ``X-Forwarded-For``; unset: the peer)
-        and ``KOSMO_AGENT_TRUSTED_PROXIES`` (addresses or networks, comma-separated)."""
-        header = (env.get(CLIENT_IP_HEADER_ENV) or "").strip().lower() or None
-        if header is not None and not set(header) <= _HEADER_NAME_CHARS:
-            raise ValueError(f"{CLIENT_IP_HEADER_ENV}: {header!r} is not a header name")
-        proxies = _networks(env.get(TRUSTED_PROXIES_ENV) or DEFAULT_TRUSTED_PROXIES)
-        return cls(header=header, trusted_proxies=proxies)
-
-    def _trusted(self, peer: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.trusted_proxies)
-
-    def client_of(self, peer: Optional[str], headers: Mapping[str, Any]) -> str:
-        """The client key of a request from ``peer`` with ``headers``."""
-        peer = (peer or "").strip()
-        if self.header and self._trusted(peer):
-            value = str(headers.get(self.header) or "")[-_MAX_HEADER_VALUE:]
-            last = value.rsplit(",", 1)[-1].strip()
-            if last:
-                key = client_key(last)
-                if key != UNKNOWN_CLIENT:
-                    return key
-        return client_key(peer)
 
 
 # -- the counters ------------------------------------------------------------------------

@@ -15,10 +15,12 @@ the same status and body come back, mail goes out in the background after the
 answer, and rate limits are keyed on what was asked, known or not.
 
 Every member reaches the helpdesk API through the action server's one address,
-so limits are keyed on the account asked about and on the member the bot
-speaks for (the signed ``X-Kosmo-Member`` header, :mod:`bot.portal_client.member`),
-with only a generous ceiling per address: one member or one account using up
-its budget never blocks another. An unlock ticket's status is told only to
+so limits are keyed on the account asked about, on the member the bot speaks
+for (the signed ``X-Kosmo-Member`` header, :mod:`bot.portal_client.member`) and
+on the member's origin on their channel (``X-Kosmo-Origin``, under the same
+signature: their address on the widget or REST, their LINE user), which fresh
+session ids do not reset, with only a generous ceiling per address: one member,
+origin or account using up its budget never blocks another. An unlock ticket's status is told only to
 the member that opened it.
 """
 
@@ -51,7 +53,7 @@ from bot.portal.devsmtp import DevOutbox
 from bot.portal.errors import ApiError
 from bot.portal.mail import Mailer, SmtpMailer
 from bot.portal.ratelimit import RateCheck, RateLimited
-from bot.portal.security import member_from_headers
+from bot.portal.security import identity_from_headers
 from bot.portal.settings import PortalSettings
 from bot.portal.validation import (
     ValidationError,
@@ -515,7 +517,7 @@ def _audited(
             record = AuditRecord(endpoint=endpoint, client=_client_ip(request, portal.settings))
             try:
                 _check_bearer(request, token_of(), realm)
-                record.member = member_from_headers(request.headers, portal.member_key)
+                record.member, record.origin = identity_from_headers(request.headers, portal.member_key)
                 response = await handler(request, record, **kwargs)
             except ApiError as e:
                 response = _error(e)
@@ -542,14 +544,17 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
     service = partial(_audited, portal, token_of=lambda: portal.settings.service_token, realm="helpdesk")
 
     async def limit_caller(request: Request, record: AuditRecord, endpoint: str) -> None:
-        """Count the call for its member and (a ceiling) its address, before any other work.
+        """Count the call for its member, its origin and (a ceiling) its address, before any other work.
 
-        Calls that name no member all count as one member per address.
+        Calls that name no member all count as one member per address; a member
+        without an origin is its own origin.
         """
         client = record.client or "unknown"
+        member = record.member or f"client:{client}"
         checks = [
             RateCheck(endpoint, "client", client),
-            RateCheck(endpoint, "member", record.member or f"client:{client}"),
+            RateCheck(endpoint, "member", member),
+            RateCheck(endpoint, "origin", record.origin or f"member:{member}"),
         ]
         now = portal.clock.now()
         await portal.db.run(lambda s: ratelimit.consume(s, checks, portal.rules(), now))

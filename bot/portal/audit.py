@@ -3,7 +3,8 @@
 One row per call in ``audit_events`` and one JSON line on the
 ``kosmo.portal.audit`` logger. What is recorded: when, which endpoint, the
 society, the caller's address, a digest prefix of the member id (the signed
-``X-Kosmo-Member`` header, stored in the ``conversation`` column), the
+``X-Kosmo-Member`` header, stored in the ``conversation`` column; the log line
+also has one of the origin, ``X-Kosmo-Origin``), the
 subject (user ID, or a masked email), the HTTP status and an outcome word
 for staff ("sent", "unknown_account", ...). What is never recorded: codes,
 tokens, passwords, birth dates, full email addresses.
@@ -41,6 +42,7 @@ class AuditRecord:
     tenant: str | None = None
     client: str | None = None
     member: str | None = None
+    origin: str | None = None
     subject: str | None = None
     status: int = 0
     outcome: str = ""
@@ -67,6 +69,7 @@ def write(session: Session, record: AuditRecord, now: dt.datetime) -> None:
                 "tenant": record.tenant,
                 "client": record.client,
                 "member": member_tag(record.member),
+                "origin": member_tag(record.origin),
                 "subject": record.subject,
                 "status": record.status,
                 "outcome": record.outcome,

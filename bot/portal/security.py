@@ -1,7 +1,7 @@
 """Password hashing, random tokens and digests.
 
-Member identities (``X-Kosmo-Member``) are checked against their HMAC
-signature here (:func:`member_from_headers`).
+Member identities (``X-Kosmo-Member``, and the optional ``X-Kosmo-Origin``) are
+checked against their HMAC signature here (:func:`identity_from_headers`).
 
 Passwords use PBKDF2-HMAC-SHA512 with 210,000 iterations, Keycloak's current
 default (``pbkdf2-sha512``); the iteration count is stored in each hash, so it
@@ -68,23 +68,29 @@ def constant_time_equals(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
-def member_from_headers(headers: Mapping[str, str], key: bytes) -> str | None:
-    """The member the bot speaks for, from the signed ``X-Kosmo-Member`` header, or None.
+def identity_from_headers(headers: Mapping[str, str], key: bytes) -> tuple[str | None, str | None]:
+    """The member the bot speaks for and their origin, from the signed headers: (member, origin).
 
-    A malformed id is a 422 (ValidationError); an id without a valid signature
-    (or a signature without an id) a 401: an unsigned claim is never keyed on.
+    ``X-Kosmo-Member`` and, when the channel recorded one, ``X-Kosmo-Origin``, both
+    covered by ``X-Kosmo-Member-Signature``. A malformed id, or an origin without a
+    member, is a 422 (ValidationError); a missing or wrong signature (a signature
+    without an id, an origin the signature does not cover) a 401: an unsigned claim
+    is never keyed on. No headers at all: (None, None).
     """
     member = headers.get(member_ids.MEMBER_HEADER, "")
+    origin = headers.get(member_ids.ORIGIN_HEADER, "")
     signature = headers.get(member_ids.SIGNATURE_HEADER, "")
-    if not member and not signature:
-        return None
+    if not member and not signature and not origin:
+        return None, None
     if len(member) > 64 or not member_ids.MEMBER_ID_RE.match(member):
         raise ValidationError(member_ids.MEMBER_HEADER, "must be a kind, a colon and 32 hex digits", "format")
+    if origin and (len(origin) > 64 or not member_ids.MEMBER_ID_RE.match(origin)):
+        raise ValidationError(member_ids.ORIGIN_HEADER, "must be a kind, a colon and 32 hex digits", "format")
     if (
         len(signature) != 64
         or not member_ids.SIGNATURE_RE.match(signature)
-        or not member_ids.verify(key, member, signature)
+        or not member_ids.verify(key, member, signature, origin or None)
     ):
         raise ApiError(401, "member_signature_invalid", "the member identity is not signed with the member-id key",
                        member_ids.SIGNATURE_HEADER)
-    return member
+    return member, origin or None

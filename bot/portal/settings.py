@@ -37,6 +37,14 @@ class RateRule:
 # - "member": the member the bot speaks for (the signed X-Kosmo-Member header,
 #   one per LINE user, widget session or REST sender); calls without one all
 #   count as one member per client address;
+# - "origin": who the member is on their channel, whatever their sender id (the
+#   signed X-Kosmo-Origin header: the widget's or REST caller's address, an IPv6
+#   one as its /64; the LINE user). Fresh widget sessions from one address share
+#   it. Set to several times what one member really does (a few resends, one
+#   reminder or unlock, diagnosis at most 10 per account, a status read or two),
+#   so members behind one NAT rarely meet it, and under 30 in its window, so 30
+#   scripted sessions from one address are stopped long before the ceiling
+#   below. A member without an origin is its own origin;
 # - "client": the caller's address. Every member reaches the portal through
 #   the action server's one address, so this is a ceiling far above what
 #   members use (it stops a runaway caller), not a per-member budget.
@@ -44,17 +52,22 @@ class RateRule:
 DEFAULT_RATE_RULES: dict[tuple[str, str], RateRule] = {
     ("otp_resend", "account"): RateRule(3, 600),
     ("otp_resend", "member"): RateRule(5, 600),
+    ("otp_resend", "origin"): RateRule(15, 600),
     ("otp_resend", "client"): RateRule(1200, 60),
     ("user_id_reminder", "account"): RateRule(3, 3600),
     ("user_id_reminder", "member"): RateRule(5, 3600),
+    ("user_id_reminder", "origin"): RateRule(15, 3600),
     ("user_id_reminder", "client"): RateRule(600, 60),
     ("otp_diagnose", "account"): RateRule(10, 600),
     ("otp_diagnose", "member"): RateRule(20, 600),
+    ("otp_diagnose", "origin"): RateRule(25, 600),
     ("otp_diagnose", "client"): RateRule(1200, 60),
     ("unlock_open", "account"): RateRule(5, 3600),
     ("unlock_open", "member"): RateRule(5, 3600),
+    ("unlock_open", "origin"): RateRule(15, 3600),
     ("unlock_open", "client"): RateRule(600, 60),
-    ("unlock_read", "member"): RateRule(60, 600),
+    ("unlock_read", "member"): RateRule(20, 600),
+    ("unlock_read", "origin"): RateRule(25, 600),
     ("unlock_read", "client"): RateRule(2400, 60),
     ("forgot_password", "account"): RateRule(3, 3600),
     ("forgot_password", "client"): RateRule(30, 60),

@@ -7,9 +7,11 @@ Answers become frozen dataclasses; every failure becomes a
 aiohttp exception or traceback.
 
 Member identity: every call may name the member it is made for
-(``member=client.member_of(tracker.sender_id)``); the client sends the
-member id with its signature (:mod:`bot.portal_client.member`), and the portal
-keys its per-member limits and unlock-ticket visibility on it.
+(``member=client.member_of(tracker.sender_id, origin)``, ``origin`` being what
+the channel recorded in the message metadata, ``bot.channels.origin``); the
+client sends the member id, the origin id and their signature
+(:mod:`bot.portal_client.member`), and the portal keys its per-member and
+per-origin limits, and unlock-ticket visibility, on them.
 
 Retries: only :meth:`PortalClient.get_unlock_ticket` (a GET) is retried, on
 connection errors, timeouts and 502/503/504. The POSTs are not idempotent:
@@ -47,6 +49,8 @@ DEFAULT_PORTAL_URL = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT = 3.0
 DEV_SERVICE_TOKEN = "dev-service-token"  # the portal's token in --dev mode (bot.portal.settings)
 _RETRY_STATUSES = frozenset({502, 503, 504})
+# who a call is made for: a Member (from PortalClient.member_of), a bare member id, or no one
+MemberArg = member_ids.Member | str | None
 
 
 @dataclass(frozen=True)
@@ -106,9 +110,9 @@ class PortalClient:
 
     ``session``: an aiohttp session to use (not closed by us); otherwise one
     is created on first use and closed by :meth:`aclose`.
-    ``member`` on each call is optional: a member id from :meth:`member_of`; the
-    portal rate-limits per member when it is given, and tells an unlock ticket's
-    status only to the member that opened it. ``member_key``: the signing key
+    ``member`` on each call is optional: a member from :meth:`member_of` (or a bare
+    member id); the portal rate-limits per member and per origin when it is given,
+    and tells an unlock ticket's status only to the member that opened it. ``member_key``: the signing key
     (``KOSMO_MEMBER_ID_KEY``); None derives it from the token, as the portal does.
     """
 
@@ -160,9 +164,14 @@ class PortalClient:
         return cls(url, token, timeout=timeout, session=session,
                    member_key=env.get(member_ids.KEY_ENV) or None)
 
-    def member_of(self, sender_id: str) -> str:
-        """The member id to pass as ``member=`` for a Rasa sender id (a keyed digest of it)."""
-        return member_ids.member_id_for(sender_id, self._member_key)
+    def member_of(self, sender_id: str, origin: str | None = None) -> member_ids.Member:
+        """What to pass as ``member=`` for a Rasa sender id and the origin its channel
+        recorded (``None``: none recorded; the portal then counts the member as its origin).
+        Both become keyed digests."""
+        return member_ids.Member(
+            member_ids.member_id_for(sender_id, self._member_key),
+            member_ids.origin_id_for(origin, self._member_key) if origin else None,
+        )
 
     async def __aenter__(self) -> "PortalClient":
         return self
@@ -184,7 +193,7 @@ class PortalClient:
 
     # ------------------------------------------------------------------ calls
 
-    async def resend_otp(self, tenant: str, user_id: str, *, member: str | None = None) -> Accepted:
+    async def resend_otp(self, tenant: str, user_id: str, *, member: MemberArg = None) -> Accepted:
         """Email-OTP societies: mail a fresh code (the previous one stops working).
 
         Raises PortalNotSupported for an authenticator society.
@@ -193,14 +202,14 @@ class PortalClient:
                                    member=member)
         return Accepted(message=str(data.get("message", "")))
 
-    async def send_user_id_reminder(self, tenant: str, email: str, *, member: str | None = None) -> Accepted:
+    async def send_user_id_reminder(self, tenant: str, email: str, *, member: MemberArg = None) -> Accepted:
         """Mail the user ID(s) registered with a verified ``email``."""
         data = await self._request("POST", "/api/v1/reminders/user-id", {"tenant": tenant, "email": email},
                                    member=member)
         return Accepted(message=str(data.get("message", "")))
 
     async def open_unlock_ticket(
-        self, tenant: str, user_id: str, birth_date: dt.date, *, member: str | None = None
+        self, tenant: str, user_id: str, birth_date: dt.date, *, member: MemberArg = None
     ) -> UnlockTicket:
         """Open an unlock request; staff verify user ID + birth date and unlock.
 
@@ -213,7 +222,7 @@ class PortalClient:
         data = await self._request("POST", "/api/v1/unlock-tickets", body, member=member)
         return self._ticket(data)
 
-    async def get_unlock_ticket(self, tenant: str, ticket_id: str, *, member: str | None = None) -> UnlockTicket:
+    async def get_unlock_ticket(self, tenant: str, ticket_id: str, *, member: MemberArg = None) -> UnlockTicket:
         """Read a ticket; retried on transient failures because reading changes nothing.
 
         Only the member that opened the ticket is told it: for anyone else (or no
@@ -224,7 +233,7 @@ class PortalClient:
                                    retries=self._get_retries)
         return self._ticket(data)
 
-    async def diagnose_totp(self, tenant: str, user_id: str, code: str, *, member: str | None = None) -> TotpDiagnosis:
+    async def diagnose_totp(self, tenant: str, user_id: str, code: str, *, member: MemberArg = None) -> TotpDiagnosis:
         """Authenticator societies: does ``code`` match now, a nearby step, or nothing?"""
         data = await self._request("POST", "/api/v1/otp/diagnose",
                                    {"tenant": tenant, "user_id": user_id, "code": code},
@@ -267,12 +276,14 @@ class PortalClient:
         body: Mapping[str, Any] | None = None,
         *,
         params: Mapping[str, str] | None = None,
-        member: str | None = None,
+        member: MemberArg = None,
         retries: int = 0,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        if isinstance(member, str):
+            member = member_ids.Member(member)
         if member:
-            headers.update(member_ids.headers_for(self._member_key, member))
+            headers.update(member_ids.headers_for(self._member_key, member.id, member.origin))
         attempt = 0
         while True:
             try:

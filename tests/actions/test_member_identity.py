@@ -7,13 +7,16 @@ so (issue 13, points 3 and 10):
   accounts - never block another member's resend, reminder, unlock, diagnosis
   or ticket status, while the abusing conversation and the abused account stay limited;
 - asking to unlock again gets the same ticket, and the member is told so;
-- a ticket's status is told only in the conversation that opened it.
+- a ticket's status is told only in the conversation that opened it;
+- 30 abusive runs from fresh sender ids that share one origin (what the widget
+  records for one address, in the message metadata) are stopped by the portal's
+  per-origin limit, while a member at another origin is served.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Optional
 
 import pyotp
 import pytest
@@ -23,19 +26,32 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.otp import ActionOtpHelp
 from actions.unlock import ActionOpenUnlockTicket, ActionTicketStatus
 from actions.user_id_reminder import ActionSendUserIdReminder
+from bot.portal.settings import DEFAULT_RATE_RULES
 from bot.portal_client import PortalClient
 from tests.portal.conftest import SERVICE_TOKEN, START, member
 
 ABUSE = 30
 VICTIM = "line:kose:U0123456789abcdef0123456789abcdef"
 SAKURA_SECRET = member("ono.sakura").totp_secret or ""
+ATTACKER_ORIGIN = "widget:" + "a" * 32  # the widget's record of the attacker's address
+VICTIM_ORIGIN = "widget:" + "b" * 32
+ENDPOINT_OF = {
+    "resend": "otp_resend",
+    "reminder": "user_id_reminder",
+    "unlock": "unlock_open",
+    "diagnosis": "otp_diagnose",
+}
 
 
-def tracker(sender: str, tenant: str, **slots: Any) -> Tracker:
+def tracker(sender: str, tenant: str, origin: Any = None, **slots: Any) -> Tracker:
+    """``origin``: what the channel recorded in the latest message's metadata (None: nothing)."""
+    latest: dict[str, Any] = {"text": "", "intent": {"name": "inform"}}
+    if origin is not None:
+        latest["metadata"] = {"tenant": tenant, "origin": origin}
     return Tracker(
         sender_id=sender,
         slots={"tenant": tenant, **slots},
-        latest_message={"text": "", "intent": {"name": "inform"}},
+        latest_message=latest,
         events=[],
         paused=False,
         followup_action=None,
@@ -92,19 +108,21 @@ FLOWS = {
 }
 
 
-async def victim_is_served(portal, flow: str) -> None:
+async def victim_is_served(
+    portal, flow: str, victim: str = VICTIM, origin: Optional[str] = None
+) -> None:
     action, society, slots, own, first = FLOWS[flow]
     if flow == "diagnosis":
         texts = said(
             await run(
                 action(),
                 portal.url,
-                tracker(VICTIM, society, otp_user_id=own, totp_code=code_now()),
+                tracker(victim, society, origin, otp_user_id=own, totp_code=code_now()),
             )
         )
         assert texts == ["utter_totp_match"]
         return
-    texts = said(await run(action(), portal.url, tracker(VICTIM, society, **slots(own))))
+    texts = said(await run(action(), portal.url, tracker(victim, society, origin, **slots(own))))
     assert texts[0].startswith(first), texts
 
 
@@ -178,3 +196,66 @@ async def test_status_is_told_only_in_the_conversation_that_opened_it(portal) ->
             )
         )
         assert other == ["utter_ticket_not_found"]
+
+
+@pytest.mark.parametrize("flow", sorted(FLOWS))
+async def test_fresh_sender_ids_from_one_origin_are_stopped_and_another_member_is_not(
+    portal, flow: str
+) -> None:
+    """A new widget session for every run, all from one address: the origin the widget
+    recorded travels with each run, and the portal's origin budget stops them."""
+    action, society, slots, _, _ = FLOWS[flow]
+    heard = []
+    for i in range(ABUSE):
+        t = tracker(f"widget-session-{i}", society, ATTACKER_ORIGIN, **slots(f"other.{i:04d}"))
+        heard.append(said(await run(action(), portal.url, t))[0])
+    per_origin = DEFAULT_RATE_RULES[(ENDPOINT_OF[flow], "origin")].limit
+    assert "utter_portal_rate_limited" not in heard[:per_origin]
+    assert set(heard[per_origin:]) == {"utter_portal_rate_limited"}
+    fresh = tracker("widget-session-new", society, ATTACKER_ORIGIN, **slots("other.9999"))
+    assert said(await run(action(), portal.url, fresh))[0] == "utter_portal_rate_limited"
+    # a member in a fresh widget session of their own, from another address, is served
+    await victim_is_served(portal, flow, "widget-session-victim", VICTIM_ORIGIN)
+
+
+async def test_ticket_status_from_fresh_sender_ids_of_one_origin_is_stopped(portal) -> None:
+    opened = said(
+        await run(
+            ActionOpenUnlockTicket(),
+            portal.url,
+            tracker("widget-session-victim", "kose", VICTIM_ORIGIN,
+                    unlock_user_id="kose.ichiro", unlock_birth_date="1978-02-14"),
+        )
+    )
+    ticket_id = opened[0].split("受付番号は ")[1].split(" ")[0]
+    heard = []
+    for i in range(ABUSE):
+        t = tracker(f"widget-session-{i}", "kose", ATTACKER_ORIGIN, ticket_id=ticket_id)
+        heard.append(said(await run(ActionTicketStatus(), portal.url, t))[0])
+    per_origin = DEFAULT_RATE_RULES[("unlock_read", "origin")].limit
+    assert set(heard[:per_origin]) == {"utter_ticket_not_found"}
+    assert set(heard[per_origin:]) == {"utter_portal_rate_limited"}
+    mine = said(
+        await run(
+            ActionTicketStatus(), portal.url,
+            tracker("widget-session-victim", "kose", VICTIM_ORIGIN, ticket_id=ticket_id),
+        )
+    )
+    assert mine == [f"受付番号 {ticket_id} の状況です。", "utter_ticket_open"]
+
+
+@pytest.mark.parametrize("origin", [None, "203.0.113.7", {"kind": "widget"}, "widget:" + "z" * 32])
+async def test_a_missing_or_unreadable_origin_counts_as_the_member(portal, origin: Any) -> None:
+    """Conversations from before origins (or anything that is not one) still work: each
+    member is their own origin, so only their member budget limits them, and four such
+    members together spend more than one origin's budget."""
+    action, society, slots, _, _ = FLOWS["resend"]
+    per_member = DEFAULT_RATE_RULES[("otp_resend", "member")].limit
+    members = 4
+    assert members * per_member > DEFAULT_RATE_RULES[("otp_resend", "origin")].limit
+    heard = []
+    for m in range(members):
+        for i in range(per_member + (1 if m == members - 1 else 0)):
+            t = tracker(f"widget-old-{m}", society, origin, **slots(f"other.{m}{i:03d}"))
+            heard.append(said(await run(action(), portal.url, t))[0])
+    assert heard == ["utter_otp_resent"] * members * per_member + ["utter_portal_rate_limited"]

@@ -98,6 +98,21 @@ async def test_the_bot_gets_bounded_metadata():
     assert seen[0].metadata == {"tenant": "kose"}
 
 
+@pytest.mark.parametrize("channels", [None, "widget:" + "1" * 32])
+async def test_only_the_channels_own_origin_is_kept(channels):
+    """An ``origin`` in the client's metadata is dropped; the one the channel hands in is added
+    after the filter (and a malformed one from a channel is not kept either)."""
+    recorder, out = Recorder(), CollectingOutputChannel()
+    client_sent = {"tenant": "kose", "origin": "widget:" + "0" * 32}
+    for origin in (channels, "192.0.2.7"):
+        await bound_inputs(recorder, InputBounds())(
+            UserMessage("こんにちは", out, "m-1", metadata=dict(client_sent)), origin
+        )
+    kept = [m.metadata for m in recorder.seen]
+    assert kept[0] == ({"tenant": "kose", "origin": channels} if channels else {"tenant": "kose"})
+    assert kept[1] == {"tenant": "kose"}
+
+
 # --- display_text -----------------------------------------------------------------
 
 

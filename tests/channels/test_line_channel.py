@@ -37,6 +37,7 @@ from bot.channels.line import (
     utf16_len,
 )
 from bot.channels.line_dedup import SeenEvents
+from bot.channels.origin import KIND_LINE, Origins
 from bot.stack import free_port
 from tests.channels.fake_line import (
     FakeLine,
@@ -196,7 +197,9 @@ async def test_message_reaches_rasa_with_the_society_and_a_line_conversation_id(
     (message,) = seen
     assert message.text == "パスワードを忘れました"
     assert message.sender_id == f"line:kose:{user}"
-    assert message.metadata == {"tenant": "kose"}
+    # the origin: the LINE user, as a digest keyed with the channel secret (never the id)
+    assert message.metadata == {"tenant": "kose", "origin": Origins(KIND_LINE, SECRET).of(user)}
+    assert user not in message.metadata["origin"]
     assert message.input_channel == "line"
     assert message.message_id == event["webhookEventId"]
 

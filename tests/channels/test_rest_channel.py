@@ -1,6 +1,7 @@
 """The REST channel's webhook in a real Sanic server on loopback, with a stand-in for Rasa.
 
-Token, body size before reading, sender namespace, bounded message and metadata.
+Token, body size before reading, sender namespace, bounded message and metadata, and
+the origin the channel records (the caller's address, never what the body says).
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ from rasa.shared.exceptions import RasaException
 from sanic import Sanic
 
 from bot.channels.input_bounds import MAX_BODY_BYTES, InputBounds
+from bot.channels.origin import KIND_REST, Origins
 from bot.channels.rest import TenantRestInput, conversation_id
+from bot.client_address import ClientAddresses
 from bot.stack import free_port
 
 TOKEN = "a-rest-token-for-the-tests-0123456789"
+# the origin the channel records for a caller on loopback (a keyed digest of 127.0.0.1)
+LOOPBACK_ORIGIN = Origins(KIND_REST, TOKEN).of("127.0.0.1")
 
 
 class Recorder:
@@ -174,7 +179,8 @@ async def test_metadata_is_trimmed_to_the_keys_the_bot_uses(url, recorder):
     metadata = {"tenant": "kose", "display_text": "偽の表示", "extra": "x" * 30_000, "deep": {"a": list(range(100))}}
     status, _ = await post(url, {"sender": "a", "message": "こんにちは", "metadata": metadata})
     assert status == 200
-    assert recorder.seen[0].metadata == {"tenant": "kose"}  # display_text on free text: dropped
+    # display_text on free text: dropped; the origin is the channel's own
+    assert recorder.seen[0].metadata == {"tenant": "kose", "origin": LOOPBACK_ORIGIN}
 
 
 async def test_a_typed_internal_intent_is_plain_text_and_a_button_payload_keeps_its_society(url, recorder):
@@ -182,7 +188,7 @@ async def test_a_typed_internal_intent_is_plain_text_and_a_button_payload_keeps_
     await post(url, {"sender": "a", "message": "/affirm", "metadata": {"tenant": "ono", "display_text": "はい"}})
     texts = [m.text for m in recorder.seen]
     assert texts == ["／EXTERNAL_handoff_taken", '/affirm{"tenant": "ono"}']
-    assert recorder.seen[1].metadata == {"tenant": "ono", "display_text": "はい"}
+    assert recorder.seen[1].metadata == {"tenant": "ono", "display_text": "はい", "origin": LOOPBACK_ORIGIN}
 
 
 async def test_without_a_configured_token_the_webhook_is_open_but_still_namespaced(recorder):
@@ -197,3 +203,49 @@ def test_a_placeholder_or_short_token_refuses_to_start(token):
         TenantRestInput.from_credentials({"token": token})
     assert TenantRestInput.from_credentials({"token": TOKEN}).token == TOKEN
     assert TenantRestInput.from_credentials(None).token is None
+
+
+async def test_the_origin_is_the_callers_address_whatever_the_body_says(url, recorder):
+    forged = "rest:" + "0" * 32
+    for sender, metadata in (("a", {"tenant": "kose", "origin": forged}), ("b", {"origin": {"x": 1}}),
+                             ("c", None)):
+        status, _ = await post(url, {"sender": sender, "message": "こんにちは", "metadata": metadata})
+        assert status == 200
+    origins = [m.metadata.get("origin") for m in recorder.seen]
+    # every sender id of one caller has the caller's one origin, never the one it sent
+    assert origins == [LOOPBACK_ORIGIN] * 3
+    assert "127.0.0.1" not in LOOPBACK_ORIGIN and LOOPBACK_ORIGIN != forged
+
+
+async def test_behind_a_trusted_proxy_the_origin_is_the_address_it_forwards(recorder):
+    channel = TenantRestInput(token=TOKEN, bounds=InputBounds(),
+                              client_addresses=ClientAddresses(header="x-forwarded-for"))
+    async with serving(channel, recorder) as u:
+        for forwarded in ("10.0.0.1, 203.0.113.7", "203.0.113.7", "203.0.113.8",
+                          "2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:3::1"):
+            status, _ = await post(u, {"sender": "s", "message": "こんにちは"},
+                                   headers={"X-Forwarded-For": forwarded})
+            assert status == 200
+    origins = [m.metadata["origin"] for m in recorder.seen]
+    of = channel.origins.of
+    assert origins == [of("203.0.113.7"), of("203.0.113.7"), of("203.0.113.8"),
+                       of("2001:db8:1:2::/64"), of("2001:db8:1:2::/64"), of("2001:db8:1:3::/64")]
+    assert len(set(origins)) == 4
+
+
+async def test_without_a_trusted_proxy_a_forwarded_header_changes_no_origin(url, recorder):
+    for n in range(3):
+        await post(url, {"sender": f"s{n}", "message": "こんにちは"},
+                   headers={"X-Forwarded-For": f"203.0.113.{n}"})
+    assert [m.metadata["origin"] for m in recorder.seen] == [LOOPBACK_ORIGIN] * 3
+
+
+async def test_a_client_seen_as_a_proxy_address_without_the_header_setting_is_warned_about_once(
+    url, recorder, caplog
+):
+    """Behind a proxy without KOSMO_CLIENT_IP_HEADER every member would share one origin."""
+    with caplog.at_level("WARNING", logger="bot.channels.origin"):
+        for n in range(2):
+            await post(url, {"sender": f"s{n}", "message": "こんにちは"})
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bot.channels.origin"]
+    assert len(warnings) == 1 and "KOSMO_CLIENT_IP_HEADER" in warnings[0]

@@ -22,8 +22,8 @@ from typing import Any, AsyncIterator, Callable, Iterator, Optional
 import aiohttp
 import pytest
 
+from bot.client_address import ClientAddresses
 from bot.handoff.console import console_blueprint
-from bot.handoff.login_throttle import ClientAddresses
 from bot.handoff.models import Agent, Handoff
 from bot.handoff.passwords import FAST_TEST_PARAMS
 from bot.handoff.store import HandoffStore

@@ -15,15 +15,14 @@ from typing import Any, Callable
 
 import pytest
 
+from bot.client_address import ClientAddresses, client_key
 from bot.handoff.login_throttle import (
     REFUSED_CLIENT,
     REFUSED_GUARD,
     REFUSED_LOGIN,
     Attempt,
-    ClientAddresses,
     LoginThrottle,
     Refusal,
-    client_key,
 )
 from bot.handoff.store import HandoffStore
 from tests.handoff.conftest import (
@@ -287,7 +286,7 @@ def test_client_keys(address: str, key: str) -> None:
 
 def test_client_address_settings() -> None:
     addresses = ClientAddresses.from_env(
-        {"KOSMO_AGENT_CLIENT_IP_HEADER": "X-Real-IP", "KOSMO_AGENT_TRUSTED_PROXIES": "10.0.0.0/8"}
+        {"KOSMO_CLIENT_IP_HEADER": "X-Real-IP", "KOSMO_TRUSTED_PROXIES": "10.0.0.0/8"}
     )
     assert addresses.client_of("10.1.2.3", {"x-real-ip": "192.0.2.7"}) == "192.0.2.7"
     assert addresses.client_of("192.0.2.99", {"x-real-ip": "192.0.2.7"}) == "192.0.2.99"
@@ -295,10 +294,10 @@ def test_client_address_settings() -> None:
     assert ClientAddresses.from_env({}).client_of("127.0.0.1", {"x-forwarded-for": "1.2.3.4"}) == (
         "127.0.0.1"
     )
-    with pytest.raises(ValueError, match="KOSMO_AGENT_TRUSTED_PROXIES"):
-        ClientAddresses.from_env({"KOSMO_AGENT_TRUSTED_PROXIES": "proxy.example"})
-    with pytest.raises(ValueError, match="KOSMO_AGENT_CLIENT_IP_HEADER"):
-        ClientAddresses.from_env({"KOSMO_AGENT_CLIENT_IP_HEADER": "X Forwarded: For"})
+    with pytest.raises(ValueError, match="KOSMO_TRUSTED_PROXIES"):
+        ClientAddresses.from_env({"KOSMO_TRUSTED_PROXIES": "proxy.example"})
+    with pytest.raises(ValueError, match="KOSMO_CLIENT_IP_HEADER"):
+        ClientAddresses.from_env({"KOSMO_CLIENT_IP_HEADER": "X Forwarded: For"})
 
 
 # -- the counters in the database ----------------------------------------------------------

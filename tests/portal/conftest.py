@@ -56,9 +56,16 @@ def member_id(sender_id: str) -> str:
     return member_ids.member_id_for(sender_id, MEMBER_KEY)
 
 
-def member_headers(sender_id: str, key: bytes = MEMBER_KEY) -> dict[str, str]:
-    """The signed X-Kosmo-Member headers the bot sends for ``sender_id``."""
-    return member_ids.headers_for(key, member_ids.member_id_for(sender_id, MEMBER_KEY))
+def origin_id(origin: str) -> str:
+    """The origin id the bot sends for the origin a channel recorded (``widget:<hex>``)."""
+    return member_ids.origin_id_for(origin, MEMBER_KEY)
+
+
+def member_headers(sender_id: str, key: bytes = MEMBER_KEY, origin: str | None = None) -> dict[str, str]:
+    """The signed X-Kosmo-Member (and X-Kosmo-Origin) headers the bot sends for ``sender_id``."""
+    return member_ids.headers_for(
+        key, member_ids.member_id_for(sender_id, MEMBER_KEY), origin_id(origin) if origin else None
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -294,10 +301,11 @@ class Api:
     async def call(
         self, method: str, path: str, body: Any = None, *, token: str | None = SERVICE_TOKEN,
         headers: dict[str, str] | None = None, params: dict[str, str] | None = None, raw: bytes | None = None,
-        sender: str | None = None,
+        sender: str | None = None, origin: str | None = None,
     ) -> Reply:
-        """``sender``: speak for the member of that Rasa sender id (signed X-Kosmo-Member headers)."""
-        h = member_headers(sender) if sender is not None else {}
+        """``sender``: speak for the member of that Rasa sender id (signed X-Kosmo-Member headers);
+        ``origin``: and say the channel recorded this origin for them (X-Kosmo-Origin)."""
+        h = member_headers(sender, origin=origin) if sender is not None else {}
         h.update(headers or {})
         if token is not None:
             h["Authorization"] = f"Bearer {token}"

@@ -80,8 +80,27 @@ def test_member_key_from_the_environment() -> None:
     sender = "line:kose:U0123456789abcdef0123456789abcdef"
     assert derived.member_of(sender) != explicit.member_of(sender)
     assert derived.member_of(sender) == PortalClient("http://x", SERVICE_TOKEN).member_of(sender)
-    assert derived.member_of(sender).startswith("line:") and "U0123" not in derived.member_of(sender)
-    assert derived.member_of("4a54132e5daa").startswith("chat:")
+    assert derived.member_of(sender).id.startswith("line:") and "U0123" not in derived.member_of(sender).id
+    assert derived.member_of("4a54132e5daa").id.startswith("chat:")
+    # the origin the channel recorded is passed on as a second keyed digest, never as is
+    origin = "widget:" + "5" * 32
+    mine = derived.member_of("4a54132e5daa", origin)
+    assert mine.id == derived.member_of("4a54132e5daa").id
+    assert mine.origin is not None and mine.origin.startswith("widget:") and "5" * 32 not in mine.origin
+    assert mine.origin != explicit.member_of("4a54132e5daa", origin).origin
+    assert derived.member_of("4a54132e5daa").origin is None
+
+
+async def test_the_origin_goes_to_the_portal_signed_and_counts_there(make_portal) -> None:
+    portal = make_portal(rate_rules={("otp_resend", "origin"): RateRule(2, 600)})
+    async with PortalClient(portal.url, SERVICE_TOKEN) as c:
+        here = "widget:" + "6" * 32
+        for i in range(2):
+            await c.resend_otp("kose", f"member.{i:04d}", member=c.member_of(f"session-{i}", here))
+        with pytest.raises(PortalRateLimited):
+            await c.resend_otp("kose", "member.0002", member=c.member_of("session-2", here))
+        await c.resend_otp("kose", "member.0003", member=c.member_of("session-3", "widget:" + "7" * 32))
+        await c.resend_otp("kose", "member.0004", member=c.member_of("session-4"))
 
 
 async def test_diagnosis(client: PortalClient, portal: RunningPortal) -> None:

@@ -4,7 +4,9 @@ Every member reaches the portal through the action server's one address. With
 the default rules, 30 abusive requests - from one member identity, from fresh
 sender ids (a new widget session each time), or for other accounts - never
 block a different member's resend, reminder, unlock, diagnosis or ticket status,
-while the abusing member and the abused account are still limited.
+while the abusing member and the abused account are still limited. Fresh
+sender ids from one origin (one address on the widget) share that origin's
+budget, and are stopped by it long before the per-address ceiling.
 """
 
 from __future__ import annotations
@@ -43,11 +45,15 @@ ENDPOINTS: dict[str, tuple[str, Body, str]] = {
     ),
 }
 VICTIM = "line:kose:U00000000000000000000000000victim"
+ATTACKER_ORIGIN = "widget:" + "a" * 32  # what the widget recorded for the attacker's address
+VICTIM_ORIGIN = "widget:" + "b" * 32
 
 
-async def call(api: Api, endpoint: str, account: str, sender: str | None) -> int:
+async def call(
+    api: Api, endpoint: str, account: str, sender: str | None, origin: str | None = None
+) -> int:
     path, body, _ = ENDPOINTS[endpoint]
-    return (await api.post(path, body(account), sender=sender)).status
+    return (await api.post(path, body(account), sender=sender, origin=origin)).status
 
 
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
@@ -123,3 +129,55 @@ async def test_a_line_user_is_one_member_whatever_the_session(api: Api) -> None:
     line_user = "line:kose:U0123456789abcdef0123456789abcdef"
     statuses = [await call(api, "otp_resend", f"other.{i:04d}", line_user) for i in range(6)]
     assert statuses == [202] * 5 + [429]
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+async def test_fresh_sender_ids_from_one_origin_share_its_budget(api: Api, endpoint: str) -> None:
+    """A new widget session per request, all from one address: the origin limit stops them,
+    and a member at another origin (a fresh widget session of their own) is served."""
+    statuses = [
+        await call(api, endpoint, f"other.{i:04d}", f"widget-session-{i}", ATTACKER_ORIGIN)
+        for i in range(ABUSE)
+    ]
+    per_origin = DEFAULT_RATE_RULES[(endpoint, "origin")].limit
+    assert per_origin < ABUSE
+    assert 429 not in statuses[:per_origin] and set(statuses[per_origin:]) == {429}
+    assert await call(api, endpoint, "other.9999", "widget-session-new", ATTACKER_ORIGIN) == 429
+    _, _, own = ENDPOINTS[endpoint]
+    assert await call(api, endpoint, own, "widget-session-victim", VICTIM_ORIGIN) in (200, 201, 202)
+
+
+async def test_ticket_status_from_fresh_sessions_of_one_origin_is_stopped(api: Api) -> None:
+    opened = await api.post(
+        "/api/v1/unlock-tickets", ENDPOINTS["unlock_open"][1]("kose.ichiro"),
+        sender="widget-session-victim", origin=VICTIM_ORIGIN,
+    )
+    path = f"/api/v1/unlock-tickets/{opened.body['ticket_id']}"
+    statuses = [
+        (await api.get(path, params={"tenant": "kose"}, sender=f"widget-session-{i}",
+                       origin=ATTACKER_ORIGIN)).status
+        for i in range(ABUSE)
+    ]
+    per_origin = DEFAULT_RATE_RULES[("unlock_read", "origin")].limit
+    assert per_origin < ABUSE
+    assert set(statuses[:per_origin]) == {404} and set(statuses[per_origin:]) == {429}
+    mine = await api.get(path, params={"tenant": "kose"}, sender="widget-session-victim",
+                         origin=VICTIM_ORIGIN)
+    assert (mine.status, mine.body["ticket_id"]) == (200, opened.body["ticket_id"])
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+async def test_one_real_member_never_meets_the_origin_limit(api: Api, endpoint: str) -> None:
+    """The origin budget is above the member's own: one member from one address is
+    stopped by their member limit, and the origin still has room for others there."""
+    member_limit = DEFAULT_RATE_RULES[(endpoint, "member")].limit
+    origin_limit = DEFAULT_RATE_RULES[(endpoint, "origin")].limit
+    assert origin_limit > member_limit
+    statuses = [
+        await call(api, endpoint, f"other.{i:04d}", "widget-session-1", ATTACKER_ORIGIN)
+        for i in range(member_limit + 1)
+    ]
+    assert statuses[-1] == 429 and 429 not in statuses[:-1]
+    # another member behind the same address (one office, one NAT) is still served
+    _, _, own = ENDPOINTS[endpoint]
+    assert await call(api, endpoint, own, "widget-session-2", ATTACKER_ORIGIN) in (200, 201, 202)

@@ -10,7 +10,16 @@ import pytest
 
 from bot.portal.app import OPENAPI_PATH, create_app, load_openapi
 from bot.portal_client import member as member_ids
-from tests.portal.conftest import ADMIN_TOKEN, Api, RunningPortal, make_settings, member, member_id
+from tests.portal.conftest import (
+    ADMIN_TOKEN,
+    Api,
+    RunningPortal,
+    make_settings,
+    member,
+    member_headers,
+    member_id,
+    origin_id,
+)
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -75,12 +84,13 @@ async def test_answers_match_their_schemas(api: Api, portal: RunningPortal) -> N
     cases.append(("/api/v1/unlock-tickets", "post", cases[4][2], 200))  # the same request again
     ticket_id = None
     for path, method, body, status in cases:
-        reply = await api.post(path, body, sender="member-1")
+        reply = await api.post(path, body, sender="member-1", origin="widget:" + "c" * 32)
         assert reply.status == status, (path, reply.body)
         jsonschema.validate(reply.body, _schema(doc, path, method, status))
         if status == 201:
             ticket_id = reply.body["ticket_id"]
-    reply = await api.get(f"/api/v1/unlock-tickets/{ticket_id}", params={"tenant": "kose"}, sender="member-1")
+    reply = await api.get(f"/api/v1/unlock-tickets/{ticket_id}", params={"tenant": "kose"}, sender="member-1",
+                          origin="widget:" + "d" * 32)  # the member, from another address now
     assert reply.status == 200
     jsonschema.validate(reply.body, _schema(doc, "/api/v1/unlock-tickets/{ticket_id}", "get", 200))
     reply = await api.get(f"/api/v1/unlock-tickets/{ticket_id}", params={"tenant": "kose"}, sender="member-2")
@@ -88,6 +98,10 @@ async def test_answers_match_their_schemas(api: Api, portal: RunningPortal) -> N
     jsonschema.validate(reply.body, _schema(doc, "/api/v1/unlock-tickets/{ticket_id}", "get", 404))
     reply = await api.post("/api/v1/otp/resend", cases[0][2], headers={"X-Kosmo-Member": member_id("m"),
                                                                       "X-Kosmo-Member-Signature": "0" * 64})
+    assert (reply.status, reply.body["error"]) == (401, "member_signature_invalid")
+    jsonschema.validate(reply.body, _schema(doc, "/api/v1/otp/resend", "post", 401))
+    unsigned_origin = {**member_headers("m"), member_ids.ORIGIN_HEADER: origin_id("widget:" + "e" * 32)}
+    reply = await api.post("/api/v1/otp/resend", cases[0][2], headers=unsigned_origin)
     assert (reply.status, reply.body["error"]) == (401, "member_signature_invalid")
     jsonschema.validate(reply.body, _schema(doc, "/api/v1/otp/resend", "post", 401))
     reply = await api.get("/admin/v1/unlock-tickets", token=ADMIN_TOKEN)
@@ -105,11 +119,14 @@ def test_every_helpdesk_call_documents_the_member_headers() -> None:
     assert params["Member"]["schema"]["pattern"] == member_ids.MEMBER_ID_RE.pattern
     assert params["MemberSignature"]["name"] == member_ids.SIGNATURE_HEADER
     assert params["MemberSignature"]["schema"]["pattern"] == member_ids.SIGNATURE_RE.pattern
+    assert params["Origin"]["name"] == member_ids.ORIGIN_HEADER
+    assert params["Origin"]["schema"]["pattern"] == member_ids.MEMBER_ID_RE.pattern
     checked = 0
     for path, item in doc["paths"].items():
         for op in item.values():
             if {"serviceToken": []} in op.get("security", []):
                 refs = [p.get("$ref") for p in op.get("parameters", [])]
-                assert {"#/components/parameters/Member", "#/components/parameters/MemberSignature"} <= set(refs), path
+                assert {"#/components/parameters/Member", "#/components/parameters/Origin",
+                        "#/components/parameters/MemberSignature"} <= set(refs), path
                 checked += 1
     assert checked == 5

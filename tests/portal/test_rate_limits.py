@@ -7,11 +7,14 @@ or accounts. How the scopes keep one member from blocking another is in
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from bot.portal import audit
 from bot.portal.settings import RateRule, SettingsError, parse_rate_overrides
 from bot.portal_client import member as member_ids
-from tests.portal.conftest import MEMBER_KEY, Api, RunningPortal, member_id
+from tests.portal.conftest import MEMBER_KEY, Api, RunningPortal, member_id, origin_id
 
 ENDPOINTS = {
     "otp_resend": ("/api/v1/otp/resend", lambda uid: {"tenant": "kose", "user_id": uid}),
@@ -102,6 +105,63 @@ async def test_bad_member_headers(api: Api, headers: dict[str, str], status: int
     assert (r.status, r.body["field"]) == (status, field)
     assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"},
                            headers=_signed(member_id("m-1")))).status == 202
+
+
+def _signed_with_origin(member: str, origin: str, key: bytes = MEMBER_KEY) -> dict[str, str]:
+    return member_ids.headers_for(key, member, origin)
+
+
+M1, O1, O2 = member_id("m-1"), origin_id("widget:" + "1" * 32), origin_id("widget:" + "2" * 32)
+
+
+@pytest.mark.parametrize(
+    "headers, status, field",
+    [
+        # an origin the signature does not cover: the member's own signature, origin added
+        ({**_signed(M1), "X-Kosmo-Origin": O1}, 401, "X-Kosmo-Member-Signature"),
+        # another origin than the one signed (moving to a fresh budget)
+        ({**_signed_with_origin(M1, O1), "X-Kosmo-Origin": O2}, 401, "X-Kosmo-Member-Signature"),
+        # the origin dropped from a signed pair
+        ({k: v for k, v in _signed_with_origin(M1, O1).items() if k != "X-Kosmo-Origin"}, 401,
+         "X-Kosmo-Member-Signature"),
+        (_signed_with_origin(M1, O1, b"another key"), 401, "X-Kosmo-Member-Signature"),
+        ({**_signed_with_origin(M1, O1), "X-Kosmo-Member-Signature": "0" * 64}, 401, "X-Kosmo-Member-Signature"),
+        ({"X-Kosmo-Origin": O1}, 422, "X-Kosmo-Member"),  # an origin speaks for no one by itself
+        ({**_signed(M1), "X-Kosmo-Origin": "203.0.113.7"}, 422, "X-Kosmo-Origin"),
+        ({**_signed(M1), "X-Kosmo-Origin": "widget:" + "a" * 200}, 422, "X-Kosmo-Origin"),
+    ],
+)
+async def test_bad_origin_headers(api: Api, headers: dict[str, str], status: int, field: str) -> None:
+    r = await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"}, headers=headers)
+    assert (r.status, r.body["field"]) == (status, field)
+    assert (await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"},
+                           headers=_signed_with_origin(M1, O1))).status == 202
+
+
+async def test_per_origin_limit(make_portal, http) -> None:
+    """Fresh member ids from one origin share its budget; another origin has its own,
+    and a member without an origin is their own origin."""
+    portal = make_portal(rate_rules={("otp_resend", "origin"): RateRule(2, 600)})
+    api = Api(http, portal.url)
+    here = "widget:" + "1" * 32
+
+    async def resend(i: int, origin: str | None) -> Any:
+        return await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": f"member.{i:04d}"},
+                              sender=f"session-{i}", origin=origin)
+
+    assert [(await resend(i, here)).status for i in range(2)] == [202, 202]
+    limited = await resend(2, here)
+    assert limited.status == 429 and limited.headers["Retry-After"] == "300"
+    assert (await resend(3, "widget:" + "2" * 32)).status == 202
+    assert (await resend(4, "line:" + "3" * 32)).status == 202
+    assert [(await resend(5, None)).status for _ in range(3)] == [202, 202, 429]  # its own origin
+    assert (await resend(6, None)).status == 202
+    outcomes = portal.db.run_sync(lambda s: [e.outcome for e in audit.recent(s, 20)])
+    assert outcomes.count("rate_limited:origin") == 2
+
+
+def test_the_origin_scope_can_be_set() -> None:
+    assert parse_rate_overrides("otp_resend.origin=3/60") == {("otp_resend", "origin"): RateRule(3, 60)}
 
 
 async def test_a_separate_member_key(make_portal, http) -> None:
