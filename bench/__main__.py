@@ -9,7 +9,10 @@ Writes bench/report.md (and bench/report.json):
   starts. For scale, one conversation that goes on for 200 messages is also
   measured (no target: the work per message grows with the conversation);
 - training time (a fresh `rasa train --force` of our data);
-- resident memory of the Rasa server after the load.
+- resident memory of the Rasa server after the load;
+- long messages (``bench.long_messages``): a 2,000-character message's latency, and
+  a bystander's p95 while long messages arrive, against its p95 without them
+  (``--only-long-messages`` runs just these, on our server, and prints them).
 
 Both servers run side by side and take turns with the same loads, in
 alternating order, for several rounds (``--rounds``, default 3); the report
@@ -43,6 +46,7 @@ from typing import Any, Iterator
 
 import aiohttp
 
+from bench import long_messages
 from bench.nlu_eval import evaluate_holdout
 from bot.stack import Service, Stack, credentials_env, free_port, newest_model
 from bot.tenants import PROJECT_ROOT
@@ -110,6 +114,7 @@ async def conversation(
     latencies: list[float],
     errors: list[str],
     one_sender: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> None:
     """Send ``count`` messages: script after script, each under a new sender id.
 
@@ -131,7 +136,7 @@ async def conversation(
                 body["metadata"] = {"tenant": tenant}
             start = time.perf_counter()
             try:
-                async with session.post(url, json=body) as resp:
+                async with session.post(url, json=body, headers=headers) as resp:
                     await resp.read()
                     if resp.status != 200:
                         errors.append(f"HTTP {resp.status}")
@@ -145,6 +150,7 @@ async def conversation(
 async def load(
     rasa_url: str, scripts: list[tuple[str | None, list[str]]], conversations: int,
     per_conversation: int, max_seconds: float, tag: str, one_sender: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     url = f"{rasa_url}/webhooks/rest/webhook"
     latencies: list[float] = []
@@ -154,13 +160,14 @@ async def load(
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         # warm up every code path once
         warm = sum(len(script) for _, script in scripts)
-        await conversation(session, url, f"{tag}-warm", scripts, warm, time.monotonic() + 60, [], [])
+        await conversation(session, url, f"{tag}-warm", scripts, warm, time.monotonic() + 60, [], [],
+                           headers=headers)
         deadline = time.monotonic() + max_seconds
         started = time.perf_counter()
         await asyncio.gather(
             *(
                 conversation(session, url, f"{tag}-{conversations}-{i}", scripts,
-                             per_conversation, deadline, latencies, errors, one_sender)
+                             per_conversation, deadline, latencies, errors, one_sender, headers)
                 for i in range(conversations)
             )
         )
@@ -207,10 +214,11 @@ def resident_memory_mb(pid: int) -> dict[str, float]:
             "rss_file_mb": round(kb["RssFile"] / 1024, 1)}
 
 
-def measure_load(rasa_url: str, scripts: list[tuple[str | None, list[str]]], tag: str) -> dict[str, Any]:
-    single = asyncio.run(load(rasa_url, scripts, 1, 200, 60, tag))
-    concurrent = asyncio.run(load(rasa_url, scripts, 20, 30, 90, tag))
-    long = asyncio.run(load(rasa_url, scripts, 1, 200, 90, f"{tag}-long", one_sender=True))
+def measure_load(rasa_url: str, scripts: list[tuple[str | None, list[str]]], tag: str,
+                 headers: dict[str, str] | None = None) -> dict[str, Any]:
+    single = asyncio.run(load(rasa_url, scripts, 1, 200, 60, tag, headers=headers))
+    concurrent = asyncio.run(load(rasa_url, scripts, 20, 30, 90, tag, headers=headers))
+    long = asyncio.run(load(rasa_url, scripts, 1, 200, 90, f"{tag}-long", one_sender=True, headers=headers))
     return {"single": single, "concurrent": concurrent, "long": long}
 
 
@@ -239,8 +247,8 @@ def time_training(workdir: Path) -> float:
 
 
 @contextlib.contextmanager
-def our_server(model: Path, workdir: Path) -> Iterator[tuple[str, int]]:
-    """Our whole stack (portal, action server, Rasa); yields the Rasa URL and pid."""
+def our_server(model: Path, workdir: Path) -> Iterator[tuple[str, int, dict[str, str]]]:
+    """Our whole stack (portal, action server, Rasa); yields the Rasa URL, pid and REST headers."""
     env = {
         "KOSMO_TRACKER_DB_URL": f"sqlite:///{workdir / 'tracker.db'}",
         "KOSMO_PORTAL_DB_URL": f"sqlite:///{workdir / 'portal.db'}",
@@ -255,7 +263,7 @@ def our_server(model: Path, workdir: Path) -> Iterator[tuple[str, int]]:
     with stack:
         rasa = stack.service("rasa")
         assert rasa.process is not None
-        yield stack.rasa_url, rasa.process.pid
+        yield stack.rasa_url, rasa.process.pid, {"Authorization": f"Bearer {env['KOSMO_REST_TOKEN']}"}
 
 
 def init_stock(workdir: Path) -> tuple[Path, float]:
@@ -272,7 +280,7 @@ def init_stock(workdir: Path) -> tuple[Path, float]:
 
 
 @contextlib.contextmanager
-def stock_server(stock: Path, workdir: Path) -> Iterator[tuple[str, int]]:
+def stock_server(stock: Path, workdir: Path) -> Iterator[tuple[str, int, dict[str, str]]]:
     port = free_port()
     service = Service(
         "stock-rasa",
@@ -290,12 +298,12 @@ def stock_server(stock: Path, workdir: Path) -> Iterator[tuple[str, int]]:
                 raise RuntimeError(f"stock bot did not start:\n{service.log_tail()}")
             time.sleep(0.5)
         assert service.process is not None
-        yield f"http://127.0.0.1:{port}", service.process.pid
+        yield f"http://127.0.0.1:{port}", service.process.pid, {}
     finally:
         service.stop()
 
 
-def measure_rounds(servers: dict[str, tuple[str, int]], rounds: int) -> dict[str, Any]:
+def measure_rounds(servers: dict[str, tuple[str, int, dict[str, str]]], rounds: int) -> dict[str, Any]:
     """The same loads on each server, in alternating order, ``rounds`` times.
 
     This machine's speed drifts by tens of percent over minutes; alternating
@@ -308,7 +316,8 @@ def measure_rounds(servers: dict[str, tuple[str, int]], rounds: int) -> dict[str
         order = list(servers) if i % 2 == 0 else list(reversed(servers))
         for name in order:
             print(f"  round {i + 1}/{rounds}: {name}", flush=True)
-            per_server[name].append(measure_load(servers[name][0], scripts[name], f"{name}-r{i}"))
+            url, _pid, headers = servers[name]
+            per_server[name].append(measure_load(url, scripts[name], f"{name}-r{i}", headers))
     results: dict[str, Any] = {}
     for name, runs in per_server.items():
         results[name] = {**median_of_rounds(runs), "rounds": runs, **resident_memory_mb(servers[name][1])}
@@ -391,6 +400,8 @@ def write_report(r: dict[str, Any]) -> str:
                 per_round = ", ".join(f"{x['concurrent']['p95_ms']} / {x['concurrent']['messages_per_s']}" for x in runs)
                 lines.append(f"- {name}: {per_round}")
         lines.append("")
+    if r.get("long_messages"):
+        lines += long_messages.report_rows(r["long_messages"])
     if r["nlu"]["misses"]:
         lines += ["Held-out misses:", ""]
         lines += [f"- {m['text']} — expected `{m['expected']}`, got `{m['predicted']}` ({m['confidence']})"
@@ -404,9 +415,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-stock", action="store_true", help="do not measure the stock bot")
     parser.add_argument("--skip-train", action="store_true", help="do not time a fresh training")
     parser.add_argument("--rounds", type=int, default=3, help="load rounds per server (medians are reported)")
+    parser.add_argument("--only-long-messages", action="store_true",
+                        help="only the long-message figures, on our server; printed, no report written")
     args = parser.parse_args(argv)
     model = args.model or Path(os.environ.get("KOSMO_MODEL") or newest_model())
     workdir = Path(tempfile.mkdtemp(prefix="kosmo-bench-"))
+    if args.only_long_messages:
+        try:
+            with our_server(model, workdir) as (url, _pid, headers):
+                print("long messages ...", flush=True)
+                result = long_messages.run(url, headers)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print("\n".join(long_messages.report_rows(result)))
+        return 0
     report: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
@@ -426,6 +449,9 @@ def main(argv: list[str] | None = None) -> int:
                 servers["stock"] = running.enter_context(stock_server(stock, workdir))
             print(f"load, {args.rounds} rounds ...", flush=True)
             measured = measure_rounds(servers, args.rounds)
+            print("long messages ...", flush=True)
+            url, _pid, headers = servers["ours"]
+            report["long_messages"] = long_messages.run(url, headers)
         report["rounds"] = args.rounds
         report["ours"] = measured["ours"]
         if "stock" in measured:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.japanese_tokenizer import JapaneseTokenizer
+from bot.nlu.japanese_tokenizer import MAX_TEXT_CHARS, JapaneseTokenizer
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +57,32 @@ def test_empty_and_blank_text(tokenizer):
     assert lemmas(tokenizer, "   　 ") == []
 
 
-def test_very_long_input_does_not_crash(tokenizer):
+def test_very_long_input_does_not_crash():
+    # a bound above Sudachi's own input limit: the text goes to it in chunks
+    tokenizer = JapaneseTokenizer({**JapaneseTokenizer.get_default_config(), "max_chars": 100_000})
     text = "パスワードを忘れました。" * 5000  # 60,000 characters, beyond Sudachi's limit
     tokens = tokenizer.tokenize(Message(data={"text": text}), "text")
     assert len(tokens) > 10000
+    assert tokens[-1].end > 59_000
     assert all(text[t.start : t.end] == t.text for t in tokens[-5:])
+
+
+def test_only_the_first_max_chars_characters_are_read(tokenizer):
+    assert MAX_TEXT_CHARS == 10_000
+    unit = "パスワードを忘れました。"
+    text = unit * 5000  # 60,000 characters, as a direct /model/parse could send
+    tokens = tokenizer.tokenize(Message(data={"text": text}), "text")
+    assert tokens and max(t.end for t in tokens) <= MAX_TEXT_CHARS
+    assert tokens[-1].end > MAX_TEXT_CHARS - len(unit)
+    # the same tokens as for the first MAX_TEXT_CHARS characters alone
+    alone = tokenizer.tokenize(Message(data={"text": text[:MAX_TEXT_CHARS]}), "text")
+    assert [(t.text, t.start) for t in tokens] == [(t.text, t.start) for t in alone]
+
+
+@pytest.mark.parametrize("bad", [0, -1, "10", 1.5, True])
+def test_a_bad_max_chars_is_refused(bad):
+    with pytest.raises(ValueError, match="max_chars"):
+        JapaneseTokenizer({**JapaneseTokenizer.get_default_config(), "max_chars": bad})
 
 
 def test_bad_split_mode_is_refused():

@@ -11,6 +11,15 @@ Punctuation is dropped, except symbols listed in ``keep_symbols`` (by their
 normalised form): here the plus sign, which carries meaning in this domain
 (the Authenticator app's 「＋」 button; the 「+」 in 記号+番号+生年月日).
 Dropped, 「＋ボタンが出てこない」 and 「パスワードが出てこない」 differ by one word.
+
+Only the first ``max_chars`` characters of a text are read (default
+``MAX_TEXT_CHARS``, 10,000; the rest is ignored, as if it had not been
+written). The channels refuse members' messages far shorter than that
+(``bot.channels.input_bounds``), so this bound is for callers that reach the NLU
+directly, such as Rasa's ``/model/parse``: every later step's cost grows with
+the number of tokens, and a megabyte of text must not hold the server for
+seconds. Sudachi itself refuses inputs over ~49 KB (UTF-8); the text is handed
+to it in chunks of ``MAX_CHARS_PER_CHUNK``.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ from rasa.shared.nlu.training_data.message import Message
 # Sudachi refuses inputs over ~49 KB (UTF-8). Japanese characters take three
 # bytes, so 12,000 characters per chunk stays well inside the limit.
 MAX_CHARS_PER_CHUNK = 12_000
+# the characters of a text the NLU reads at most (see the module docstring)
+MAX_TEXT_CHARS = 10_000
 
 SPLIT_MODES = ("A", "B", "C")
 
@@ -67,6 +78,11 @@ class JapaneseTokenizer(Tokenizer):
         self._mode_name = mode
         self._drop_symbols = bool(config.get("drop_symbols", True))
         self._keep_symbols = frozenset(config.get("keep_symbols") or ())
+        # not in get_default_config: models trained before the bound load unchanged
+        max_chars = config.get("max_chars", MAX_TEXT_CHARS)
+        if not isinstance(max_chars, int) or isinstance(max_chars, bool) or max_chars < 1:
+            raise ValueError(f"JapaneseTokenizer: max_chars must be a positive integer, got {max_chars!r}")
+        self._max_chars = max_chars
         self._tokenizer: Any = None
         self._mode: Any = None
 
@@ -99,9 +115,10 @@ class JapaneseTokenizer(Tokenizer):
         return morpheme.normalized_form() not in self._keep_symbols
 
     def tokenize_text(self, text: Optional[Text]) -> List[Token]:
-        """Tokenise a string; offsets refer to ``text`` as given."""
+        """Tokenise a string's first ``max_chars`` characters; offsets refer to ``text`` as given."""
         if not text:
             return []
+        text = text[: self._max_chars]
         sudachi = self._sudachi()
         tokens: List[Token] = []
         for offset in range(0, len(text), MAX_CHARS_PER_CHUNK):

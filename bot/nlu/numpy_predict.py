@@ -200,6 +200,11 @@ def _sequence_mask(lengths: np.ndarray) -> np.ndarray:
     return (np.arange(longest)[None, :] < lengths[:, None]).astype(np.float32)[:, :, None]
 
 
+# cells of _sparse_to_dense's (positions x entries) weights beyond which a sparse
+# product is used instead (a short message has a few thousand)
+_DENSE_WEIGHTS_LIMIT = 1 << 18
+
+
 def _apply(layer: _Dense, x: np.ndarray) -> np.ndarray:
     out = x @ layer.kernel
     if layer.bias is not None:
@@ -214,15 +219,27 @@ def _apply(layer: _Dense, x: np.ndarray) -> np.ndarray:
 def _sparse_to_dense(layer: _Dense, indices: np.ndarray, values: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """``DenseForSparse`` on a 3-D sparse tensor given as (indices, values, shape).
 
-    Only the kernel rows of the features present are read: (positions x
-    entries) weights times (entries x units) rows, instead of a sparse matrix
-    (SciPy's constructor alone cost more than the product).
+    Only the kernel rows of the features present are read. For one short
+    message: (positions x entries) weights times (entries x units) rows, which
+    is faster than a sparse matrix (SciPy's constructor alone cost more than
+    the product). That weights matrix grows with the square of the length
+    (78 GiB for 100,000 characters), so past ``_DENSE_WEIGHTS_LIMIT`` cells the
+    entries go into a SciPy CSR matrix times the kernel instead: time and memory
+    in proportion to the entries and positions, whatever the length.
     """
     batch, steps = int(shape[0]), int(shape[1])
     rows = indices[:, 0] * steps + indices[:, 1]
-    weights = np.zeros((batch * steps, len(values)), dtype=np.float32)
-    weights[rows, np.arange(len(values))] = values
-    out = (weights @ layer.kernel[indices[:, 2]]).reshape(batch, steps, -1)
+    if batch * steps * len(values) <= _DENSE_WEIGHTS_LIMIT:
+        weights = np.zeros((batch * steps, len(values)), dtype=np.float32)
+        weights[rows, np.arange(len(values))] = values
+        out = (weights @ layer.kernel[indices[:, 2]]).reshape(batch, steps, -1)
+    else:
+        from scipy.sparse import csr_matrix
+
+        matrix = csr_matrix(
+            (values, (rows, indices[:, 2])), shape=(batch * steps, layer.kernel.shape[0]), dtype=np.float32
+        )
+        out = np.asarray(matrix @ layer.kernel, dtype=np.float32).reshape(batch, steps, -1)
     if layer.bias is not None:
         out = out + layer.bias
     return out
@@ -257,8 +274,14 @@ def _parse(plan: _Plan, batch_in: Tuple[Any, ...]) -> Optional[Dict[Text, List[A
     return out if index == len(batch_in) else None
 
 
-def predict(plan: _Plan, batch_in: Tuple[Any, ...]) -> Optional[Dict[Text, Any]]:
-    """``DIET.batch_predict`` for the batch, as NumPy arrays; None if the batch does not fit."""
+def predict(plan: _Plan, batch_in: Tuple[Any, ...], diagnostics: bool = True) -> Optional[Dict[Text, Any]]:
+    """``DIET.batch_predict`` for the batch, as NumPy arrays; None if the batch does not fit.
+
+    With ``diagnostics`` False the outputs are only what the classifiers read
+    (``i_scores``, with an empty diagnostic dict): when the text has sequence
+    and sentence features, the intent is computed from the sentence position
+    alone (see ``_sentence_scores``), whatever the message's length.
+    """
     from rasa.shared.constants import DIAGNOSTIC_DATA
     from rasa.utils.tensorflow.constants import SENTENCE, SEQUENCE, SEQUENCE_LENGTH
 
@@ -286,6 +309,12 @@ def predict(plan: _Plan, batch_in: Tuple[Any, ...]) -> Optional[Dict[Text, Any]]
                 return None
             parts.append(part)
         return np.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
+
+    if not diagnostics and plan.sequence and plan.sentence:
+        scores = _sentence_scores(plan, data, batch, sequence_lengths, combine)
+        if scores is not None:
+            return {DIAGNOSTIC_DATA: {}, "i_scores": scores}
+        # a batch the shortcut's checks refuse: the full path decides
 
     sequence = sentence = None
     if plan.sequence:
@@ -323,6 +352,17 @@ def predict(plan: _Plan, batch_in: Tuple[Any, ...]) -> Optional[Dict[Text, Any]]
     if text_transformed.shape[1] == 0 or (last >= text_transformed.shape[1]).any():
         return None
     vector = text_transformed[np.arange(batch), last]
+    return {
+        DIAGNOSTIC_DATA: {
+            "attention_weights": np.zeros((0,), dtype=np.float32),
+            "text_transformed": text_transformed,
+        },
+        "i_scores": _label_scores(plan, vector),
+    }
+
+
+def _label_scores(plan: _Plan, vector: np.ndarray) -> np.ndarray:
+    """``i_scores`` from the text's vector at the position the intent reads: embedding, similarity to each label."""
     embedded = _apply(plan.embed, vector)
     labels = plan.labels_embed
     if plan.cosine:
@@ -330,13 +370,52 @@ def predict(plan: _Plan, batch_in: Tuple[Any, ...]) -> Optional[Dict[Text, Any]]
         labels = _l2_normalize(labels)
     similarities = (embedded[:, None, :] * labels[None, :, :]).sum(axis=-1, dtype=np.float32)
     scores = _softmax(similarities) if plan.softmax else similarities
-    return {
-        DIAGNOSTIC_DATA: {
-            "attention_weights": np.zeros((0,), dtype=np.float32),
-            "text_transformed": text_transformed,
-        },
-        "i_scores": scores.astype(np.float32, copy=False),
-    }
+    return scores.astype(np.float32, copy=False)
+
+
+def _sentence_scores(
+    plan: _Plan,
+    data: Dict[Text, List[Any]],
+    batch: int,
+    sequence_lengths: np.ndarray,
+    combine: Callable[[Tuple[Optional[_Dense], ...], List[Any]], Optional[np.ndarray]],
+) -> Optional[np.ndarray]:
+    """``i_scores`` computed from the sentence position alone, for a text with sequence and sentence features.
+
+    With no transformer layer nothing mixes positions: the feed-forward layers
+    act on each position by itself, and the intent reads one position, the one
+    right after each example's last token (``_last_token`` over the sequence
+    and sentence lengths). ``predict`` puts the sentence features there and
+    nothing else: that position of the masked, padded sequence is zero, and
+    ``0 + 1 * sentence`` is ``sentence``. So the intent's vector is the
+    feed-forward layers applied to the sentence features, and the (positions
+    x units) activations of every token, which only the diagnostic
+    ``text_transformed`` shows, need not be computed: a 2,000-character
+    message costs the classifier about what a short one does.
+    """
+    from rasa.utils.tensorflow.constants import SENTENCE, SEQUENCE
+
+    sentence = combine(plan.sentence, data.get(SENTENCE, []))
+    if sentence is None or sentence.shape[1] != 1:
+        return None
+    # the sequence features are not computed, but must be there and of the
+    # shapes the full path accepts (else it is left to decide)
+    features = data.get(SEQUENCE, [])
+    if len(features) != len(plan.sequence) or (sequence_lengths < 0).any():
+        return None
+    longest = int(sequence_lengths.max()) if batch else 0
+    units = 0
+    for layer, feature in zip(plan.sequence, features, strict=True):
+        shape = tuple(int(n) for n in (feature[2] if layer is not None else feature.shape))
+        if len(shape) != 3 or shape[:2] != (batch, longest):
+            return None
+        units += shape[2] if layer is None else int(layer.kernel.shape[1])
+    if units != sentence.shape[2]:
+        return None
+    vector = sentence[:, 0, :]
+    for layer in plan.ffnn:
+        vector = _apply(layer, vector)
+    return _label_scores(plan, vector.astype(np.float32, copy=False))
 
 
 def _l2_normalize(x: np.ndarray) -> np.ndarray:
@@ -490,7 +569,10 @@ def predict_messages_with_numpy() -> None:
         model = self.model
         plan = _plan_of(model) if model is not None and not model._run_eagerly else None
         batch = message_batch(plan, message, self.component_config.get(FEATURIZERS)) if plan else None
-        outputs = predict(plan, batch) if plan is not None and batch is not None else None
+        # process() reads the diagnostic outputs only when the graph run asks for them
+        context = getattr(self, "_execution_context", None)
+        diagnostics = bool(getattr(context, "should_add_diagnostic_data", True))
+        outputs = predict(plan, batch, diagnostics) if plan is not None and batch is not None else None
         if outputs is None:
             return before(self, message)
         return _finished(model, outputs)
