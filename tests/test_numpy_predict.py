@@ -230,3 +230,112 @@ def test_a_model_without_a_plan_and_a_batch_that_does_not_fit_get_the_previous_p
     monkeypatch.setitem(numpy_predict._PLANS, classifier.model, None)
     assert close(classifier.model._rasa_predict(batch), rasas_predict(classifier.model, batch))
     assert len(calls) == 2
+
+
+LONG_SOURCE = (
+    "先週から初めてポータルにログインしようとしているのですが、記号と番号と生年月日を入れても"
+    "パスワードが違うと表示されます。ワンタイムパスワードのメールも届きません。"
+)
+
+
+@pytest.fixture(scope="module")
+def long_messages(components) -> list[Message]:
+    """Long texts: the bench's (repeated sentences) and the training examples run together (varied)."""
+    examples = [m.get("text") for m in load_data(str(PROJECT_ROOT / "data" / "nlu")).intent_examples]
+    texts = [(LONG_SOURCE * 20)[:2000], "。".join(examples)[:2000], "。".join(reversed(examples))[:5000]]
+    return featurized(components, texts)
+
+
+def test_without_diagnostics_the_scores_are_the_full_predictions(classifiers, messages, long_messages, monkeypatch):
+    """Only the sentence position is computed, and its scores are those of every position's computation."""
+    rows_seen: list[int] = []
+    positions_seen: list[int] = []
+    apply, to_dense = numpy_predict._apply, numpy_predict._sparse_to_dense
+
+    def counting_apply(layer, x):
+        rows_seen.append(int(np.prod(x.shape[:-1])))
+        return apply(layer, x)
+
+    def counting_to_dense(layer, indices, values, shape):
+        positions_seen.append(int(shape[1]))
+        return to_dense(layer, indices, values, shape)
+
+    for classifier in classifiers:
+        plan = plan_for(classifier.model)
+        assert plan.sequence and plan.sentence  # the shortcut's case: our configuration
+        for message in messages + long_messages:
+            batch = message_batch(plan, message, classifier.component_config.get(FEATURIZERS))
+            if batch is None:
+                continue
+            full = predict(plan, batch)
+            monkeypatch.setattr(numpy_predict, "_apply", counting_apply)
+            monkeypatch.setattr(numpy_predict, "_sparse_to_dense", counting_to_dense)
+            rows_seen.clear()
+            positions_seen.clear()
+            short = predict(plan, batch, diagnostics=False)
+            monkeypatch.setattr(numpy_predict, "_apply", apply)
+            monkeypatch.setattr(numpy_predict, "_sparse_to_dense", to_dense)
+            # the sentence features alone, one vector through every layer, whatever the number of tokens
+            assert positions_seen == [1] * len(plan.sentence), (message.get("text")[:20], positions_seen)
+            assert rows_seen and set(rows_seen) == {1}, (message.get("text")[:20], rows_seen)
+            assert short["diagnostic_data"] == {}
+            assert short["i_scores"].dtype == full["i_scores"].dtype and short["i_scores"].shape == full["i_scores"].shape
+            # float32 products of one row and of many round differently in the last bits (seen: 4.5e-7)
+            assert np.allclose(short["i_scores"], full["i_scores"], rtol=1e-6, atol=1e-6), message.get("text")[:20]
+
+
+def test_a_batch_the_shortcut_does_not_fit_goes_the_full_way(classifiers, messages):
+    classifier = classifiers[1]  # the ResponseSelector: hidden layers
+    plan = plan_for(classifier.model)
+    batch = list(message_batch(plan, messages[0], classifier.component_config.get(FEATURIZERS)))
+    index = 0
+    for entry in plan.inputs:
+        if entry.sub_key == "sequence_lengths":
+            break
+        index += 3 if entry.is_sparse else 1
+    # a sequence length beyond the sequence features: the full path refuses it, and so must the shortcut
+    batch[index] = batch[index] + 5
+    assert predict(plan, tuple(batch)) is None
+    assert predict(plan, tuple(batch), diagnostics=False) is None
+
+
+@pytest.mark.parametrize("diagnostics", [False, True])
+def test_process_computes_the_diagnostics_only_when_the_graph_run_asks(
+    classifiers, messages, long_messages, diagnostics, monkeypatch
+):
+    """Same intent, ranking, confidences and FAQ answer with and without; every position only when asked."""
+    converted: list[int] = []
+    to_dense = numpy_predict._sparse_to_dense
+
+    def counting_to_dense(layer, indices, values, shape):
+        converted.append(int(shape[1]))
+        return to_dense(layer, indices, values, shape)
+
+    with speedup(DIETClassifier, "_predict", predict_messages_with_numpy):
+        for message in messages[::7] + long_messages:
+            ours, full = copy.deepcopy(message), copy.deepcopy(message)
+            for classifier in classifiers:
+                context = classifier._execution_context
+                try:
+                    context.should_add_diagnostic_data = diagnostics
+                    monkeypatch.setattr(numpy_predict, "_sparse_to_dense", counting_to_dense)
+                    converted.clear()
+                    classifier.process([ours])
+                    monkeypatch.setattr(numpy_predict, "_sparse_to_dense", to_dense)
+                    if converted:  # the classifier ran (the FAQ selector skips non-FAQ messages)
+                        # every feature (sequence and sentence), or the sentence features alone
+                        plan = plan_for(classifier.model)
+                        expected = len(plan.sentence) + (len(plan.sequence) if diagnostics else 0)
+                        assert len(converted) == expected, (message.get("text")[:20], converted)
+                    context.should_add_diagnostic_data = True  # the full computation, as before
+                    classifier.process([full])
+                finally:
+                    context.should_add_diagnostic_data = False
+            assert ours.get("intent")["name"] == full.get("intent")["name"], message.get("text")[:20]
+            for key in ("intent", "intent_ranking", "response_selector"):
+                assert same_classification(ours.get(key), full.get(key)), (message.get("text")[:20], key)
+            added = ours.get("diagnostic_data") or {}
+            if diagnostics:
+                assert added and all(d["text_transformed"].shape[1] > 1 for d in added.values())
+            else:
+                assert not added

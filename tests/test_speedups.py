@@ -21,6 +21,7 @@ PATCHED = [
     (RulePolicy, "_get_possible_keys"),
     (DialogueStateTracker, "past_states"),
     (CountVectorsFeaturizer, "_create_features"),
+    (CountVectorsFeaturizer, "_process_tokens"),
     (Features, "_combine_sparse_features"),
     (RasaModel, "_rasa_predict"),
     (DIETClassifier, "_predict"),
