@@ -26,7 +26,8 @@ runs just these; ``make bench`` adds them to the report):
   messages meet the stream at random moments: a back-to-back bystander keeps
   the server busy itself and meets few of the arrivals. The bystander's p95 in
   both rows, and alone at the same pace, is the "unchanged while long messages
-  arrive" figure.
+  arrive" figure; one more row has long messages at ``RARE_RATE`` (one a
+  second), nearer to how often members write that much.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ BYSTANDER_SCRIPT = [
 # the open-loop rows: messages a second from the stream, the paced bystander's
 # pause between an answer and its next message (seconds, uniform), its messages
 STEADY_RATE = 4.0
+# nearer to life: a message at the limit is rare; one a second over all members is already many
+RARE_RATE = 1.0
 PACED_GAP_S = (0.05, 0.25)
 PACED_MESSAGES = 100
 # at most this many stream messages unanswered at once (more are not sent, and counted)
@@ -207,14 +210,14 @@ async def _steady(
 
 async def _paced_bystander_during(
     session: aiohttp.ClientSession, url: str, headers: Dict[str, str], chars: Optional[int], seed: int,
-    max_seconds: float,
+    max_seconds: float, rate: float = STEADY_RATE,
 ) -> tuple[List[float], Optional[Dict[str, Any]]]:
-    """The paced bystander alone (``chars`` None) or while a steady stream of ``chars`` characters arrives."""
+    """The paced bystander alone (``chars`` None) or while ``rate`` messages of ``chars`` characters a second arrive."""
     deadline = time.monotonic() + max_seconds
     if chars is None:
         return await _paced_bystander(session, url, headers, PACED_MESSAGES, seed, deadline), None
     stop = asyncio.Event()
-    stream = asyncio.ensure_future(_steady(url, headers, chars, STEADY_RATE, stop, deadline))
+    stream = asyncio.ensure_future(_steady(url, headers, chars, rate, stop, deadline))
     await asyncio.sleep(0.5)  # the stream is under way
     try:
         during = await _paced_bystander(session, url, headers, PACED_MESSAGES, seed, deadline)
@@ -255,6 +258,9 @@ async def measure(rasa_url: str, headers: Dict[str, str], repeats: int = 20, bys
         paced_alone, _ = await _paced_bystander_during(session, url, headers, None, 13, max_seconds)
         paced_short, steady_short = await _paced_bystander_during(session, url, headers, 20, 13, max_seconds)
         paced_at, steady_at = await _paced_bystander_during(session, url, headers, 2000, 13, max_seconds)
+        paced_rare, steady_rare = await _paced_bystander_during(
+            session, url, headers, 2000, 13, max_seconds, rate=RARE_RATE
+        )
     steady = {"rate_per_s": STEADY_RATE, "paced_gap_s": list(PACED_GAP_S)}
     return {
         "long_2000": {**_figures(long_ms), "statuses": sorted(set(answers)),
@@ -274,6 +280,8 @@ async def measure(rasa_url: str, headers: Dict[str, str], repeats: int = 20, bys
         "steady_short": _steady_figures(steady_short),
         "paced_bystander_during_steady_2000": {**_figures(paced_at), **steady},
         "steady_2000": _steady_figures(steady_at),
+        "paced_bystander_during_rare_2000": {**_figures(paced_rare), "rate_per_s": RARE_RATE},
+        "rare_2000": _steady_figures(steady_rare),
     }
 
 
@@ -307,6 +315,9 @@ def report_rows(result: Dict[str, Any]) -> List[str]:
         (f"paced bystander, while {rate:g} 2,000-character messages a second arrive (open loop, "
          "each from a new sender)", result.get("paced_bystander_during_steady_2000")),
         ("  meanwhile: 2,000 characters, read", steady_at.get("2000")),
+        (f"paced bystander, while {RARE_RATE:g} 2,000-character message a second arrives (open loop)",
+         result.get("paced_bystander_during_rare_2000")),
+        ("  meanwhile: 2,000 characters, read", (result.get("rare_2000") or {}).get("2000")),
     ]
     lines = [
         "Long messages (our bot; `python -m bench --only-long-messages`):",
