@@ -35,6 +35,7 @@ import datetime as dt
 import json
 import os
 import platform
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -254,7 +255,7 @@ def our_server(model: Path, workdir: Path) -> Iterator[tuple[str, int, dict[str,
         "KOSMO_PORTAL_DB_URL": f"sqlite:///{workdir / 'portal.db'}",
         "KOSMO_PORTAL_SERVICE_TOKEN": "bench-service-token",
         "KOSMO_PORTAL_ADMIN_TOKEN": "bench-admin-token",
-        "RASA_AUTH_TOKEN": "bench-token",
+        "RASA_AUTH_TOKEN": secrets.token_hex(16),  # bot.serve wants 16+ random characters
         **credentials_env(),
     }
     stack = Stack(model=model, rasa_port=free_port(), actions_port=free_port(),

@@ -7,10 +7,12 @@
 - **A shared secret.** Every call except ``GET /health`` must carry
   ``Authorization: Bearer $KOSMO_ACTION_SERVER_TOKEN``; the Rasa server sends it
   (``headers:`` of ``action_endpoint`` in ``endpoints.yml``). The header is
-  compared in constant time (:func:`hmac.compare_digest`) by a request
-  middleware, before the body is parsed: a forged tracker opens no ticket and
-  queues no handoff. The secret comes from the environment only, and the
-  server refuses to start without a real one.
+  compared in constant time (:func:`hmac.compare_digest`) as soon as the
+  route is known, before Sanic reads any of the body (a refused caller's
+  connection is closed, its body unread): a forged tracker opens no ticket,
+  queues no handoff and costs no buffer. The secret comes from the environment
+  only (there is no option for it), and the server refuses to start without a
+  real one.
 - **Loopback by default.** rasa_sdk listens on every interface; this server
   binds ``127.0.0.1`` unless ``--host`` or ``$KOSMO_ACTIONS_HOST`` names another
   interface (e.g. when Rasa and the actions run in separate containers).
@@ -29,11 +31,11 @@ import logging
 import os
 import sys
 import types
-from typing import Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from rasa_sdk.constants import DEFAULT_SERVER_PORT
 from sanic import Sanic, response
-from sanic.exceptions import SanicException
+from sanic.exceptions import Forbidden, SanicException, Unauthorized
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -82,29 +84,33 @@ def bearer_matches(header: Optional[str], token: str) -> bool:
 
 
 def require_token(app: Sanic, token: str) -> None:
-    """Refuse every request but ``/health`` that lacks ``Authorization: Bearer <token>``.
+    """Refuse every request but ``GET /health`` that lacks ``Authorization: Bearer <token>``.
 
-    A request middleware: it runs before the route handler reads ``request.json``.
-    Missing header: 401; a wrong one: 403. Neither says more.
+    Checked on Sanic's ``http.routing.after`` signal: Sanic preloads a request's
+    body after that signal and before request middleware (``Sanic.handle_request``),
+    so a middleware would only see a caller after buffering up to
+    :data:`MAX_BODY_BYTES` of whatever it sent. A refused request is answered at
+    once and its connection closed without reading the body. Missing header: 401;
+    a wrong one: 403. Neither says more.
     """
     if not token:
         raise ActionServerConfigError("empty action server token")
 
-    @app.middleware("request")
-    async def check_token(request: Request) -> Optional[HTTPResponse]:
+    async def check_token(request: Request, **_context: Any) -> None:
         if request.path in OPEN_PATHS and request.method in ("GET", "HEAD"):
-            return None
+            return
         header = request.headers.get("authorization")
+        if header is not None and bearer_matches(header, token):
+            return
+        # no body is read: a limit of 0 makes Sanic close the connection instead of draining it
+        if request.stream is not None:
+            request.stream.request_max_size = 0
         if header is None:
-            return response.json(
-                {"error": "authentication required"},
-                status=401,
-                headers={"WWW-Authenticate": 'Bearer realm="kosmo-actions"'},
-            )
-        if not bearer_matches(header, token):
-            logger.warning("action server: refused a call with a wrong token from %s", request.ip)
-            return response.json({"error": "forbidden"}, status=403)
-        return None
+            raise Unauthorized("authentication required", scheme="Bearer", realm="kosmo-actions")
+        logger.warning("action server: refused a call with a wrong token from %s", request.ip)
+        raise Forbidden("forbidden")
+
+    app.signal("http.routing.after")(check_token)
 
 
 def create_app(
@@ -122,7 +128,11 @@ def create_app(
     @app.exception(SanicException)
     async def http_error(_request: Request, exception: SanicException) -> HTTPResponse:
         # rasa_sdk's catch-all handler would make a 413/404/405 a 500 echoing the body
-        return response.json({"error": str(exception)}, status=exception.status_code)
+        return response.json(
+            {"error": str(exception)},
+            status=exception.status_code,
+            headers=getattr(exception, "headers", None),  # WWW-Authenticate of a 401
+        )
 
     return app
 

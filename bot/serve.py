@@ -25,12 +25,16 @@ For ``run`` it also makes three security settings:
 
 - **The HTTP API token stays off every command line.** It comes from
   ``$RASA_AUTH_TOKEN`` and is handed to Rasa inside this process (``sys.argv``
-  here is not ``/proc/<pid>/cmdline``, which ``ps`` shows to every user);
-  ``--auth-token`` on the command line is refused, and so is ``--enable-api``
-  without a token.
+  here is not ``/proc/<pid>/cmdline``, which ``ps`` shows to every user). It
+  must be 16+ characters and no placeholder. A token on the command line is
+  refused, and so is ``--enable-api`` without a token: the arguments are judged
+  by what Rasa's own parser makes of them, so ``-tX``, ``--auth-tok=X`` or
+  ``--enable`` cannot slip past. ``run actions`` (an action server without the
+  shared secret) is refused: use ``python -m bot.action_server``.
 - **CORS for named origins only**: ``$KOSMO_CORS_ORIGINS`` (the portal sites
   that embed the widget, separated by spaces or commas) become Rasa's
-  ``--cors``; without it no origin is allowed, and ``*`` is refused. The
+  ``--cors``; without it no origin is allowed, and ``*`` is refused (in a
+  ``--cors`` given on the command line too, however abbreviated). The
   agents' console sends no CORS headers at all (``bot.channels.agent_console``).
 - **Private files**: umask 077, so the tracker database and anything else the
   server creates is readable by its user only.
@@ -40,6 +44,9 @@ Everything else is Rasa's: the arguments are those of ``rasa`` itself.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import os
 import re
 import sys
@@ -50,6 +57,7 @@ JAX_ENV = "KOSMO_SERVER_JAX"
 AUTH_TOKEN_ENV = "RASA_AUTH_TOKEN"
 CORS_ENV = "KOSMO_CORS_ORIGINS"
 PLACEHOLDER_TOKENS = frozenset({"change-me", "changeme"})
+MIN_TOKEN_LENGTH = 16  # as the action server's secret (bot.action_server)
 # scheme://host[:port], nothing else: an origin as browsers send it
 # (sanic-cors compares such a string exactly; one with "*", "?", "]" or "\\" it treats as a regex)
 ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
@@ -77,47 +85,90 @@ def prepare_process(
     return done
 
 
-def cors_origins(value: str) -> list[str]:
+def cors_origins(value: str, source: str = CORS_ENV) -> list[str]:
     """The origins of ``$KOSMO_CORS_ORIGINS`` (spaces or commas between them)."""
     origins = [o.rstrip("/") for o in re.split(r"[\s,]+", value.strip()) if o]
     for origin in origins:
         if origin == "*" or not ORIGIN.fullmatch(origin):
             raise ServeConfigError(
-                f"{CORS_ENV}: {origin!r} is not an origin; name each site as "
+                f"{source}: {origin!r} is not an origin; name each site as "
                 "scheme://host[:port], e.g. https://www.kosekenpo.portal.kosmo-web.jp ('*' is not allowed)"
             )
     return origins
 
 
-def _has_token_option(args: Sequence[str]) -> bool:
-    """``-t X``, ``-tX``, ``--auth-token X`` or ``--auth-token=X`` (argparse takes all four)."""
-    return any(a == "--auth-token" or a.startswith(("--auth-token=", "-t")) for a in args)
+def _rasa_arguments(args: Sequence[str]) -> tuple[list[str], Optional[argparse.Namespace]]:
+    """``args`` as Rasa will see them, and what Rasa's own parser makes of them.
+
+    The same parser as ``rasa``'s (``rasa.__main__.create_argument_parser``), so
+    abbreviations (``--auth-tok``, ``--cor``, ``--enable``), ``--x=y`` and short
+    forms (``-tX``) mean here what they will mean to Rasa. A trailing model path
+    becomes ``--model PATH`` first, as ``rasa`` does it
+    (``parse_last_positional_argument_as_model_path``), so that options appended
+    after it cannot hide it. No namespace when the arguments do not parse: then
+    ``rasa`` itself stops with the reason, before it starts anything. Imports
+    Rasa's CLI (and NumPy): call after :func:`prepare_process`.
+    """
+    from rasa.__main__ import create_argument_parser
+    from rasa.cli.utils import parse_last_positional_argument_as_model_path
+
+    saved = sys.argv
+    sys.argv = ["rasa", *args]
+    try:
+        parse_last_positional_argument_as_model_path()
+        fixed = sys.argv[1:]
+    finally:
+        sys.argv = saved
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            namespace, _unknown = create_argument_parser().parse_known_args(fixed)
+    except SystemExit as e:
+        if not e.code:  # --help
+            raise
+        return fixed, None  # Rasa's parser will refuse the same arguments, and say why
+    return fixed, namespace
+
+
+def _is_run(namespace: argparse.Namespace, name: str) -> bool:
+    func = getattr(namespace, "func", None)
+    return getattr(func, "__module__", None) == "rasa.cli.run" and getattr(func, "__name__", None) == name
 
 
 def server_args(args: Sequence[str], environ: Optional[Mapping[str, str]] = None) -> list[str]:
     """``rasa run`` arguments with the API token and the CORS origins from the environment.
 
-    Other commands than ``run`` are passed through unchanged.
+    The arguments are judged by what Rasa's own parser makes of them. A token on
+    the command line is refused for every command; ``rasa run actions`` (an action
+    server with no secret) is refused; other commands than ``run`` are passed
+    through unchanged.
     """
     env = os.environ if environ is None else environ
-    out = list(args)
-    if not out or out[0] != "run":
-        return out
-    if _has_token_option(out):
+    fixed, parsed = _rasa_arguments(args)
+    if parsed is None:
+        return list(args)
+    if getattr(parsed, "auth_token", None) is not None:
         raise ServeConfigError(
             f"--auth-token on the command line is visible to every user (ps); set {AUTH_TOKEN_ENV} instead"
         )
+    if _is_run(parsed, "run_actions"):
+        raise ServeConfigError(
+            "`rasa run actions` serves the actions without the shared secret; use `python -m bot.action_server`"
+        )
+    if not _is_run(parsed, "run"):
+        return list(args)
+    out = list(fixed)
     token = (env.get(AUTH_TOKEN_ENV) or "").strip()
-    if token.lower() in PLACEHOLDER_TOKENS:
-        raise ServeConfigError(f"{AUTH_TOKEN_ENV} is a placeholder: put a random value in .env (`make env`)")
+    if token.lower() in PLACEHOLDER_TOKENS or (token and len(token) < MIN_TOKEN_LENGTH):
+        raise ServeConfigError(
+            f"{AUTH_TOKEN_ENV} must be a random string of {MIN_TOKEN_LENGTH}+ characters, "
+            "not a placeholder: put one in .env (`make env`)"
+        )
     if token:
         out.append(f"--auth-token={token}")  # "=": a token may begin with "-"
-    elif "--enable-api" in out:
+    elif parsed.enable_api:
         raise ServeConfigError(f"--enable-api needs {AUTH_TOKEN_ENV}: the HTTP API would be open to anyone")
-    if "--cors" in out:
-        given = out[out.index("--cors") + 1 :]
-        given = given[: next((i for i, a in enumerate(given) if a.startswith("-")), len(given))]
-        cors_origins(" ".join(given))  # refuses "*" and non-origins
+    if parsed.cors is not None:
+        cors_origins(" ".join(parsed.cors), "--cors")  # refuses "*" and non-origins
     else:
         origins = cors_origins(env.get(CORS_ENV) or "")
         if origins:
@@ -127,16 +178,16 @@ def server_args(args: Sequence[str], environ: Optional[Mapping[str, str]] = None
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Rasa's command line (``rasa`` with ``argv``), in a prepared process."""
-    prepare_process()
+    prepare_process()  # before server_args: Rasa's parser imports NumPy
     os.umask(PRIVATE_UMASK)
+    from bot.masking import install_log_masking  # birth dates, codes ... masked in every log record
+
+    install_log_masking()
     try:
         args = server_args(sys.argv[1:] if argv is None else argv)
     except ServeConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    from bot.masking import install_log_masking  # birth dates, codes ... masked in every log record
-
-    install_log_masking()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *args]  # this process's memory only: /proc/<pid>/cmdline keeps the exec'd argv

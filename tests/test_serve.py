@@ -93,7 +93,7 @@ def test_the_api_token_comes_from_the_environment_not_the_command_line():
     args = server_args(["run", "--enable-api", "--model", "m.tar.gz"], {AUTH_TOKEN_ENV: TOKEN})
     assert args == ["run", "--enable-api", "--model", "m.tar.gz", f"--auth-token={TOKEN}"]
     # a token that begins with "-" still reaches Rasa as the option's value
-    assert server_args(["run"], {AUTH_TOKEN_ENV: "-abc-0123456789"})[-1] == "--auth-token=-abc-0123456789"
+    assert server_args(["run"], {AUTH_TOKEN_ENV: "-abc-0123456789x"})[-1] == "--auth-token=-abc-0123456789x"
 
 
 @pytest.mark.parametrize(
@@ -104,12 +104,67 @@ def test_a_token_on_the_command_line_is_refused(flag):
         server_args(["run", *flag], {AUTH_TOKEN_ENV: TOKEN})
 
 
-@pytest.mark.parametrize("token", ["", "change-me"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", f"--auth-tok={TOKEN}", "--enable"],  # abbreviations Rasa's parser accepts
+        ["run", "--auth", TOKEN],
+        ["run", "--enable-api", "-p", "5005", f"-t{TOKEN}"],
+        ["--version", "run", "-t", TOKEN],  # an option before the command
+    ],
+)
+def test_a_token_in_any_spelling_rasa_accepts_is_refused(argv):
+    with pytest.raises(ServeConfigError, match=AUTH_TOKEN_ENV):
+        server_args(argv, {AUTH_TOKEN_ENV: TOKEN})
+
+
+def test_an_abbreviated_enable_api_needs_the_token_too():
+    for flag in ("--enable", "--enable-a"):
+        with pytest.raises(ServeConfigError, match="--enable-api needs"):
+            server_args(["run", flag], {})
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["run", "--cor", "*"], ["run", "--cors=*"], ["run", "--cor", "https://a.example", "*", "--port", "5005"]],
+)
+def test_a_wildcard_in_an_abbreviated_cors_is_refused(argv):
+    with pytest.raises(ServeConfigError, match=r"--cors: '\*' is not an origin"):
+        server_args(argv, {AUTH_TOKEN_ENV: TOKEN})
+
+
+def test_a_trailing_model_path_stays_the_model(tmp_path):
+    model = tmp_path / "m.tar.gz"
+    model.write_bytes(b"")
+    args = server_args(["run", "--port", "5005", str(model)], {AUTH_TOKEN_ENV: TOKEN})
+    assert args == ["run", "--port", "5005", "--model", str(model), f"--auth-token={TOKEN}"]
+
+
+def test_rasa_run_actions_is_refused():
+    with pytest.raises(ServeConfigError, match="bot.action_server"):
+        server_args(["run", "actions"], {AUTH_TOKEN_ENV: TOKEN})
+
+
+def test_the_real_command_refuses_an_abbreviated_token_and_starts_nothing():
+    """``python -m bot.serve run --auth-tok=...``: exit 2, the reason, no server."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.serve", "run", f"--auth-tok={TOKEN}", "--enable", "--port", "1"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", AUTH_TOKEN_ENV: TOKEN},
+    )
+    assert out.returncode == 2, out.stderr
+    assert AUTH_TOKEN_ENV in out.stderr and "visible to every user" in out.stderr
+
+
+@pytest.mark.parametrize("token", ["", "change-me", "short-token-012"])
 def test_the_api_is_not_opened_without_a_real_token(token):
     with pytest.raises(ServeConfigError, match=AUTH_TOKEN_ENV):
         server_args(["run", "--enable-api"], {AUTH_TOKEN_ENV: token})
     if not token:  # without the API, no token is needed
         assert server_args(["run"], {}) == ["run"]
+    else:  # a weak token is refused even without --enable-api (Rasa's channels take it too)
+        with pytest.raises(ServeConfigError, match="16"):
+            server_args(["run"], {AUTH_TOKEN_ENV: token})
 
 
 def test_cors_origins_come_from_the_environment():
@@ -146,3 +201,14 @@ def test_the_stack_hands_secrets_through_the_environment(tmp_path):
     assert list(services["actions"].argv[1:3]) == ["-m", "bot.action_server"]
     assert "*" not in services["rasa"].argv
     assert stack.base_env()[CORS_ENV].split() == [stack.web_url, "http://localhost:5"]
+
+
+def test_arguments_rasa_cannot_parse_are_left_for_rasa_to_refuse():
+    """``--co`` could be --cors or --connector: Rasa stops with that reason, and nothing starts."""
+    assert server_args(["run", "--co", "*"], {AUTH_TOKEN_ENV: TOKEN}) == ["run", "--co", "*"]
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.serve", "run", "--co", "*", "--port", "1"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", AUTH_TOKEN_ENV: TOKEN},
+    )
+    assert out.returncode == 2 and "ambiguous option: --co" in out.stderr, out.stderr

@@ -284,6 +284,77 @@ def test_the_secret_comes_from_the_environment_only():
 
 
 @pytest.mark.parametrize(
+    ("env_token", "option"),
+    [
+        (None, ["--token", "s3cret-s3cret-s3cret"]),
+        (None, ["--token=s3cret-s3cret-s3cret"]),
+        ("s3cret-s3cret-s3cret", ["--auth-token", "s3cret-s3cret-s3cret"]),
+        ("s3cret-s3cret-s3cret", ["-t", "s3cret-s3cret-s3cret"]),
+    ],
+)
+def test_there_is_no_command_line_option_for_the_secret(env_token: str | None, option: list[str]):
+    """The real command refuses a secret on its command line (usage error) and serves nothing."""
+    port = free_port()
+    env = server_env(**({TOKEN_ENV: env_token} if env_token else {}))
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.action_server", "--port", str(port), *option],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 2
+    assert "unrecognized arguments" in out.stderr or "ambiguous option" in out.stderr, out.stderr
+    assert "Action server on" not in out.stderr + out.stdout
+    assert not port_open(port)
+
+
+def raw_head(port: int, headers: dict[str, str], declared: int) -> tuple[int | None, bool]:
+    """Send only the head of a POST /webhook declaring ``declared`` body bytes; read the answer.
+
+    Returns the status (None if no answer came within 10 s, i.e. the server waited for
+    the body) and whether the server then closed the connection (rather than wait for
+    the body).
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        head = ["POST /webhook HTTP/1.1", f"Host: 127.0.0.1:{port}", "Content-Type: application/json",
+                f"Content-Length: {declared}", *(f"{k}: {v}" for k, v in headers.items())]
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except TimeoutError:
+            return None, False
+        status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.") else None
+        sock.settimeout(5)
+        try:
+            while chunk := sock.recv(4096):
+                pass
+            closed = True
+        except TimeoutError:
+            closed = False
+        except ConnectionError:
+            closed = True
+        return status, closed
+
+
+@pytest.mark.parametrize(("case", "status"), [(0, 401), (2, 403)])
+def test_a_caller_without_the_secret_is_refused_before_its_body_is_read(
+    actions_server: RunningActions, case: int, status: int
+):
+    """A declared 8 MiB body (within the bound) and no body sent: the refusal comes at once.
+
+    Were the token checked after Sanic preloads the body, the server would wait for
+    (and buffer) all of it before answering; here it answers and closes the connection.
+    """
+    headers, _ = bad_headers(actions_server.token)[case]
+    assert raw_head(actions_server.port, headers, MAX_BODY_BYTES) == (status, True)
+    # the server is still fine for the Rasa server
+    assert get(f"{actions_server.url}/actions", {"Authorization": f"Bearer {actions_server.token}"}) == 200
+
+
+@pytest.mark.parametrize(
     ("header", "ok"),
     [
         ("Bearer s3cret-s3cret-s3cret", True),
