@@ -41,7 +41,7 @@ import re
 import secrets
 from typing import Any, Mapping, Optional
 
-from bot.client_address import ClientAddresses
+from bot.client_address import ClientAddresses, ProxyWarning
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,11 @@ class Origins:
             raise ValueError(f"origin kind must be 1-16 lower-case letters, got {kind!r}")
         self.kind = kind
         self._key = secret.encode("utf-8") if secret else secrets.token_bytes(32)
-        self._warned = False
+        self._proxy_warning = ProxyWarning(
+            logger, f"{kind} clients",
+            "every member shares one origin and one set of the portal's per-origin limits",
+            forwarded_only=False,
+        )
 
     def of(self, who: str) -> str:
         """The origin of ``who`` (a client key such as ``192.0.2.7``, or a LINE user id)."""
@@ -78,13 +82,5 @@ class Origins:
         self, addresses: ClientAddresses, peer: Optional[str], headers: Mapping[str, Any]
     ) -> str:
         """The origin of a request from ``peer`` (its client, :class:`ClientAddresses`)."""
-        client = addresses.client_of(peer, headers)
-        if addresses.header is None and not self._warned and addresses.trusted(client):
-            self._warned = True
-            logger.warning(
-                "%s clients are seen as %s, a proxy address: behind a reverse proxy set "
-                "KOSMO_CLIENT_IP_HEADER, or every member shares one origin and one set of "
-                "the portal's per-origin limits (ignore this on a machine without a proxy)",
-                self.kind, client,
-            )
-        return self.of(client)
+        self._proxy_warning.check(addresses, peer, headers)
+        return self.of(addresses.client_of(peer, headers))

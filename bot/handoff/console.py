@@ -31,6 +31,9 @@ Security, because the console reads what members typed and speaks for the societ
   out (``bot.handoff.login_throttle``: 10 failures from one client within 15 minutes
   refuse that client, 5 for one login refuse that login from that client, 20 for one
   login from everywhere let only clients it used before try it), all for 15 minutes;
+  behind a reverse proxy ``KOSMO_CLIENT_IP_HEADER`` must be set (otherwise every
+  login comes from the proxy): the first login from a trusted proxy's address that
+  carries a forwarding header while it is unset logs a warning;
 - pages send a strict Content-Security-Policy (scripts only from ``/static``), and all
   member text is escaped on the server and set with ``textContent`` in the browser.
 
@@ -56,7 +59,7 @@ from sanic.response import HTTPResponse, redirect
 from sanic.response import html as html_response
 from sanic.response import json as json_response
 
-from bot.client_address import ClientAddresses
+from bot.client_address import ClientAddresses, ProxyWarning
 from bot.handoff.display import (
     AUTHOR_LABELS,
     CHANNEL_LABELS,
@@ -77,6 +80,7 @@ from bot.handoff.store import (
     HandoffNotFound,
     HandoffStore,
     NotAssigned,
+    normalise_login,
 )
 
 logger = logging.getLogger(__name__)
@@ -139,6 +143,12 @@ class Console:
         self.secure_cookies = secure_cookies
         self.client_addresses = client_addresses
         self.throttle = throttle
+        self.proxy_warning = ProxyWarning(
+            logger, "console login clients",
+            "every agent's failed logins count against the proxy, and 10 wrong passwords "
+            "from anyone refuse all logins for 15 minutes",
+            forwarded_only=True,
+        )
         self.prefix = prefix
         self.home = prefix + "/"
         self.login_url = prefix + "/login"
@@ -300,7 +310,9 @@ class Console:
 
     async def post_login(self, request: Request) -> HTTPResponse:
         form = request.form or {}
-        login = (form.get("login") or "").strip()[:64]
+        # as the store looks it up and the throttle counts it (a longer login than any
+        # agent's stays one that names no agent)
+        login = normalise_login(form.get("login") or "")
         password = form.get("password") or ""
         if self.foreign_origin(request) or not self.tokens_match(
             form.get("csrf"), request.cookies.get(LOGIN_CSRF_COOKIE)
@@ -308,6 +320,7 @@ class Console:
             return self.login_page(
                 "画面の有効期限が切れました。もう一度ログインしてください。", login, status=403
             )
+        self.proxy_warning.check(self.client_addresses, request.ip, request.headers)
         client = self.client_addresses.client_of(request.ip, request.headers)
         attempt = await self.store.run(self.throttle.begin, login, client)
         if isinstance(attempt, Refusal):

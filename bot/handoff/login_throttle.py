@@ -49,7 +49,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from bot.handoff.models import login_counters_table
-from bot.handoff.store import WRITE_OPTION, utc_now
+from bot.handoff.store import WRITE_OPTION, normalise_login, utc_now
 
 T = TypeVar("T")
 
@@ -61,8 +61,6 @@ SCOPE_LOGIN = "login"
 REFUSED_CLIENT = "client"  # this client failed too often
 REFUSED_LOGIN = "login"  # this login failed too often from this client
 REFUSED_GUARD = "guard"  # this login is guarded and this client is not one it used
-
-_MAX_LOGIN = 64
 
 
 # -- the counters ------------------------------------------------------------------------
@@ -130,11 +128,6 @@ class Refusal:
             "ログインに続けて失敗したため、このIDはこの接続元からしばらくログインできません。"
             f"{minutes}後にもう一度お試しください。"
         )
-
-
-def normalise_login(login: str) -> str:
-    """The login as the store looks it up (``HandoffStore.authenticate``), cut to 64."""
-    return (login.strip().lower() if isinstance(login, str) else "")[:_MAX_LOGIN]
 
 
 def _pair(login: str, client: str) -> str:

@@ -141,8 +141,17 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _normalise_login(login: str) -> str:
-    return login.strip().lower() if isinstance(login, str) else ""
+MAX_LOGIN_LENGTH = 64  # agents.login; _LOGIN_RE allows no longer one
+
+
+def normalise_login(login: str) -> str:
+    """A login as agents are created and looked up, and as failed logins are counted
+    (``bot.handoff.login_throttle``): trimmed, lower case, ``""`` for a non-string.
+
+    A login longer than any agent's is cut to one character more (65), so it still
+    names no agent (and is refused at creation) while its counter keys stay bounded.
+    """
+    return (login.strip().lower() if isinstance(login, str) else "")[: MAX_LOGIN_LENGTH + 1]
 
 
 def _agent(row: Row) -> Agent:
@@ -590,7 +599,7 @@ class HandoffStore:
         """A new active agent; the password is stored only as a scrypt hash."""
         if self.known_societies is not None and society not in self.known_societies:
             raise UnknownSociety(society)
-        login = _normalise_login(login)
+        login = normalise_login(login)
         if not _LOGIN_RE.match(login):
             raise InvalidValue("login: 2-64 of a-z 0-9 . _ -, starting with a letter or digit")
         display_name = (display_name or "").strip()
@@ -632,7 +641,7 @@ class HandoffStore:
         return self._read(work)
 
     def agent_by_login(self, login: str) -> Optional[Agent]:
-        login = _normalise_login(login)
+        login = normalise_login(login)
         row = self._read(
             lambda conn: conn.execute(
                 select(agents_table).where(agents_table.c.login == login)
@@ -652,7 +661,7 @@ class HandoffStore:
         Unknown and inactive logins spend the same hashing time as a real check,
         so timing does not tell which logins exist.
         """
-        login = _normalise_login(login)
+        login = normalise_login(login)
         row = self._read(
             lambda conn: conn.execute(
                 select(agents_table).where(agents_table.c.login == login)
@@ -668,7 +677,7 @@ class HandoffStore:
         """A new password; the agent's console sessions end."""
         self._check_password(password)
         password_hash = hash_password(password, self.password_params)
-        login = _normalise_login(login)
+        login = normalise_login(login)
 
         def work(conn: Connection) -> None:
             agent_id = conn.execute(
@@ -687,7 +696,7 @@ class HandoffStore:
 
     def deactivate(self, login: str) -> Agent:
         """The agent can no longer log in; open console sessions end now."""
-        login = _normalise_login(login)
+        login = normalise_login(login)
 
         def work(conn: Connection) -> Agent:
             agent_id = conn.execute(

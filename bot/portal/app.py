@@ -157,17 +157,12 @@ def _validation_error(e: ValidationError) -> ApiError:
 
 
 def _client_ip(request: Request, settings: PortalSettings) -> str:
-    """The caller's address: the peer, or behind a trusted reverse proxy the entry it added.
-
-    ``X-Forwarded-For`` grows to the right and a client may send one of its own, so
-    only the last entry (written by our proxy) is used, never the first.
-    """
-    if settings.trust_forwarded_for:
-        forwarded = request.headers.get("X-Forwarded-For", "")[-1024:]
-        last = forwarded.rsplit(",", 1)[-1].strip()
-        if last:
-            return last[:64]
-    return (request.ip or "unknown")[:64]
+    """The caller's address (:class:`bot.client_address.ClientAddresses`): the peer, or,
+    with ``KOSMO_PORTAL_TRUST_FORWARDED_FOR`` on a request from one of
+    ``KOSMO_PORTAL_TRUSTED_PROXIES``, the nearest ``X-Forwarded-For`` entry that is not
+    a trusted proxy, read from the right across all its lines (a client may send a line
+    and entries of its own, a proxy appends). An IPv6 caller counts as its /64."""
+    return settings.client_addresses.client_of(request.ip, request.headers)
 
 
 def _check_bearer(request: Request, expected: str | None, realm: str) -> None:

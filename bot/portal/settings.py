@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
+from bot.client_address import ClientAddresses, IPNetwork, parse_trusted_proxies
 from bot.tenants import PROJECT_ROOT
 
 DEV_SERVICE_TOKEN = "dev-service-token"  # only ever used with --dev / KOSMO_PORTAL_DEV=1
@@ -118,10 +119,20 @@ class PortalSettings:
     rate_rules: Mapping[tuple[str, str], RateRule] = field(
         default_factory=lambda: dict(DEFAULT_RATE_RULES)
     )
+    # KOSMO_PORTAL_TRUST_FORWARDED_FOR: behind a reverse proxy, the caller is read from
+    # X-Forwarded-For, but only on requests from trusted_proxies (KOSMO_PORTAL_TRUSTED_PROXIES,
+    # default loopback), from the right, proxies skipped (bot.client_address).
     trust_forwarded_for: bool = False
+    trusted_proxies: tuple[IPNetwork, ...] = ClientAddresses().trusted_proxies
     # Key of the X-Kosmo-Member signature (KOSMO_MEMBER_ID_KEY); None: derived
     # from the service token (bot.portal_client.member.derive_key).
     member_id_key: str | None = field(default=None, repr=False)
+
+    @property
+    def client_addresses(self) -> ClientAddresses:
+        """How the portal tells callers apart (per-client limits, the audit log)."""
+        header = "x-forwarded-for" if self.trust_forwarded_for else None
+        return ClientAddresses(header=header, trusted_proxies=self.trusted_proxies)
 
     def with_overrides(self, **changes: object) -> "PortalSettings":
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -157,6 +168,16 @@ def _int(env: Mapping[str, str], key: str, default: int, minimum: int = 0) -> in
     if value < minimum:
         raise SettingsError(f"{key} must be at least {minimum}, got {value}")
     return value
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[IPNetwork, ...]:
+    raw = env.get("KOSMO_PORTAL_TRUSTED_PROXIES") or ""
+    if not raw.strip():
+        return ClientAddresses().trusted_proxies
+    try:
+        return parse_trusted_proxies(raw, "KOSMO_PORTAL_TRUSTED_PROXIES")
+    except ValueError as e:
+        raise SettingsError(str(e)) from None
 
 
 def parse_rate_overrides(raw: str) -> dict[tuple[str, str], RateRule]:
@@ -251,5 +272,6 @@ def settings_from_env(
         password_hash_iterations=_int(env, "KOSMO_PORTAL_PBKDF2_ITERATIONS", 210_000, minimum=1000),
         rate_rules=rules,
         trust_forwarded_for=_bool(env, "KOSMO_PORTAL_TRUST_FORWARDED_FOR", False),
+        trusted_proxies=_trusted_proxies(env),
         member_id_key=member_id_key,
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from multidict import CIMultiDict
 
 from bot.client_address import ClientAddresses, client_key
 from bot.handoff.login_throttle import (
@@ -24,7 +25,7 @@ from bot.handoff.login_throttle import (
     LoginThrottle,
     Refusal,
 )
-from bot.handoff.store import HandoffStore
+from bot.handoff.store import HandoffStore, InvalidValue
 from tests.handoff.conftest import (
     PASSWORD,
     AgentClient,
@@ -241,6 +242,109 @@ async def test_behind_a_proxy_its_header_tells_clients_apart(
         await proxy.close()
 
 
+async def _post_through_proxy(
+    proxy: AgentClient, running: RunningConsole, login: str, password: str,
+    forwarded: list[str],
+) -> int:
+    """A login POST from the proxy (127.0.0.1) with one X-Forwarded-For line per entry of
+    ``forwarded``: a client may send a line of its own, and some proxies (HAProxy's
+    ``option forwardfor``, some load balancers) add theirs after it instead of appending."""
+    token = await proxy.login_form_token()
+    resp = await proxy.http.post(
+        running.at("/login"),
+        data={"login": login, "password": password, "csrf": token},
+        headers=CIMultiDict([("X-Forwarded-For", line) for line in forwarded]),
+        allow_redirects=False,
+    )
+    await resp.read()
+    return resp.status
+
+
+async def test_an_overlong_login_at_the_console_names_no_agent(
+    client_factory: Callable[..., AgentClient], store: HandoffStore
+) -> None:
+    """The console hands the store and the throttle the same login: one longer than any
+    agent's is not cut down to an agent's login, so it neither logs in as that agent nor
+    counts against that agent's login."""
+    longest = "a" * 64
+    store.create_agent("kose", longest, PASSWORD, "長い")
+    stranger = client_factory("127.0.0.31")
+    assert await statuses(stranger, longest + "x", PASSWORD, 6) == [401] * 5 + [429]
+    assert (await stranger.post_login(f" {longest.upper()} ", PASSWORD)).status == 303
+
+
+async def test_a_forwarded_for_line_the_client_sent_first_does_not_choose_its_address(
+    make_console: Callable[..., RunningConsole], agents: Agents
+) -> None:
+    """The client's own line comes first, the proxy's after it: every made-up first
+    line still counts against the address the proxy wrote."""
+    running = make_console(client_addresses=ClientAddresses(header="x-forwarded-for"))
+    proxy = AgentClient(running)
+    try:
+        stranger = "203.0.113.9"
+        answers = [
+            await _post_through_proxy(proxy, running, "sato", WRONG, [f"6.6.6.{n}", stranger])
+            for n in range(6)
+        ]
+        assert answers == [401] * 5 + [429]
+        assert await _post_through_proxy(proxy, running, "sato", PASSWORD, ["203.0.113.10"]) == 303
+    finally:
+        await proxy.close()
+
+
+async def test_behind_two_proxies_the_client_is_the_entry_before_the_inner_proxy(
+    make_console: Callable[..., RunningConsole], agents: Agents
+) -> None:
+    """An outer proxy appends the client, the inner one (10.0.0.2, trusted) appends the
+    outer proxy: the inner proxy's entry is skipped, so one stranger's failures do not
+    refuse the agent coming through the same two proxies."""
+    addresses = ClientAddresses.from_env(
+        {"KOSMO_CLIENT_IP_HEADER": "X-Forwarded-For", "KOSMO_TRUSTED_PROXIES": "127.0.0.1,10.0.0.0/8"}
+    )
+    running = make_console(client_addresses=addresses)
+    proxy = AgentClient(running)
+    try:
+        through = "10.0.0.2"
+        answers = [
+            await _post_through_proxy(proxy, running, "sato", WRONG, [f"6.6.6.{n}, 203.0.113.9, {through}"])
+            for n in range(6)
+        ]
+        assert answers == [401] * 5 + [429]
+        assert await _post_through_proxy(
+            proxy, running, "sato", PASSWORD, [f"203.0.113.10, {through}"]
+        ) == 303
+    finally:
+        await proxy.close()
+
+
+async def test_a_login_through_an_unconfigured_proxy_is_warned_about_once(
+    make_console: Callable[..., RunningConsole], agents: Agents, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without KOSMO_CLIENT_IP_HEADER every login behind a proxy is the proxy's, and 10
+    wrong passwords from anyone refuse everyone: a login from a trusted proxy's address
+    that carries a forwarding header says so in the log, once; one without does not."""
+    quiet = make_console()
+    direct = AgentClient(quiet)
+    running = make_console()
+    proxy = AgentClient(running)
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "bot.handoff.console"
+                and "KOSMO_CLIENT_IP_HEADER" in r.getMessage()]
+
+    try:
+        with caplog.at_level("WARNING", logger="bot.handoff.console"):
+            assert (await direct.post_login("sato", WRONG)).status == 401
+            assert warnings() == []
+            for forwarded in ("203.0.113.9", "203.0.113.10"):
+                assert await _post_through_proxy(proxy, running, "sato", WRONG, [forwarded]) == 401
+        assert len(warnings()) == 1
+        assert "127.0.0.1" in warnings()[0] and "x-forwarded-for" in warnings()[0]
+    finally:
+        await direct.close()
+        await proxy.close()
+
+
 async def test_without_a_trusted_proxy_the_header_is_ignored(
     make_console: Callable[..., RunningConsole], agents: Agents
 ) -> None:
@@ -300,6 +404,57 @@ def test_client_address_settings() -> None:
         ClientAddresses.from_env({"KOSMO_CLIENT_IP_HEADER": "X Forwarded: For"})
 
 
+@pytest.mark.parametrize(
+    "peer, forwarded, client",
+    [
+        # the last entry of the last line, whatever lines came before it
+        ("127.0.0.1", ["6.6.6.6", "203.0.113.9"], "203.0.113.9"),
+        ("127.0.0.1", ["6.6.6.6, 203.0.113.9"], "203.0.113.9"),
+        ("127.0.0.1", ["6.6.6.6", "198.51.100.1, 203.0.113.9"], "203.0.113.9"),
+        # trusted proxies in the header are skipped: the inner proxy's entry is not the client
+        ("127.0.0.1", ["203.0.113.9, 10.0.0.2"], "203.0.113.9"),
+        ("127.0.0.1", ["203.0.113.9", "10.0.0.2"], "203.0.113.9"),
+        ("127.0.0.1", ["203.0.113.9, ::ffff:10.0.0.2"], "203.0.113.9"),
+        # a peer the server sees as IPv4-mapped (listening on ::) is the proxy it maps to
+        ("::ffff:127.0.0.1", ["203.0.113.9"], "203.0.113.9"),
+        ("::ffff:192.0.2.99", ["203.0.113.9"], "192.0.2.99"),
+        ("127.0.0.1", ["::ffff:203.0.113.9"], "203.0.113.9"),
+        ("127.0.0.1", ["2001:db8:1:2::7"], "2001:db8:1:2::/64"),
+        # every entry a proxy: the leftmost; an unreadable one: the nearest proxy before it
+        ("127.0.0.1", ["10.0.0.3, 10.0.0.2"], "10.0.0.3"),
+        ("127.0.0.1", ["6.6.6.6, unknown, 10.0.0.2"], "10.0.0.2"),
+        ("127.0.0.1", ["garbage"], "127.0.0.1"),
+        ("127.0.0.1", [], "127.0.0.1"),
+        # not from a trusted proxy: the peer, whatever the header says
+        ("192.0.2.99", ["203.0.113.9"], "192.0.2.99"),
+    ],
+)
+def test_the_client_is_read_from_the_right_of_all_header_lines(
+    peer: str, forwarded: list[str], client: str
+) -> None:
+    addresses = ClientAddresses.from_env(
+        {"KOSMO_CLIENT_IP_HEADER": "X-Forwarded-For", "KOSMO_TRUSTED_PROXIES": "127.0.0.1/8,10.0.0.0/8"}
+    )
+    headers = CIMultiDict([("X-Forwarded-For", line) for line in forwarded])
+    assert addresses.client_of(peer, headers) == client
+
+
+def test_an_ipv4_mapped_peer_is_trusted_as_its_ipv4_address() -> None:
+    addresses = ClientAddresses.from_env({"KOSMO_TRUSTED_PROXIES": "127.0.0.1/8,10.0.0.0/8"})
+    assert addresses.trusted("::ffff:10.1.2.3") and addresses.trusted("::ffff:127.0.0.1")
+    assert not addresses.trusted("::ffff:192.0.2.1")
+
+
+def test_only_the_end_of_a_long_header_is_read() -> None:
+    """Bounded work: the last 1000 characters, without the entry the cut went through
+    (its tail ``::11:2:3:4`` would read as an address)."""
+    addresses = ClientAddresses(header="x-forwarded-for")
+    value = "2001:db8::11:2:3:4" + ",127.0.0.1" * 99
+    assert addresses.client_of("127.0.0.1", {"x-forwarded-for": value}) == "127.0.0.1"
+    many = ",".join(f"198.51.100.{n % 250}" for n in range(100_000)) + ",203.0.113.9"
+    assert addresses.client_of("127.0.0.1", {"x-forwarded-for": many}) == "203.0.113.9"
+
+
 # -- the counters in the database ----------------------------------------------------------
 
 
@@ -321,6 +476,37 @@ def test_counters_are_shared_through_the_database(
         assert isinstance(refusal, Refusal) and refusal.reason == REFUSED_LOGIN
     finally:
         other_store.dispose()
+
+
+def test_failures_are_counted_on_the_login_the_store_checks(
+    throttle: LoginThrottle, store: HandoffStore
+) -> None:
+    """One normalisation (``bot.handoff.store.normalise_login``) for the store and the
+    throttle: case and spaces do not make a new login, and a login longer than any
+    agent's (64 characters), which names no agent, never counts against one that does."""
+    import bot.handoff.login_throttle as login_throttle
+    import bot.handoff.store as handoff_store
+
+    assert login_throttle.normalise_login is handoff_store.normalise_login
+    longest = "a" * 64
+    store.create_agent("kose", longest, PASSWORD, "長い")
+    with pytest.raises(InvalidValue):
+        store.create_agent("kose", "b" * 65, PASSWORD, "長すぎる")
+    for variant in (longest.upper(), f"  {longest}  ", longest + "x", longest + "xyz" * 100):
+        assert store.authenticate(variant, PASSWORD) == (
+            None if len(variant.strip()) > 64 else store.agent_by_login(longest)
+        )
+    for n in range(5):  # overlong variants from one client: their own counter, not the agent's
+        assert isinstance(throttle.begin(longest + "x" * (n + 1), "192.0.2.7"), Attempt)
+    assert isinstance(throttle.begin(longest, "192.0.2.7"), Attempt)
+    for _ in range(3):
+        throttle.begin(f" {longest.upper()}", "192.0.2.8")
+    assert throttle.begin(longest + "y" * 200, "192.0.2.9") is not None
+    with throttle.engine.connect() as conn:
+        subjects = dict(conn.exec_driver_sql(
+            "select subject, failures from handoff_login_counters where scope = 'login'"
+        ).all())
+    assert subjects == {longest: 1 + 3, longest + "x": 5, longest + "y": 1}
 
 
 def test_a_row_inserted_meanwhile_is_counted_on(

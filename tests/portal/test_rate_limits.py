@@ -10,11 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from multidict import CIMultiDict
 
+from bot.client_address import parse_trusted_proxies
 from bot.portal import audit
 from bot.portal.settings import RateRule, SettingsError, parse_rate_overrides
 from bot.portal_client import member as member_ids
-from tests.portal.conftest import MEMBER_KEY, Api, RunningPortal, member_id, origin_id
+from tests.portal.conftest import (
+    MEMBER_KEY,
+    SERVICE_TOKEN,
+    Api,
+    RunningPortal,
+    member_headers,
+    member_id,
+    origin_id,
+)
 
 ENDPOINTS = {
     "otp_resend": ("/api/v1/otp/resend", lambda uid: {"tenant": "kose", "user_id": uid}),
@@ -224,3 +234,67 @@ async def test_behind_a_proxy_the_client_is_the_address_the_proxy_added(make_por
     statuses = [await resend(i, f"10.9.8.{i}, 203.0.113.7") for i in range(3)]
     assert statuses == [202, 202, 429]
     assert await resend(3, "203.0.113.7, 198.51.100.4") == 202
+
+
+async def _resend_forwarded(http, portal: RunningPortal, i: int, lines: list[str]) -> int:
+    """An OTP resend with one X-Forwarded-For line per entry of ``lines`` (Api.post takes
+    a dict, which cannot carry two lines of one header)."""
+    headers = CIMultiDict(member_headers(f"member-{i}"))
+    headers["Authorization"] = f"Bearer {SERVICE_TOKEN}"
+    for line in lines:
+        headers.add("X-Forwarded-For", line)
+    body = {"tenant": "kose", "user_id": f"member.{i:04d}"}
+    async with http.post(portal.url + "/api/v1/otp/resend", json=body, headers=headers) as resp:
+        await resp.read()
+        return resp.status
+
+
+async def test_a_forwarded_for_line_the_client_sent_first_does_not_choose_its_address(
+    make_portal, http
+) -> None:
+    """A client sends its own X-Forwarded-For line, a proxy adds its line after it (HAProxy's
+    ``option forwardfor``, some load balancers): the proxy's line counts, not the first one."""
+    portal = make_portal(
+        trust_forwarded_for=True, rate_rules={("otp_resend", "client"): RateRule(2, 60)}
+    )
+    statuses = [await _resend_forwarded(http, portal, i, [f"6.6.6.{i}", "203.0.113.7"])
+                for i in range(3)]
+    assert statuses == [202, 202, 429]
+    assert await _resend_forwarded(http, portal, 3, ["6.6.6.9", "198.51.100.4"]) == 202
+    clients = portal.db.run_sync(lambda s: [e.client for e in audit.recent(s, 10)])
+    assert set(clients) == {"203.0.113.7", "198.51.100.4"}
+
+
+async def test_forwarded_for_counts_only_from_a_trusted_proxy(make_portal, http) -> None:
+    """KOSMO_PORTAL_TRUSTED_PROXIES: a caller that is not one of them (here no proxy is
+    trusted, and the test connects from loopback) is its own address, whatever it sends;
+    with two proxies the inner one's entry is skipped."""
+    limits = {("otp_resend", "client"): RateRule(2, 60)}
+    direct = make_portal(trust_forwarded_for=True, trusted_proxies=(), rate_rules=limits)
+    statuses = [await _resend_forwarded(http, direct, i, [f"203.0.113.{i}"]) for i in range(3)]
+    assert statuses == [202, 202, 429]
+
+    two = make_portal(
+        trust_forwarded_for=True, rate_rules=limits,
+        trusted_proxies=parse_trusted_proxies("127.0.0.1,10.0.0.0/8"),
+    )
+    statuses = [await _resend_forwarded(http, two, i, [f"203.0.113.{i}, 10.0.0.2"])
+                for i in range(3)]
+    assert statuses == [202, 202, 202]
+
+
+def test_trusted_proxies_setting() -> None:
+    from bot.portal.settings import settings_from_env
+
+    env = {"KOSMO_PORTAL_SERVICE_TOKEN": "s" * 20}
+    default = settings_from_env(env)
+    assert not default.trust_forwarded_for and default.client_addresses.header is None
+    assert default.client_addresses.trusted("127.0.0.1") and default.client_addresses.trusted("::1")
+    on = settings_from_env({**env, "KOSMO_PORTAL_TRUST_FORWARDED_FOR": "1",
+                            "KOSMO_PORTAL_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1"})
+    addresses = on.client_addresses
+    assert addresses.header == "x-forwarded-for"
+    assert addresses.trusted("10.1.2.3") and addresses.trusted("::ffff:192.0.2.1")
+    assert not addresses.trusted("127.0.0.1")
+    with pytest.raises(SettingsError, match="KOSMO_PORTAL_TRUSTED_PROXIES"):
+        settings_from_env({**env, "KOSMO_PORTAL_TRUSTED_PROXIES": "proxy.example"})
