@@ -54,10 +54,17 @@ def with_tenant_entity(text: str, tenant: str) -> str:
     for the default society. So the channel writes the society into the payload's
     entities (the channel's society wins over one in the payload). Other text is
     returned unchanged.
+
+    White space around the text is stripped first (``str.strip``, every Unicode space),
+    as Rasa does before it looks for the ``/`` (``YAMLStoryReader.unpack_regex_message``):
+    `` /greet{"tenant": "ono"}`` is a payload to Rasa, so it is one here too. The
+    channels do not call this themselves: ``bot.channels.input_bounds.bounded_message``
+    does, for every channel, with the society the channel hands in.
     """
-    if not text.startswith("/"):
+    stripped = text.strip()
+    if not stripped.startswith("/"):
         return text
-    head, brace, rest = text.partition("{")
+    head, brace, rest = stripped.partition("{")
     entities = {}
     if brace:
         try:

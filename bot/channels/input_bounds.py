@@ -28,6 +28,11 @@ It enforces, in this order:
   is plain text: its leading ``/`` becomes a full-width ``／``, so the NLU reads
   it like any other message. The handoff events the server itself runs
   (``bot.handoff.link``) go to Rasa's processor directly, not through a channel.
+  Payload or not is decided once, here, for every channel, on the text stripped
+  of white space as Rasa strips it (so `` /greet`` is a payload here as it is to
+  Rasa). A payload's ``tenant`` entity is the channel's society and nothing else:
+  one the member wrote is dropped, and the channel's (LINE's account, the REST
+  metadata's known society, the widget's page) is written in.
 - **origin**: the channel's own record of who sent the message on the channel
   (``bot.channels.origin``: a keyed digest of the client address, or of the LINE
   user id) is added under ``origin`` *after* the client's metadata was filtered;
@@ -53,7 +58,7 @@ from typing import Any, Awaitable, Callable, Dict, FrozenSet, Mapping, Optional,
 
 from rasa.core.channels.channel import UserMessage
 
-from bot.channels import DISPLAY_TEXT_KEY, MAX_DISPLAY_TEXT, TENANT_KEY
+from bot.channels import DISPLAY_TEXT_KEY, MAX_DISPLAY_TEXT, TENANT_KEY, with_tenant_entity
 from bot.channels.origin import ORIGIN_KEY, ORIGIN_RE
 
 logger = logging.getLogger(__name__)
@@ -91,10 +96,21 @@ TOO_LONG = (
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
-class BoundedOnNewMessage(Protocol):
-    """What :func:`bound_inputs` returns: a message, and the origin the channel recorded for it."""
+OnBounded = Callable[[UserMessage], Awaitable[Any]]
 
-    def __call__(self, message: UserMessage, origin: Optional[str] = None) -> Awaitable[Any]: ...
+
+class BoundedOnNewMessage(Protocol):
+    """What :func:`bound_inputs` returns: a message, the origin the channel recorded for it,
+    the channel's society (written into payloads), and what to do with the bounded
+    message before the bot has it (the widget's echo to the session's other tabs)."""
+
+    def __call__(
+        self,
+        message: UserMessage,
+        origin: Optional[str] = None,
+        tenant: Optional[str] = None,
+        on_bounded: Optional[OnBounded] = None,
+    ) -> Awaitable[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -212,21 +228,49 @@ def as_plain_text(text: str) -> str:
     return "／" + stripped[1:]
 
 
+def own_society_payload(payload: str, tenant: Optional[str]) -> str:
+    """One of our payloads (``member_payload`` accepted it) with the channel's society only.
+
+    A ``tenant`` entity in the payload is dropped, whoever wrote it: only ``tenant``,
+    the society of the channel the message came in on, is written in
+    (``with_tenant_entity``); without one the payload names no society at all.
+    """
+    stripped = payload.strip()
+    head, brace, rest = stripped.partition("{")
+    if brace:
+        entities = json.loads(brace + rest)  # member_payload parsed it already
+        entities.pop(TENANT_KEY, None)
+        stripped = head + (json.dumps(entities, ensure_ascii=False) if entities else "")
+    return with_tenant_entity(stripped, tenant) if tenant is not None else stripped
+
+
 def bounded_message(
     message: UserMessage,
     payloads: Mapping[str, FrozenSet[str]] = MEMBER_PAYLOADS,
     origin: Optional[str] = None,
+    tenant: Optional[str] = None,
 ) -> None:
     """``message`` with its metadata bounded and a payload not ours turned into plain text (in place).
 
     ``origin`` (``bot.channels.origin``) is what the channel itself recorded about the
     sender; it is added after the filter, so only the channel's value is ever kept.
+
+    Whether the text is a payload is decided here, for every channel, the way Rasa
+    decides it: on the text stripped of white space (``str.strip``, Unicode spaces
+    included). A payload of ours is passed on stripped, with ``tenant`` (the
+    society of the channel, if it knows one) as its only ``tenant`` entity
+    (:func:`own_society_payload`), so a member can never name another society.
     """
     text = message.text or ""
     metadata = bounded_metadata(message.metadata)
-    if text.strip().startswith("/") and member_payload(text, payloads) is None:
-        logger.info("a typed /... that is not one of our payloads is read as text")
-        text = as_plain_text(text)
+    stripped = text.strip()
+    if stripped.startswith("/"):
+        if member_payload(stripped, payloads) is None:
+            logger.info("a typed /... that is not one of our payloads is read as text")
+            text = as_plain_text(stripped)
+        else:
+            society = tenant.strip() if isinstance(tenant, str) else None
+            text = own_society_payload(stripped, society if society and _TENANT.fullmatch(society) else None)
     if not text.strip().startswith("/"):
         metadata.pop(DISPLAY_TEXT_KEY, None)  # a button's title, never on free text
     if origin is not None and ORIGIN_RE.fullmatch(origin):
@@ -240,12 +284,18 @@ def bound_inputs(
 ) -> BoundedOnNewMessage:
     """``on_new_message`` for bounded messages only; a too long one gets :data:`TOO_LONG` directly.
 
-    The channel hands in the message and the origin it recorded for it (see
-    :func:`bounded_message`).
+    The channel hands in the message, the origin it recorded for it and its society
+    (see :func:`bounded_message`); ``on_bounded`` is awaited with the bounded message
+    (bounded once) before the bot gets it, never for a message refused as too long.
     """
     limits = bounds or InputBounds()
 
-    async def bounded(message: UserMessage, origin: Optional[str] = None) -> Any:
+    async def bounded(
+        message: UserMessage,
+        origin: Optional[str] = None,
+        tenant: Optional[str] = None,
+        on_bounded: Optional[OnBounded] = None,
+    ) -> Any:
         text = message.text or ""
         if limits.too_long(text):
             logger.info(
@@ -256,7 +306,9 @@ def bound_inputs(
                 message.sender_id or "", {"text": limits.too_long_answer()}
             )
             return None
-        bounded_message(message, limits.payloads, origin)
+        bounded_message(message, limits.payloads, origin, tenant)
+        if on_bounded is not None:
+            await on_bounded(message)
         return await on_new_message(message)
 
     return bounded

@@ -27,7 +27,7 @@ What happens to a request::
                         text / postback ──► Rasa (metadata {"tenant": <society>}, and the
                                             origin: a keyed digest of the LINE user id,
                                             bot.channels.origin; payloads also carry the
-                                            society, see with_tenant_entity)
+                                            society, see bot.channels.input_bounds)
                         follow          ──► Rasa "/greet" (the society's greeting)
                         other messages  ──► "please type your question"
                         unfollow, other ──► logged only
@@ -69,7 +69,6 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import with_tenant_entity
 from bot.channels.every_turn import answer_every_turn
 from bot.channels.input_bounds import BoundedOnNewMessage, InputBounds, bound_inputs
 from bot.channels.line_api import LineApi, LineApiError
@@ -767,7 +766,7 @@ class LineInput(InputChannel):
         output = self._output(account, reply)
         sender_id = conversation_id(account.society, user_id)
         message = UserMessage(
-            with_tenant_entity(text, account.society),
+            text,  # a payload gets the society from bound_inputs (bounded_message)
             output,
             sender_id,
             input_channel=self.name(),
@@ -776,7 +775,7 @@ class LineInput(InputChannel):
         )
         loading = asyncio.ensure_future(self._loading(output.apis[account.society], user_id))
         try:
-            await on_new_message(message, self.origin_of(account, user_id))
+            await on_new_message(message, self.origin_of(account, user_id), account.society)
         except Exception:
             logger.exception("LINE %s: Rasa failed on a message from %s", account.society, user_id)
             await output.send_text_message(sender_id, SORRY_TRY_LATER)

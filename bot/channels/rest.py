@@ -8,7 +8,10 @@ Unlike Rasa's:
 - **token**: with ``token`` configured (``credentials.yml``:
   ``token: ${KOSMO_REST_TOKEN}``), every request needs
   ``Authorization: Bearer <token>``; without it the answer is 401 and nothing
-  is read. A placeholder or short token refuses to start.
+  is read. A placeholder or short token refuses to start, and so does a missing
+  ``token`` line unless ``allow_unauthenticated: true`` is set next to it (an
+  open channel, for development on one's own machine only: anyone who reaches
+  the port can then post as any sender, and the origin key is random per process).
 - **own conversations**: the conversation of sender ``alice`` is ``rest:alice``
   (:func:`conversation_id`), and a sender is 1-64 letters, digits, ``_ . -``
   (no ``:``), so a REST post can never write into a LINE (``line:<society>:…``)
@@ -31,8 +34,9 @@ Unlike Rasa's:
 For a payload message (``/choose_topic{"topic": ...}``) Rasa's
 RegexMessageHandler replaces the entities the NLU pipeline found, the
 ``tenant`` one included, so the society is written into the payload the way
-the other channels do (``with_tenant_entity``). While an agent has the
-conversation, messages go to the agent, not the bot (``bot.handoff.gate``);
+the other channels do (``bot.channels.input_bounds``: only a society the
+registry knows, from the metadata; one typed into the payload is dropped).
+While an agent has the conversation, messages go to the agent, not the bot (``bot.handoff.gate``);
 the answer is then an empty list. A turn that produced no answer at all (a
 failed action) gets an apology (``bot.channels.every_turn``).
 """
@@ -53,7 +57,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import TENANT_KEY, with_tenant_entity
+from bot.channels import TENANT_KEY
 from bot.channels.every_turn import answer_every_turn
 from bot.channels.input_bounds import MAX_BODY_BYTES, InputBounds, bound_inputs, bounded_metadata
 from bot.channels.line_intake import BodyRefused, read_body, stop_reading
@@ -104,9 +108,12 @@ class TenantRestInput(InputChannel):
         bounds: Optional[InputBounds] = None,
         max_body_bytes: int = MAX_BODY_BYTES,
         client_addresses: Optional[ClientAddresses] = None,
+        allow_unauthenticated: bool = False,
     ) -> None:
         self._registry = registry
         self.token = token or None
+        # without a token the channel is open; from_credentials refuses that unless allowed
+        self.allow_unauthenticated = allow_unauthenticated
         self._bounds = bounds
         self.max_body_bytes = max_body_bytes
         # KOSMO_CLIENT_IP_HEADER / KOSMO_TRUSTED_PROXIES, the Rasa server's one setting
@@ -120,8 +127,18 @@ class TenantRestInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TenantRestInput":
         credentials = credentials or {}
+        allow_open = credentials.get("allow_unauthenticated", False)
+        if not isinstance(allow_open, bool):
+            raise RasaException("rest channel: allow_unauthenticated must be true or false")
         if "token" not in credentials:
-            return cls()
+            if not allow_open:
+                raise RasaException(
+                    "rest channel: no token configured. Set `token: ${KOSMO_REST_TOKEN}` "
+                    "under bot.channels.rest.TenantRestInput in credentials.yml (`make env` "
+                    "makes one), or, for development only, `allow_unauthenticated: true`"
+                )
+            logger.warning("rest channel: OPEN, no token (allow_unauthenticated: true); development only")
+            return cls(allow_unauthenticated=True)
         token = str(credentials.get("token") or "")
         if token in PLACEHOLDER_TOKENS or len(token) < MIN_TOKEN_CHARS:
             raise RasaException(
@@ -183,15 +200,13 @@ class TenantRestInput(InputChannel):
                 return _error(400, "message must be a string")
             metadata = bounded_metadata(body.get("metadata"))
             known = self.registry.get(metadata[TENANT_KEY]) if TENANT_KEY in metadata else None
-            if known is not None and not self.bounds.too_long(text):
-                text = with_tenant_entity(text, known.key)
             collector = CollectingOutputChannel()
             message = UserMessage(
                 text, collector, conversation_id(sender), input_channel=self.name(), metadata=metadata
             )
             origin = self.origins.of_request(self.client_addresses, request.ip, request.headers)
             try:
-                await handle(message, origin)
+                await handle(message, origin, known.key if known is not None else None)
             except asyncio.CancelledError:
                 logger.error("rest: a turn of %s was cancelled", message.sender_id)
             except Exception:

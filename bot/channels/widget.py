@@ -22,7 +22,9 @@ persistent session reach no one. Here session ids are 128 random bits plus an HM
 it was confirmed for. Messages are bounded like every channel's
 (``bot.channels.input_bounds``: length, metadata keys, payloads, ``display_text``),
 and a socket.io packet may have at most ``MAX_BODY_BYTES`` (python-engineio's
-default was a megabyte). Each message carries its *origin* in the metadata
+default was a megabyte); a larger polling POST is refused (413) before its body is
+read, by the stream's own limit set on routing (python-engineio would check only
+after Sanic had buffered it whole). Each message carries its *origin* in the metadata
 (``bot.channels.origin``): the socket's client address (the peer of its opening
 request, or behind a trusted proxy ``KOSMO_CLIENT_IP_HEADER``, ``bot.client_address``)
 as a digest keyed with the session secret. Fresh sessions from one address share it,
@@ -54,13 +56,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels import TENANT_KEY, shown_text, with_tenant_entity
+from bot.channels import TENANT_KEY, shown_text
 from bot.channels.every_turn import answer_every_turn
 from bot.channels.input_bounds import (
     MAX_BODY_BYTES,
     InputBounds,
     bound_inputs,
-    bounded_message,
     bounded_metadata,
 )
 from bot.channels.origin import KIND_WIDGET, Origins
@@ -222,6 +223,20 @@ class WidgetInput(SocketIOInput):
 
             self._tracker_store = store
 
+        socketio_prefix = "/" + self.socketio_path.strip("/") + "/"
+
+        @widget_webhook.signal("http.routing.after")
+        async def bound_socketio_body(request: Request, **_: Any) -> None:
+            # python-engineio checks max_http_buffer_size only once Sanic has buffered
+            # the whole polling POST (up to the server's REQUEST_MAX_SIZE, 100 MB). This
+            # signal runs after routing and before Sanic preloads the body, so the
+            # stream's own limit refuses a larger body (413, connection closed) before
+            # it is read: at once for a Content-Length over the limit, and as soon as a
+            # chunked body passes it. (A blueprint's signal runs for every request.)
+            stream = request.stream
+            if stream is not None and stream.request_body and request.path.startswith(socketio_prefix):
+                stream.request_max_size = min(stream.request_max_size, MAX_BODY_BYTES)
+
         @widget_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
@@ -262,9 +277,7 @@ class WidgetInput(SocketIOInput):
             if not text:
                 return
             metadata = bounded_metadata(data.get("metadata"))
-            too_long = bounds.too_long(text)
-            if TENANT_KEY in metadata and not too_long:
-                text = with_tenant_entity(text, metadata[TENANT_KEY].lower())
+            tenant = metadata[TENANT_KEY].lower() if TENANT_KEY in metadata else None
             message = UserMessage(
                 text,
                 SocketIOOutput(sio, self.bot_message_evt),
@@ -272,16 +285,18 @@ class WidgetInput(SocketIOInput):
                 input_channel=self.name(),
                 metadata=metadata,
             )
-            if not too_long:  # the session's other tabs show the member's message too
-                bounded_message(message, bounds.payloads)  # as bound_inputs will: what the bot reads
-                shown = shown_text(message.text or "", message.metadata)
+
+            async def echo(bounded: UserMessage) -> None:
+                # the session's other tabs show the member's message too, as the bot reads it
+                shown = shown_text(bounded.text or "", bounded.metadata)
                 if shown:
                     await sio.emit(
                         "user_echo", {"text": shown}, room=session_id, skip_sid=sid, namespace=ns
                     )
+
             origin = self.origin_of(sio.get_environ(sid, namespace=ns))
             try:
-                await handle(message, origin)
+                await handle(message, origin, tenant, echo)
             finally:
                 await sio.emit("turn_end", {}, room=session_id, namespace=ns)
 

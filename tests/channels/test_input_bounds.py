@@ -36,9 +36,9 @@ class Recorder:
         await message.output_channel.send_response(message.sender_id, {"text": "答え"})
 
 
-async def turn(text: str, metadata: Any = None, bounds: InputBounds | None = None):
+async def turn(text: str, metadata: Any = None, bounds: InputBounds | None = None, tenant: str | None = None):
     recorder, out = Recorder(), CollectingOutputChannel()
-    await bound_inputs(recorder, bounds)(UserMessage(text, out, "m-1", metadata=metadata))
+    await bound_inputs(recorder, bounds)(UserMessage(text, out, "m-1", metadata=metadata), None, tenant)
     return recorder.seen, [m.get("text") for m in out.messages]
 
 
@@ -212,10 +212,25 @@ def test_plain_text_of_a_payload(text, plain):
     assert not plain.startswith("/")
 
 
-async def test_our_payloads_pass_unchanged():
-    for text in ('/greet{"tenant": "kose"}', '/choose_topic{"topic": "faq/portal_url", "tenant": "ono"}', "/deny"):
-        seen, _ = await turn(text, {"tenant": "kose"})
-        assert seen[0].text == text
+@pytest.mark.parametrize(
+    "text, tenant, passed",
+    [
+        ('/greet{"tenant": "kose"}', "kose", '/greet{"tenant": "kose"}'),
+        ("/deny", "kose", '/deny{"tenant": "kose"}'),
+        # a society the member wrote is never kept: the channel's replaces it
+        ('/greet{"tenant": "ono"}', "kose", '/greet{"tenant": "kose"}'),
+        ('/choose_topic{"tenant": "ono", "topic": "faq/portal_url"}', "kose",
+         '/choose_topic{"topic": "faq/portal_url", "tenant": "kose"}'),
+        # a channel that knows no society: none in the payload at all
+        ('/greet{"tenant": "ono"}', None, "/greet"),
+        ('/choose_topic{"topic": "faq/portal_url", "tenant": "' + "x" * 100 + '"}', None,
+         '/choose_topic{"topic": "faq/portal_url"}'),
+        ("/deny", None, "/deny"),
+    ],
+)
+async def test_our_payloads_carry_the_channels_society_only(text, tenant, passed):
+    seen, _ = await turn(text, {"tenant": tenant or "ono"}, tenant=tenant)
+    assert seen[0].text == passed
 
 
 def test_member_payloads_adds_the_clarifications_intents_only():

@@ -192,7 +192,7 @@ async def test_a_typed_internal_intent_is_plain_text_and_a_button_payload_keeps_
 
 
 async def test_without_a_configured_token_the_webhook_is_open_but_still_namespaced(recorder):
-    async with serving(TenantRestInput(bounds=InputBounds()), recorder) as u:
+    async with serving(TenantRestInput(bounds=InputBounds(), allow_unauthenticated=True), recorder) as u:
         status, _ = await post(u, {"sender": "bob", "message": "こんにちは"}, token=None)
     assert status == 200 and recorder.seen[0].sender_id == "rest:bob"
 
@@ -202,7 +202,14 @@ def test_a_placeholder_or_short_token_refuses_to_start(token):
     with pytest.raises(RasaException, match="KOSMO_REST_TOKEN"):
         TenantRestInput.from_credentials({"token": token})
     assert TenantRestInput.from_credentials({"token": TOKEN}).token == TOKEN
-    assert TenantRestInput.from_credentials(None).token is None
+    # no token line: refuses to start, unless an open channel is asked for explicitly
+    for missing in (None, {}, {"allow_unauthenticated": False}):
+        with pytest.raises(RasaException, match="no token configured"):
+            TenantRestInput.from_credentials(missing)
+    with pytest.raises(RasaException, match="true or false"):
+        TenantRestInput.from_credentials({"allow_unauthenticated": "yes"})
+    open_channel = TenantRestInput.from_credentials({"allow_unauthenticated": True})
+    assert open_channel.token is None and open_channel.allow_unauthenticated
 
 
 async def test_the_origin_is_the_callers_address_whatever_the_body_says(url, recorder):
