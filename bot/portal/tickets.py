@@ -8,7 +8,10 @@ run by the app (or the CLI) inside one transaction; mail is returned, never sent
   partial unique index ``uq_unlock_tickets_one_open`` (migration 0002) holds
   it under concurrent requests too.
 - The member that opened a ticket is kept as a digest of the signed member id
-  (``opened_by``); only that member is told the ticket's status.
+  (``opened_by``); only that member is told the ticket's status. A request
+  whose birth date matches a ticket that did not match takes the ticket over:
+  it becomes the one member told its status, and whoever opened it with a
+  wrong birth date is no longer told anything (not even when it is unlocked).
 - The owner is mailed at their verified address when a ticket opens and when
   staff close it.
 """
@@ -89,9 +92,13 @@ def open_unlock_ticket(
     """Opens a ticket whether or not the identity matches; staff see which it was.
 
     A second request for the user ID gets the open ticket back with
-    ``already_open``; one whose birth date matches marks a ticket that did not
-    match as verified, and the ticket keeps the member that opened it
-    (``opened_by``, :func:`member_tag`), who alone is told its status.
+    ``already_open``, and the ticket keeps the member that opened it
+    (``opened_by``, :func:`member_tag`), who alone is told its status. One
+    whose birth date matches a ticket that did not match marks it verified and
+    takes it over: ``opened_by`` becomes that member (None when the request
+    named none), since a wrong birth date proved nothing and its sender must
+    not learn when the owner's account is unlocked. Once verified, a ticket
+    stays with the member that verified it (or opened it verified).
     """
     account = find_account(session, tenant, user_id)
     verified = account is not None and account.birth_date == birth_date
@@ -117,6 +124,7 @@ def open_unlock_ticket(
     if verified and account is not None and not existing.identity_verified:
         existing.identity_verified = True
         existing.account_id = account.id
+        existing.opened_by = opened_by
         return {**ticket_json(existing), "already_open": True}, "already_open:now_verified"
     return {**ticket_json(existing), "already_open": True}, "already_open"
 
@@ -150,7 +158,9 @@ def get_ticket(session: Session, tenant: str | None, ticket_id: str) -> UnlockTi
 
 
 def told_to(ticket: UnlockTicket | None, member: str | None) -> bool:
-    """Whether ``member`` (a signed member id) opened ``ticket``; only they are told its status.
+    """Whether ``member`` (a signed member id) holds ``ticket``; only they are told its status.
+
+    The holder opened it, or took it over by verifying it (:func:`open_unlock_ticket`).
 
     Compared in constant time whatever was found, so another member's ticket
     takes as long to refuse as a number that does not exist.

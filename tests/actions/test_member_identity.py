@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
+import aiohttp
 import pyotp
 import pytest
 from rasa_sdk import Tracker
@@ -28,7 +29,7 @@ from actions.unlock import ActionOpenUnlockTicket, ActionTicketStatus
 from actions.user_id_reminder import ActionSendUserIdReminder
 from bot.portal.settings import DEFAULT_RATE_RULES
 from bot.portal_client import PortalClient
-from tests.portal.conftest import SERVICE_TOKEN, START, member
+from tests.portal.conftest import ADMIN_TOKEN, SERVICE_TOKEN, START, member
 
 ABUSE = 30
 VICTIM = "line:kose:U0123456789abcdef0123456789abcdef"
@@ -196,6 +197,37 @@ async def test_status_is_told_only_in_the_conversation_that_opened_it(portal) ->
             )
         )
         assert other == ["utter_ticket_not_found"]
+
+
+async def test_the_member_who_verifies_a_ticket_opened_by_someone_else_is_told_its_status(
+    portal,
+) -> None:
+    """An attacker asks to unlock the victim's user ID with a wrong birth date; the victim's
+    own request gets that number, and it is the victim's conversation that is told its
+    status (also once unlocked), never the attacker's."""
+    attacker = "widget-attacker"
+    wrong = {"unlock_user_id": "kose.ichiro", "unlock_birth_date": "1990-01-01"}
+    first = said(await run(ActionOpenUnlockTicket(), portal.url, tracker(attacker, "kose", **wrong)))
+    ticket_id = first[0].split("受付番号は ")[1].split(" ")[0]
+    right = {"unlock_user_id": "kose.ichiro", "unlock_birth_date": "1978-02-14"}
+    again = await run(ActionOpenUnlockTicket(), portal.url, tracker(VICTIM, "kose", **right))
+    assert said(again) == ["utter_unlock_ticket_already_open"]
+    assert again[0]["ticket_id"] == ticket_id
+
+    async def status(sender: str) -> list[str]:
+        t = tracker(sender, "kose", ticket_id=ticket_id)
+        return said(await run(ActionTicketStatus(), portal.url, t))
+
+    assert await status(VICTIM) == [f"受付番号 {ticket_id} の状況です。", "utter_ticket_open"]
+    assert await status(attacker) == ["utter_ticket_not_found"]
+    async with aiohttp.ClientSession() as http:  # staff unlock it through the admin API
+        resolved = await http.post(
+            portal.api(f"/admin/v1/unlock-tickets/{ticket_id}/resolve"),
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        assert resolved.status == 200
+    assert await status(VICTIM) == [f"受付番号 {ticket_id} の状況です。", "utter_ticket_unlocked"]
+    assert await status(attacker) == ["utter_ticket_not_found"]
 
 
 @pytest.mark.parametrize("flow", sorted(FLOWS))

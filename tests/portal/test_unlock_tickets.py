@@ -193,6 +193,48 @@ async def test_status_is_told_only_to_the_member_that_opened_it(api: Api) -> Non
         assert (other.status, other.body) == (404, unknown.body)
 
 
+async def test_the_member_that_verifies_a_ticket_is_told_its_status_and_the_opener_no_longer(
+    api: Api,
+) -> None:
+    """Someone opens a ticket for Ichiro's user ID with a wrong birth date; Ichiro's own
+    request (matching) gets the same number and takes the ticket over: he is told its
+    status, the first opener is answered as for a number that does not exist, also
+    after staff unlocked the account."""
+    wrong = await api.post(
+        "/api/v1/unlock-tickets", body(birth_date="1978-02-15"), sender=SOMEONE_ELSE
+    )
+    ticket_id = wrong.body["ticket_id"]
+    assert (await status_of(api, ticket_id, SOMEONE_ELSE)).status == 200  # theirs, until ...
+    right = await api.post("/api/v1/unlock-tickets", body(), sender=OPENER)
+    assert right.body["ticket_id"] == ticket_id
+    unknown = await status_of(api, "UL-ABCDEF", SOMEONE_ELSE)
+    mine = await status_of(api, ticket_id, OPENER)
+    assert (mine.status, mine.body["status"]) == (200, "open")
+    theirs = await status_of(api, ticket_id, SOMEONE_ELSE)
+    assert (theirs.status, theirs.body) == (404, unknown.body)
+    # a later wrong request, or a matching one from elsewhere, does not take it back
+    await api.post("/api/v1/unlock-tickets", body(birth_date="1999-09-09"), sender=SOMEONE_ELSE)
+    await api.post("/api/v1/unlock-tickets", body(), sender="widget-session-3")
+    resolved = await api.post(f"/admin/v1/unlock-tickets/{ticket_id}/resolve", token=ADMIN_TOKEN)
+    assert resolved.status == 200
+    mine = await status_of(api, ticket_id, OPENER)
+    assert (mine.status, mine.body["resolution"]) == (200, "unlocked")
+    for sender in (SOMEONE_ELSE, "widget-session-3"):
+        other = await status_of(api, ticket_id, sender)
+        assert (other.status, other.body) == (404, unknown.body)
+
+
+async def test_a_ticket_verified_by_a_request_without_member_is_told_to_no_one(
+    api: Api,
+) -> None:
+    wrong = await api.post(
+        "/api/v1/unlock-tickets", body(birth_date="1978-02-15"), sender=SOMEONE_ELSE
+    )
+    await api.post("/api/v1/unlock-tickets", body(), sender=None)
+    refused = await status_of(api, wrong.body["ticket_id"], SOMEONE_ELSE)
+    assert refused.status == 404
+
+
 async def test_refused_status_reads_are_audited_for_staff(api: Api, portal: RunningPortal) -> None:
     from bot.portal import audit
 
@@ -206,8 +248,20 @@ async def test_refused_status_reads_are_audited_for_staff(api: Api, portal: Runn
 # ------------------------------------------------------------------ migration 0002
 
 
+@pytest.fixture
+def tokyo_local_time(monkeypatch: pytest.MonkeyPatch):
+    """The process's local zone is Tokyo (UTC+9), so a local time taken for UTC shows."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 def test_migration_closes_open_duplicates_and_keeps_the_verified_one(
-    tmp_path: Path, template_db: Path
+    tmp_path: Path, template_db: Path, tokyo_local_time: None
 ) -> None:
     from sqlalchemy import text
 
@@ -231,6 +285,7 @@ def test_migration_closes_open_duplicates_and_keeps_the_verified_one(
                 {"id": tid, "uid": uid, "v": verified, "s": status, "c": created},
             )
     db.dispose()
+    migrated_at = dt.datetime.now(dt.timezone.utc)
     upgrade(url)
     assert current_revision(url) == "0002"
     db = Database.from_url(url)
@@ -240,6 +295,18 @@ def test_migration_closes_open_duplicates_and_keeps_the_verified_one(
             for t in s.execute(select(UnlockTicket)).scalars()
         }
     )
+    closed_at = db.run_sync(
+        lambda s: {
+            t.id: t.closed_at
+            for t in s.execute(select(UnlockTicket).where(UnlockTicket.closed_at.is_not(None)))
+            .scalars()
+        }
+    )
+    # read back through the model: aware UTC, the time the migration ran (not shifted by a zone)
+    assert set(closed_at) == {"UL-AAAAAA", "UL-CCCCCC"}
+    for at in closed_at.values():
+        assert at.utcoffset() == dt.timedelta(0)
+        assert abs(at - migrated_at) < dt.timedelta(minutes=1)
     assert states == {
         "UL-AAAAAA": ("closed", "duplicate", None),
         "UL-BBBBBB": ("open", None, None),
