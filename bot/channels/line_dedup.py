@@ -15,9 +15,11 @@ Rows older than the retention (a day by default) are deleted now and then, so th
 table stays bounded by one day of events.
 
 When the database cannot be reached within ``timeout`` seconds (LINE gives up on a
-webhook after 2 s), events are judged by the process's own memory alone
-(:class:`SeenEvents`) and an error is logged: a member is still answered, and a
-redelivery reaching the same process is still dropped.
+webhook after 2 s), or its path fails in any other way (a missing driver, say),
+events are judged by the process's own memory alone (:class:`SeenEvents`) and an
+error is logged: a member is still answered, and a redelivery reaching the same
+process is still dropped. The memory marks an event only when the call that
+judges it returns (so the event will be handled), never before the database answers.
 """
 
 from __future__ import annotations
@@ -201,21 +203,31 @@ class EventLedger:
         await asyncio.wait_for(asyncio.to_thread(self.create_schema), timeout=30)
 
     async def first_time(self, society: str, keys: Sequence[str]) -> List[bool]:
-        """For each key, whether this is its first delivery (database, else this process)."""
-        in_memory = [self.memory.first_time(key) for key in keys]
+        """For each key, whether this is its first delivery (database, else this process).
+
+        Whatever the database path raises (unreachable, too slow, or anything else,
+        such as a missing driver), the keys are judged by this process's memory and
+        the failure is logged: the webhook still answers 200 and the events are
+        handled. The memory marks keys only on the way out of this call, so an
+        event whose call did not return (cancelled) is not taken for seen when LINE
+        delivers it again.
+        """
         try:
             in_db = await asyncio.wait_for(
                 asyncio.to_thread(self.remember, society, list(keys)), timeout=self.timeout
             )
-        except (SQLAlchemyError, OSError, asyncio.TimeoutError) as e:
+        except Exception as e:  # noqa: BLE001 - any failure: the process's memory decides
+            expected = isinstance(e, (SQLAlchemyError, OSError, asyncio.TimeoutError))
             logger.error(
                 "LINE %s: redelivery memory unavailable (%r); judging %d event(s) by this "
                 "process's memory only",
                 society,
                 e,
                 len(keys),
+                exc_info=not expected,
             )
-            return in_memory
+            return [self.memory.first_time(key) for key in keys]
+        in_memory = [self.memory.first_time(key) for key in keys]
         return [a and b for a, b in zip(in_memory, in_db, strict=True)]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import threading
 import time
 from pathlib import Path
 from typing import Any, List
@@ -319,6 +320,58 @@ def test_ledger_forgets_after_the_retention_and_falls_back_to_memory(tmp_path: P
         return [await broken.first_time("kose", ["k"]) for _ in range(2)]
 
     assert asyncio.run(twice()) == [[True], [False]]
+
+
+# a database path that fails with something that is no database error: the driver of the
+# URL is not installed (ModuleNotFoundError, raised when the engine is first made)
+MISSING_DRIVER_URL = "postgresql+pg8000://kosmo:x@127.0.0.1:1/handoff"
+
+
+async def test_a_database_path_failing_unexpectedly_falls_back_to_memory(fake, caplog):
+    """Whatever the database path raises, the event is judged by this process's memory and
+    answered (200, handled once); a redelivery of it is dropped, and the failure is logged."""
+    rasa, user, token = Recorder(), user_id(), reply_token()
+    event = text_event(user, "ロックされました", token=token)
+    redelivered = {**event, "deliveryContext": {"isRedelivery": True}}
+    channel = make_channel(fake, ledger=EventLedger(MISSING_DRIVER_URL))
+    with caplog.at_level("ERROR", logger="bot.channels.line_dedup"):
+        async with serving(channel, rasa) as url:
+            assert (await post(url, webhook_body(event)))[0] == 200
+            await rasa.wait(1)
+            assert (await post(url, webhook_body(redelivered)))[0] == 200
+            assert (await post(url, webhook_body(text_event(user, "次の質問"))))[0] == 200
+            await rasa.wait(2)
+            await asyncio.sleep(QUIET_S)
+    assert rasa.texts == ["ロックされました", "次の質問"]
+    assert len(fake.calls_matching(with_token(token))) == 1
+    assert any("ModuleNotFoundError" in r.getMessage() for r in caplog.records)
+
+
+def test_memory_marks_an_event_only_once_the_ledger_answers(tmp_path: Path):
+    """A first_time call that does not return (cancelled while the database is slow) leaves
+    the event unmarked, so LINE's redelivery of it is still handled."""
+    ledger = EventLedger(f"sqlite:///{tmp_path / 'l.db'}", timeout=5.0)
+    ledger.create_schema()
+    release = threading.Event()
+    remember = ledger.remember
+
+    def slow_remember(society: str, keys: List[str], now: Any = None) -> List[bool]:
+        release.wait(5)
+        raise RuntimeError("the database went away")
+
+    ledger.remember = slow_remember  # type: ignore[method-assign]
+
+    async def cancelled_then_redelivered() -> List[bool]:
+        task = asyncio.ensure_future(ledger.first_time("kose", ["k"]))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+        ledger.remember = remember  # type: ignore[method-assign]
+        return await ledger.first_time("kose", ["k"])
+
+    assert asyncio.run(cancelled_then_redelivered()) == [True]
 
 
 # --- floods -----------------------------------------------------------------------------
