@@ -14,6 +14,12 @@ that compares it with Rasa's own code:
 | ``bot.nlu.tf_predict`` | ``tf.function``'s per-call graph selection (there is only one graph) |
 | ``bot.nlu.numpy_predict`` | TensorFlow (and Rasa's batch building) for DIET's and the ResponseSelector's prediction: NumPy, from the same weights |
 
+A patch of Rasa code with no extension point checks first that it is the code it
+was written for (``written_for``: ``rasa.__version__`` and a SHA-256 of the
+method's source); on any other it logs a warning and leaves Rasa's method in
+place. ``bot.nlu.count_vectors``'s number replacement
+(``CountVectorsFeaturizer._process_tokens``) does.
+
 The tracker store (``bot.tracker_store``) calls ``install_prediction_speedups``
 because Rasa creates it before it loads the model, so the speed-ups are in
 place for the model's first prediction; ``rasa train`` never creates the store,
@@ -24,10 +30,52 @@ The server process's own settings (one BLAS thread, no JAX) are ``bot.serve``'s.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import logging
 import os
-from typing import Mapping, Optional
+from typing import Any, Collection, Mapping, Optional
 
 SPEEDUPS_ENV = "KOSMO_RASA_SPEEDUPS"
+
+logger = logging.getLogger(__name__)
+
+
+def source_digest(target: Any) -> Optional[str]:
+    """SHA-256 (hex) of ``inspect.getsource(target)``; None when its source cannot be read."""
+    try:
+        source = inspect.getsource(target)
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def written_for(
+    target: Any, what: str, rasa_versions: Collection[str], source_sha256: str
+) -> bool:
+    """Whether ``target`` is the Rasa code a patch was written and checked against.
+
+    True when ``rasa.__version__`` is one of ``rasa_versions`` and the SHA-256 of
+    ``target``'s source is ``source_sha256``. Otherwise logs a warning naming
+    ``what`` and both sides and returns False: the caller then leaves Rasa's code
+    as it is, so a patch never keeps running on code it was not checked against.
+    """
+    import rasa
+
+    version = getattr(rasa, "__version__", None)
+    digest = source_digest(target)
+    if version in rasa_versions and digest == source_sha256:
+        return True
+    logger.warning(
+        "speed-up %s not installed: written for Rasa %s with source sha256 %s, found Rasa %s "
+        "with source sha256 %s; Rasa's own code runs",
+        what,
+        "/".join(sorted(rasa_versions)),
+        source_sha256[:16],
+        version,
+        digest[:16] if digest else "unreadable",
+    )
+    return False
 
 
 def install_prediction_speedups(environ: Optional[Mapping[str, str]] = None) -> bool:

@@ -263,3 +263,48 @@ def test_processed_tokens_equal_rasas(pipeline, texts):
                     featurizer, ["1", "a"], "intent"
                 )
             assert CountVectorsFeaturizer._process_tokens is not rasas
+
+
+# --- the number replacement is installed only over the Rasa code it was checked against
+
+
+def changed_process_tokens(self, tokens, attribute="text"):
+    """Stands in for another Rasa's ``_process_tokens`` (here: numbers are kept)."""
+    return [t.lower() for t in tokens] if self.lowercase else list(tokens)
+
+
+def test_the_number_replacement_is_installed_over_the_code_it_was_checked_against(
+    caplog,
+):
+    import rasa
+
+    with speedup(CountVectorsFeaturizer, "_process_tokens", count_vectors_directly) as rasas:
+        assert rasa.__version__ in count_vectors.PROCESS_TOKENS_RASA_VERSIONS
+        assert CountVectorsFeaturizer._process_tokens is not rasas
+        assert CountVectorsFeaturizer._process_tokens.rasa_original is rasas
+    assert "not installed" not in caplog.text
+
+
+@pytest.mark.parametrize("change", ["rasa_version", "source"])
+def test_on_other_rasa_code_the_number_replacement_is_left_out_and_logged(
+    change, monkeypatch, caplog, pipeline
+):
+    import rasa
+
+    if change == "rasa_version":
+        monkeypatch.setattr(rasa, "__version__", "3.6.22")
+        before = getattr(CountVectorsFeaturizer._process_tokens, "rasa_original", None)
+        theirs = before or CountVectorsFeaturizer._process_tokens
+    else:
+        theirs = changed_process_tokens
+    with caplog.at_level("WARNING", logger="bot.speedups"):
+        monkeypatch.setattr(CountVectorsFeaturizer, "_process_tokens", theirs)
+        count_vectors._replace_numbers_at_once()
+        count_vectors._replace_numbers_at_once()
+    assert CountVectorsFeaturizer._process_tokens is theirs  # Rasa's code, untouched
+    warnings = [r.getMessage() for r in caplog.records if "not installed" in r.getMessage()]
+    assert warnings and all("_process_tokens" in w and "3.6.21" in w for w in warnings)
+    _, featurizers = pipeline
+    assert featurizers[0]._process_tokens(["a1", "12"], "text") == theirs(
+        featurizers[0], ["a1", "12"], "text"
+    )

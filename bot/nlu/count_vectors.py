@@ -31,6 +31,7 @@ time. For a 2,000-character message that was most of the two featurizers'
 
 from __future__ import annotations
 
+import logging
 import re
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
@@ -39,6 +40,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 
 from bot.nlu.sparse_features import coo_from_parts, index_dtype
+
+logger = logging.getLogger(__name__)
 
 # sklearn builds the same analyzer at every transform; the parameters it is
 # built from do not change once the model is loaded
@@ -221,6 +224,11 @@ def count_vectors_directly() -> None:
 _NUMBER_RE = re.compile(r"\b[0-9]+\b")
 _NUMBER = "__NUMBER__"
 
+# the Rasa code _replace_numbers_at_once was written and checked against: the
+# versions, and the SHA-256 of ``inspect.getsource(CountVectorsFeaturizer._process_tokens)``
+PROCESS_TOKENS_RASA_VERSIONS = frozenset({"3.6.21"})
+PROCESS_TOKENS_SHA256 = "d5135573627646f9974439bc1b58f8b66ed8b96ce3dda799ed94e91a250a4368"
+
 
 def replace_numbers(tokens: Sequence[Text]) -> Optional[List[Text]]:
     """``[re.sub(r"\\b[0-9]+\\b", "__NUMBER__", t) for t in tokens]`` with one substitution; None if not possible.
@@ -248,15 +256,29 @@ def _replace_numbers_at_once() -> None:
 
     Rasa calls ``re.sub`` once per token and featurizer: for a 2,000-character
     message, about 1,000 calls through ``re``'s pattern cache per featurizer.
+
+    Installed only over the code it was checked against (the Rasa version and
+    the hash of its source, :func:`bot.speedups.written_for`); on any other it
+    logs a warning and leaves Rasa's method. Rasa's is kept as ``rasa_original``
+    (putting it back undoes the patch).
     """
     from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
         CountVectorsFeaturizer,
     )
     from rasa.shared.nlu.constants import ACTION_NAME, INTENT, INTENT_RESPONSE_KEY, TEXT
 
+    from bot.speedups import written_for
+
     if hasattr(CountVectorsFeaturizer._process_tokens, "rasa_original"):
         return
     original = CountVectorsFeaturizer._process_tokens
+    if not written_for(
+        original,
+        "CountVectorsFeaturizer._process_tokens (numbers replaced at once)",
+        PROCESS_TOKENS_RASA_VERSIONS,
+        PROCESS_TOKENS_SHA256,
+    ):
+        return
 
     def _process_tokens(
         self: CountVectorsFeaturizer, tokens: List[Text], attribute: Text = TEXT
@@ -272,3 +294,4 @@ def _replace_numbers_at_once() -> None:
 
     _process_tokens.rasa_original = original  # type: ignore[attr-defined]
     CountVectorsFeaturizer._process_tokens = _process_tokens  # type: ignore[method-assign]
+    logger.info("speed-up installed: CountVectorsFeaturizer._process_tokens (numbers replaced at once)")
