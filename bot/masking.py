@@ -45,7 +45,13 @@ import unicodedata
 import warnings
 from typing import Any, Iterable, Mapping, Optional, TextIO
 
-from bot.normalize import mixed_token, parse_birth_date, parse_user_id, password_spans
+from bot.normalize import (
+    _PASSWORD_PHRASE_RE,  # what password_spans looks for; the log pre-check searches it
+    mixed_token,
+    parse_birth_date,
+    parse_user_id,
+    password_spans,
+)
 
 MASK = "****"
 
@@ -162,6 +168,42 @@ DECIMAL_RE = re.compile(r"[0-9]{1,20}\.[0-9]{1,20}")  # 0.9999998 (a confidence)
 UNICODE_ESCAPE_RE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
+# What :func:`sensitive_spans` needs to find anything in a log message (``log=True``),
+# read off its patterns, so that a message with none of it is let through after
+# three searches instead of all of them (:func:`log_text_may_be_sensitive`):
+# - a digit or a kanji numeral or 元: every date, code, phone and 記号・番号
+#   pattern has one (``_NUM``, ``[0-9]``, ``元``), and so does a digit group;
+# - a password word with a token after it (``password_spans(..., mixed=False)``
+#   finds nothing where its ``_PASSWORD_PHRASE_RE`` does not match);
+# - a word of printable ASCII that a log masks as a password on its own
+#   (:func:`_log_password_words`): without a digit, :func:`mixed_token` needs a
+#   lower-case and an upper-case letter and a symbol, and a word with a symbol of
+#   ``_CODE_CHARACTERS`` (left after stripping ``_EDGES``) is not judged, so the
+#   symbol is one of the rest. This finds every such word, and more (any length).
+LOG_TRIGGER_CHARACTER_RE = re.compile("[0-9〇一二三四五六七八九十元]")
+_WORD_SYMBOLS = "".join(  # !#$%&*+-.?@^_~
+    c for c in map(chr, range(0x21, 0x7F)) if not c.isalnum() and c not in _CODE_CHARACTERS
+)
+LOG_MIXED_WORD_RE = re.compile(
+    r"(?<![\x21-\x7e])"  # at the start of a word only: linear
+    r"(?=[\x21-\x7e]*?[a-z])(?=[\x21-\x7e]*?[A-Z])"
+    rf"(?=[\x21-\x7e]*?[{re.escape(_WORD_SYMBOLS)}])[\x21-\x7e]{{8}}"
+)
+
+
+def log_text_may_be_sensitive(folded: str) -> bool:
+    """False when ``sensitive_spans(folded, log=True)`` surely finds nothing (see above).
+
+    Three searches, none of them on most of the servers' own lines (no digit, no
+    password word, no word mixing cases and symbols); True is only "look closer".
+    """
+    return bool(
+        LOG_TRIGGER_CHARACTER_RE.search(folded)
+        or _PASSWORD_PHRASE_RE.search(folded)
+        or LOG_MIXED_WORD_RE.search(folded)
+    )
+
+
 def _technical_digits(text: str, start: int, end: int) -> bool:
     before = text[start - 1] if start > 0 else " "
     after = text[end] if end < len(text) else " "
@@ -237,10 +279,19 @@ def mask_log_text(text: str) -> str:
     return _masked(text, log=True)
 
 
-def _masked(text: str, *, log: bool) -> str:
+def _prepared(text: str, *, log: bool) -> tuple[str, str]:
+    """(the text as judged and shown, its NFKC form)."""
     if log and "\\u" in text:
         text = UNICODE_ESCAPE_RE.sub(_unescaped, text)  # judge (and show) the characters
-    folded = unicodedata.normalize("NFKC", text)
+    if unicodedata.is_normalized("NFKC", text):  # a quick check, no copy: most log lines
+        return text, text
+    return text, unicodedata.normalize("NFKC", text)
+
+
+def _masked(text: str, *, log: bool) -> str:
+    text, folded = _prepared(text, log=log)
+    if log and not log_text_may_be_sensitive(folded):
+        return text
     spans = sensitive_spans(folded, log=log)
     if not spans:
         return text
@@ -387,13 +438,24 @@ class MaskingFilter(logging.Filter):
 
 
 def mask_record(record: logging.LogRecord) -> logging.LogRecord:
-    """Replace the record's message (merged with its arguments) and exception text by masked copies."""
+    """Replace the record's message (merged with its arguments) and exception text by masked copies.
+
+    A record whose message cannot hold anything sensitive (:func:`log_text_may_be_sensitive`,
+    the text shown as it is) and that carries no exception or stack is left as it
+    is, message and arguments: most of the servers' lines are judged by three searches.
+    """
     if getattr(record, _MASKED_MARK, False):
         return record
     try:
         message = record.getMessage()
     except Exception:  # a malformed call: keep what can be kept, without its arguments
         message = str(record.msg)
+    else:
+        if not (record.exc_info or record.exc_text or record.stack_info):
+            shown, folded = _prepared(message, log=True)
+            if shown == message and not log_text_may_be_sensitive(folded):
+                setattr(record, _MASKED_MARK, True)
+                return record
     record.msg = mask_log_text(message)
     record.args = None
     if record.exc_info and not record.exc_text:

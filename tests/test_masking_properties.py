@@ -454,3 +454,77 @@ def test_the_masking_and_the_packet_need_no_rasa():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
     )
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ the log pre-check
+
+# pieces of log lines and of what members type, so that generated lines hold dates,
+# codes, password phrases, mixed words and 記号・番号 as often as plain words
+LOG_PIECES = [
+    " ", "  ", "\u3000", "-", "/", ".", ":", "'", '"', "=", "(", ")", "_", "!", "@",
+    "Received", "user", "message", "Rasa", "Hanako", "Kose", "rasa.core", "http://h/x",
+    "年", "月", "日", "元", "二", "十", "〇", "昭和", "平成", "令和", "S", "H", "生年月日", "生まれ",
+    "記号", "番号", "は", "パスワード", "暗証番号", "pw", "PIN", "password is", "Pass", "spin",
+    "1", "12", "123456", "１２", "①", "㍻", "㋀", "㏠", "\\u5e74", "\\u0031", "abcd", "ABCD",
+]
+LOG_LINES = st.lists(
+    st.one_of(st.sampled_from(LOG_PIECES), st.text(max_size=3)), max_size=14
+).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(LOG_LINES)
+def test_a_log_line_let_through_by_the_pre_check_has_nothing_to_mask(line):
+    """The pre-check never lets through what the masking would have changed."""
+    from bot.masking import _prepared, log_text_may_be_sensitive, sensitive_spans
+
+    shown, folded = _prepared(line, log=True)
+    if not log_text_may_be_sensitive(folded):
+        assert sensitive_spans(folded, log=True) == [], line
+        assert mask_log_text(line) == shown
+
+
+@SLOW
+@given(st.one_of(SENSITIVE_MESSAGES, passwords().map(lambda typed: typed[0])))
+def test_every_sensitive_message_passes_the_pre_check(text):
+    from bot.masking import _prepared, log_text_may_be_sensitive
+
+    assert log_text_may_be_sensitive(_prepared(text, log=True)[1]), text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Loaded model and tracker store for the server",
+        "Received user message with intent greet from rest",
+        "Starting Rasa server",
+    ],
+)
+def test_a_log_record_that_cannot_hold_member_values_is_left_as_it_is(
+    masked_logs, monkeypatch, line
+):
+    """No digit, no password word, no word mixing cases and symbols: the record is not
+    searched by the masking patterns, and keeps its message and arguments."""
+    import bot.masking
+
+    searched: list[str] = []
+    spans = bot.masking.sensitive_spans
+    monkeypatch.setattr(
+        bot.masking, "sensitive_spans", lambda text, **kw: searched.append(text) or spans(text, **kw)
+    )
+    records, _ = masked_logs
+    head, tail = line.rsplit(" ", 1)
+    logging.getLogger("rasa.core.processor").info("%s %s", head, tail)
+    [record] = records
+    assert (record.msg, record.args) == ("%s %s", (head, tail))
+    assert record.getMessage() == line and searched == []
+    # a sensitive one still is searched and masked
+    logging.getLogger("rasa.core.processor").info("%s: %s", head, "生年月日は 1978 02 14")
+    assert searched and records[1].getMessage() == f"{head}: 生年月日は {MASK}"
+    assert records[1].args is None
+    # and a clean message with an exception is masked as before (the traceback may hold values)
+    try:
+        raise ValueError("code 123 456")
+    except ValueError:
+        logging.getLogger("rasa.core.processor").exception(line)
+    assert "123 456" not in logging.Formatter().format(records[2])
