@@ -21,7 +21,8 @@ on the member's origin on their channel (``X-Kosmo-Origin``, under the same
 signature: their address on the widget or REST, their LINE user), which fresh
 session ids do not reset, with only a generous ceiling per address: one member,
 origin or account using up its budget never blocks another. An unlock ticket's status is told only to
-the member that opened it.
+the member that opened it, or, once a request with the matching birth date verified it,
+to that request's member.
 """
 
 from __future__ import annotations
