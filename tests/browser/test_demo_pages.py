@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from sanic import Sanic
 
-from bot.stack import free_port
 from bot.web.app import WebSettings, create_app
 from bot.web.demo import PALETTE, accent_colour
 from tests.conftest import FICTIONAL_KEY
+from tests.served_app import served
 
 SOCKET_URL = "http://127.0.0.1:5999"
 
@@ -31,20 +31,8 @@ def sanic_test_mode() -> Any:
 @contextlib.asynccontextmanager
 async def serving(registry) -> AsyncIterator[str]:
     app = create_app(registry, WebSettings(socket_url=SOCKET_URL), name=f"web_{uuid.uuid4().hex}")
-    port = free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await server.before_stop()
-        await server.close()
-        await server.after_stop()
+    async with served(app) as base_url:
+        yield f"{base_url}"
 
 
 async def get(url: str) -> tuple[int, dict, str]:

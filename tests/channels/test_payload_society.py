@@ -27,7 +27,6 @@ from sanic import Sanic
 from bot.channels.input_bounds import InputBounds
 from bot.channels.rest import TenantRestInput
 from bot.channels.widget import SessionIds, WidgetInput
-from bot.stack import free_port
 from tests.channels.fake_line import postback_event, text_event, user_id, webhook_body
 from tests.channels.raw_http import upload
 from tests.channels.test_line_channel import (  # noqa: F401 (fixtures)
@@ -41,6 +40,7 @@ from tests.channels.test_line_channel import serving as line_serving
 from tests.channels.test_rest_channel import TOKEN, Recorder
 from tests.channels.test_rest_channel import post as rest_post
 from tests.channels.test_rest_channel import serving as rest_serving
+from tests.served_app import served
 
 FOREIGN = '/greet{"tenant": "ono"}'
 # white space Python's str.strip (and so Rasa) removes: ASCII, NBSP, ideographic,
@@ -132,20 +132,8 @@ async def widget_serving() -> AsyncIterator[str]:
 
     app = Sanic(f"widget_test_{uuid.uuid4().hex}")
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/socketio")
-    port = free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await server.before_stop()
-        await server.close()
-        await server.after_stop()
+    async with served(app) as base_url:
+        yield f"{base_url}"
 
 
 @pytest.mark.parametrize("chunked", [False, True])
@@ -186,26 +174,13 @@ async def test_the_widget_bounds_each_message_once_and_echoes_what_the_bot_reads
     channel = WidgetInput(SessionIds("a-widget-secret-for-the-tests"), bounds=InputBounds())
     app = Sanic(f"widget_test_{uuid.uuid4().hex}")
     app.blueprint(channel.blueprint(recorder), url_prefix="/webhooks/socketio")
-    port = free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    try:
-        url = f"http://127.0.0.1:{port}"
+    async with served(app) as url:
         async with WidgetClient(url) as tab1, WidgetClient(url) as tab2:
             session_id, _ = await tab1.session()
             await tab2.session(session_id)
             await tab1.say("\u3000/affirm{\"tenant\": \"ono\"} ", session_id, tenant="kose", display_text="はい")
             await tab1.wait("turn_end")
             await asyncio.wait_for(tab2.wait("user_echo"), 10)
-    finally:
-        await server.before_stop()
-        await server.close()
-        await server.after_stop()
     assert len(filtered) == 1  # one message, bounded once
     assert tab2.received("user_echo") == [{"text": "はい"}]  # the button's title, as the bot has it
     (message,) = recorder.seen

@@ -22,7 +22,7 @@ from bot.channels.input_bounds import MAX_BODY_BYTES, InputBounds
 from bot.channels.origin import KIND_REST, Origins
 from bot.channels.rest import TenantRestInput, conversation_id
 from bot.client_address import ClientAddresses
-from bot.stack import free_port
+from tests.served_app import served
 
 TOKEN = "a-rest-token-for-the-tests-0123456789"
 # the origin the channel records for a caller on loopback (a keyed digest of 127.0.0.1)
@@ -44,20 +44,8 @@ class Recorder:
 async def serving(channel: TenantRestInput, on_new_message: Recorder) -> AsyncIterator[str]:
     app = Sanic(f"rest_test_{uuid.uuid4().hex}")
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/rest")
-    port = free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    try:
-        yield f"http://127.0.0.1:{port}/webhooks/rest/webhook"
-    finally:
-        await server.before_stop()
-        await server.close()
-        await server.after_stop()
+    async with served(app) as base_url:
+        yield f"{base_url}/webhooks/rest/webhook"
 
 
 @pytest.fixture(scope="module", autouse=True)

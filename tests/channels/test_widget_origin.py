@@ -22,8 +22,8 @@ from bot.channels.input_bounds import InputBounds
 from bot.channels.origin import KIND_WIDGET, ORIGIN_RE, Origins
 from bot.channels.widget import SessionIds, WidgetInput
 from bot.client_address import ClientAddresses
-from bot.stack import free_port
 from tests.channels.test_widget_channel import WidgetClient
+from tests.served_app import served
 
 SECRET = "a-widget-session-secret-for-tests-0123"
 OF = Origins(KIND_WIDGET, SECRET).of
@@ -64,20 +64,8 @@ async def serving(addresses: ClientAddresses, recorder: Recorder) -> AsyncIterat
     channel = WidgetInput(SessionIds(SECRET), bounds=InputBounds(), client_addresses=addresses)
     app = Sanic(f"widget_test_{uuid.uuid4().hex}")
     app.blueprint(channel.blueprint(recorder), url_prefix="/webhooks/socketio")
-    port = free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await server.before_stop()
-        await server.close()
-        await server.after_stop()
+    async with served(app) as base_url:
+        yield f"{base_url}"
 
 
 async def one_message(url: str, headers: Optional[Dict[str, str]] = None, **metadata: Any) -> str:
