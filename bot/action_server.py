@@ -26,7 +26,6 @@ Files it creates (the handoff database) are private to its user (umask 077).
 from __future__ import annotations
 
 import argparse
-import hmac
 import logging
 import os
 import sys
@@ -39,18 +38,17 @@ from sanic.exceptions import Forbidden, SanicException, Unauthorized
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.shared_secret import MIN_LENGTH, bearer_matches, weak_secret
+
 logger = logging.getLogger(__name__)
 
 TOKEN_ENV = "KOSMO_ACTION_SERVER_TOKEN"
 HOST_ENV = "KOSMO_ACTIONS_HOST"
 DEFAULT_HOST = "127.0.0.1"
 OPEN_PATHS = frozenset({"/health"})
-MIN_TOKEN_LENGTH = 16
-PLACEHOLDERS = frozenset({"change-me", "changeme"})
 # A tracker holds one session's events (the tracker store loads no older ones):
 # a few hundred kilobytes at most. Sanic's own default is 100 MB.
 MAX_BODY_BYTES = 8 * 1024 * 1024
-SCHEME = b"bearer "
 
 
 class ActionServerConfigError(RuntimeError):
@@ -66,21 +64,12 @@ def token_from_env(environ: Optional[Mapping[str, str]] = None) -> str:
             f"{TOKEN_ENV} is not set: the action server refuses calls without a shared secret. "
             "Put a random value in .env (`make env` writes one) and give the Rasa server the same."
         )
-    if token.lower() in PLACEHOLDERS or len(token) < MIN_TOKEN_LENGTH:
+    if weak_secret(token):
         raise ActionServerConfigError(
-            f"{TOKEN_ENV} must be a random string of {MIN_TOKEN_LENGTH}+ characters, "
+            f"{TOKEN_ENV} must be a random string of {MIN_LENGTH}+ characters, "
             "not a placeholder (`make env` writes one)"
         )
     return token
-
-
-def bearer_matches(header: Optional[str], token: str) -> bool:
-    """Whether an ``Authorization`` header value is ``Bearer <token>`` (constant time)."""
-    expected = SCHEME + token.encode("utf-8")
-    given = (header or "").encode("utf-8", "surrogatepass")
-    # the scheme is case-insensitive (RFC 7235); lower only its part, not the token
-    given = given[: len(SCHEME)].lower() + given[len(SCHEME):]
-    return hmac.compare_digest(given, expected)
 
 
 def require_token(app: Sanic, token: str) -> None:

@@ -52,12 +52,12 @@ import re
 import sys
 from typing import Any, Mapping, MutableMapping, Optional, Sequence
 
+from bot.shared_secret import MIN_LENGTH, weak_secret
+
 BLAS_THREADS_ENV = "OPENBLAS_NUM_THREADS"
 JAX_ENV = "KOSMO_SERVER_JAX"
 AUTH_TOKEN_ENV = "RASA_AUTH_TOKEN"
 CORS_ENV = "KOSMO_CORS_ORIGINS"
-PLACEHOLDER_TOKENS = frozenset({"change-me", "changeme"})
-MIN_TOKEN_LENGTH = 16  # as the action server's secret (bot.action_server)
 # scheme://host[:port], nothing else: an origin as browsers send it
 # (sanic-cors compares such a string exactly; one with "*", "?", "]" or "\\" it treats as a regex)
 ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
@@ -158,9 +158,9 @@ def server_args(args: Sequence[str], environ: Optional[Mapping[str, str]] = None
         return list(args)
     out = list(fixed)
     token = (env.get(AUTH_TOKEN_ENV) or "").strip()
-    if token.lower() in PLACEHOLDER_TOKENS or (token and len(token) < MIN_TOKEN_LENGTH):
+    if token and weak_secret(token):
         raise ServeConfigError(
-            f"{AUTH_TOKEN_ENV} must be a random string of {MIN_TOKEN_LENGTH}+ characters, "
+            f"{AUTH_TOKEN_ENV} must be a random string of {MIN_LENGTH}+ characters, "
             "not a placeholder: put one in .env (`make env`)"
         )
     if token:

@@ -44,7 +44,6 @@ failed action) gets an apology (``bot.channels.every_turn``).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import os
@@ -65,14 +64,13 @@ from bot.channels.origin import KIND_REST, Origins
 from bot.client_address import ClientAddresses
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
+from bot.shared_secret import bearer_matches, weak_secret
 from bot.tenants import TenantRegistry, load_registry
 
 logger = logging.getLogger(__name__)
 
 CONVERSATION_PREFIX = "rest:"
 _SENDER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-PLACEHOLDER_TOKENS = {"change-me", ""}
-MIN_TOKEN_CHARS = 16
 # reading one body may not take longer than this (a slow sender holds a connection, not the bot)
 BODY_READ_SECONDS = 10.0
 
@@ -140,7 +138,7 @@ class TenantRestInput(InputChannel):
             logger.warning("rest channel: OPEN, no token (allow_unauthenticated: true); development only")
             return cls(allow_unauthenticated=True)
         token = str(credentials.get("token") or "")
-        if token in PLACEHOLDER_TOKENS or len(token) < MIN_TOKEN_CHARS:
+        if weak_secret(token):
             raise RasaException(
                 "rest channel: token must be a random string of 16+ characters "
                 "(KOSMO_REST_TOKEN in .env; `make env` makes one)"
@@ -162,10 +160,7 @@ class TenantRestInput(InputChannel):
     def authorized(self, request: Request) -> bool:
         if self.token is None:
             return True
-        scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode("utf-8"), self.token.encode("utf-8")
-        )
+        return bearer_matches(request.headers.get("authorization"), self.token)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The webhook; a conversation an agent has goes to the agent (bot.handoff.gate)."""

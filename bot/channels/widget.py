@@ -68,11 +68,11 @@ from bot.channels.origin import KIND_WIDGET, Origins
 from bot.client_address import ClientAddresses
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
+from bot.shared_secret import weak_secret
 
 logger = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 100
-PLACEHOLDER_SECRETS = {"change-me", ""}
 
 _SESSION_ID = re.compile(r"[0-9a-f]{64}")
 
@@ -137,7 +137,7 @@ class WidgetInput(SocketIOInput):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WidgetInput":
         credentials = credentials or {}
         secret = str(credentials.get("session_secret") or "")
-        if secret in PLACEHOLDER_SECRETS or len(secret) < 16:
+        if weak_secret(secret):
             raise RasaException(
                 "widget channel: session_secret must be a random string of 16+ characters "
                 "(KOSMO_WIDGET_SESSION_SECRET in .env; `make env` makes one)"

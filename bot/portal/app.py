@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hmac
 import itertools
 import json
 import logging
@@ -72,6 +71,7 @@ from bot.portal.validation import (
     require_object,
 )
 from bot.portal_client import member as member_ids
+from bot.shared_secret import bearer_matches
 from bot.tenants import OTP_EMAIL, OTP_TOTP, Tenant, TenantRegistry, load_registry
 
 logger = logging.getLogger(__name__)
@@ -167,13 +167,9 @@ def _client_ip(request: Request, settings: PortalSettings) -> str:
 
 
 def _check_bearer(request: Request, expected: str | None, realm: str) -> None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
     if expected is None:
         raise ApiError(403, "forbidden", f"the {realm} API is not enabled on this portal")
-    if scheme.lower() != "bearer" or not token or not hmac.compare_digest(
-        token.strip().encode(), expected.encode()
-    ):
+    if not bearer_matches(request.headers.get("Authorization"), expected):
         raise ApiError(
             401, "unauthorized", "a valid bearer token is required", "Authorization",
             headers={"WWW-Authenticate": f'Bearer realm="{realm}"'},

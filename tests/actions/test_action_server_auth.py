@@ -31,10 +31,10 @@ from bot.action_server import (
     MAX_BODY_BYTES,
     TOKEN_ENV,
     ActionServerConfigError,
-    bearer_matches,
     token_from_env,
 )
 from bot.handoff.store import HandoffStore
+from bot.shared_secret import bearer_matches
 from bot.stack import free_port
 from tests.conftest import PROJECT_ROOT
 from tests.portal.conftest import SERVICE_TOKEN, RunningPortal
