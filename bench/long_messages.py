@@ -91,17 +91,26 @@ async def _send(
 
 async def _bystander(
     session: aiohttp.ClientSession, url: str, headers: Dict[str, str], messages: int,
-    stop: Optional[asyncio.Event] = None,
+    stop: Optional[asyncio.Event] = None, deadline: Optional[float] = None,
+    pauses: Optional[random.Random] = None,
 ) -> List[float]:
+    """The bystander's script (a new member every script), until ``messages`` or ``deadline``.
+
+    With ``pauses``, a random pause (``PACED_GAP_S``) after each answer; ``stop`` is set at the end.
+    """
     latencies: List[float] = []
     member = f"bystander-{uuid.uuid4().hex[:8]}"
     for i in range(messages):
+        if deadline is not None and time.monotonic() > deadline:
+            break
         tenant, text = BYSTANDER_SCRIPT[i % len(BYSTANDER_SCRIPT)]
         if i % len(BYSTANDER_SCRIPT) == 0:
             member = f"bystander-{uuid.uuid4().hex[:8]}"
         status, ms = await _send(session, url, headers, member, text, tenant)
         if status == 200:
             latencies.append(ms)
+        if pauses is not None:
+            await asyncio.sleep(pauses.uniform(*PACED_GAP_S))
     if stop is not None:
         stop.set()
     return latencies
@@ -149,20 +158,7 @@ async def _paced_bystander(
     deadline: float,
 ) -> List[float]:
     """The bystander's script, with a random pause (``PACED_GAP_S``) after each answer."""
-    pauses = random.Random(seed)
-    latencies: List[float] = []
-    member = f"bystander-{uuid.uuid4().hex[:8]}"
-    for i in range(messages):
-        if time.monotonic() > deadline:
-            break
-        tenant, text = BYSTANDER_SCRIPT[i % len(BYSTANDER_SCRIPT)]
-        if i % len(BYSTANDER_SCRIPT) == 0:
-            member = f"bystander-{uuid.uuid4().hex[:8]}"
-        status, ms = await _send(session, url, headers, member, text, tenant)
-        if status == 200:
-            latencies.append(ms)
-        await asyncio.sleep(pauses.uniform(*PACED_GAP_S))
-    return latencies
+    return await _bystander(session, url, headers, messages, deadline=deadline, pauses=random.Random(seed))
 
 
 async def _steady(
