@@ -38,6 +38,7 @@ from bot.shared_secret import bearer_matches
 from bot.stack import free_port
 from tests.conftest import PROJECT_ROOT
 from tests.portal.conftest import SERVICE_TOKEN, RunningPortal
+from tests.served_app import listening_addresses
 
 
 @dataclass
@@ -241,22 +242,6 @@ def test_no_cors_headers_for_any_origin(actions_server: RunningActions):
     except urllib.error.HTTPError as e:
         headers = dict(e.headers)
     assert not [h for h in headers if h.lower().startswith("access-control-")]
-
-
-def listening_addresses(port: int) -> set[str]:
-    """Local addresses of the sockets listening on ``port`` (from /proc/net/tcp and tcp6)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            address, _, hex_port = fields[1].partition(":")
-            if int(hex_port, 16) == port and fields[3] == "0A":  # LISTEN
-                found.add(address)
-    return found
 
 
 def test_it_listens_on_loopback_only_by_default(actions_server: RunningActions):

@@ -6,26 +6,20 @@ import contextlib
 import json
 import re
 import uuid
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 import aiohttp
 import pytest
-from sanic import Sanic
 
 from bot.web.app import WebSettings, create_app
 from bot.web.demo import PALETTE, accent_colour
 from tests.conftest import FICTIONAL_KEY
-from tests.served_app import served
+from tests.served_app import (
+    sanic_test_mode,  # noqa: F401 (autouse fixture)
+    served,
+)
 
 SOCKET_URL = "http://127.0.0.1:5999"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def sanic_test_mode() -> Any:
-    # several Sanic apps start in this process (see tests/channels/test_line_channel.py)
-    before, Sanic.test_mode = Sanic.test_mode, True
-    yield
-    Sanic.test_mode = before
 
 
 @contextlib.asynccontextmanager

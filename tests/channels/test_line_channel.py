@@ -48,20 +48,12 @@ from tests.channels.fake_line import (
     user_id,
     webhook_body,
 )
+from tests.served_app import sanic_test_mode  # noqa: F401 (autouse fixture)
 
 SECRET = "kose-secret-for-tests"
 TOKEN = "kose-access-token-for-tests"
 
 Turn = Callable[[UserMessage], Awaitable[Any]]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def sanic_test_mode() -> Any:
-    # Sanic 21.12 rewrites its own class's methods when an app starts ("touchup");
-    # test mode keeps the originals, so several apps can start in one process.
-    before, Sanic.test_mode = Sanic.test_mode, True
-    yield
-    Sanic.test_mode = before
 
 
 @pytest.fixture(autouse=True)

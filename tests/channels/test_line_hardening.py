@@ -18,7 +18,6 @@ from typing import Any, List
 import pytest
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.exceptions import RasaException
-from sanic import Sanic
 
 from bot.channels.line_dedup import EventLedger, event_key, seen_events_table
 from bot.channels.line_intake import (
@@ -46,17 +45,10 @@ from tests.channels.test_line_channel import (
     serving,
     wait_for,
 )
+from tests.served_app import sanic_test_mode  # noqa: F401 (autouse fixture)
 
 FIFTY_MB = 50 * 1024 * 1024
 QUIET_S = 1.0  # time for a wrongly accepted event to reach Rasa or LINE, if it ever would
-
-
-@pytest.fixture(scope="module", autouse=True)
-def sanic_test_mode() -> Any:
-    # as in test_line_channel.py: several Sanic apps start in one process
-    before, Sanic.test_mode = Sanic.test_mode, True
-    yield
-    Sanic.test_mode = before
 
 
 @pytest.fixture(scope="module")

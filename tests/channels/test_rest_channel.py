@@ -22,7 +22,10 @@ from bot.channels.input_bounds import MAX_BODY_BYTES, InputBounds
 from bot.channels.origin import KIND_REST, Origins
 from bot.channels.rest import TenantRestInput, conversation_id
 from bot.client_address import ClientAddresses
-from tests.served_app import served
+from tests.served_app import (
+    sanic_test_mode,  # noqa: F401 (autouse fixture)
+    served,
+)
 
 TOKEN = "a-rest-token-for-the-tests-0123456789"
 # the origin the channel records for a caller on loopback (a keyed digest of 127.0.0.1)
@@ -46,15 +49,6 @@ async def serving(channel: TenantRestInput, on_new_message: Recorder) -> AsyncIt
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/rest")
     async with served(app) as base_url:
         yield f"{base_url}/webhooks/rest/webhook"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def sanic_test_mode() -> Any:
-    # Sanic 21.12 rewrites its own class's methods when an app starts ("touchup");
-    # test mode keeps the originals, so several apps can start in one process.
-    before, Sanic.test_mode = Sanic.test_mode, True
-    yield
-    Sanic.test_mode = before
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import contextlib
 import uuid
 from typing import Any, AsyncIterator, Dict, List, Optional
 
-import pytest
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
@@ -23,7 +22,10 @@ from bot.channels.origin import KIND_WIDGET, ORIGIN_RE, Origins
 from bot.channels.widget import SessionIds, WidgetInput
 from bot.client_address import ClientAddresses
 from tests.channels.test_widget_channel import WidgetClient
-from tests.served_app import served
+from tests.served_app import (
+    sanic_test_mode,  # noqa: F401 (autouse fixture)
+    served,
+)
 
 SECRET = "a-widget-session-secret-for-tests-0123"
 OF = Origins(KIND_WIDGET, SECRET).of
@@ -50,13 +52,6 @@ class HeaderClient(WidgetClient):
     async def __aenter__(self) -> "HeaderClient":
         await self.sio.connect(self.url, headers=self.headers, transports=["polling"])
         return self
-
-
-@pytest.fixture(scope="module", autouse=True)
-def sanic_test_mode() -> Any:
-    before, Sanic.test_mode = Sanic.test_mode, True
-    yield
-    Sanic.test_mode = before
 
 
 @contextlib.asynccontextmanager

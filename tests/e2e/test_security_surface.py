@@ -26,6 +26,7 @@ import pytest
 from bot.sql import sqlite_file
 from bot.stack import Stack
 from tests.e2e.conftest import RestClient
+from tests.served_app import listening_addresses
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -88,17 +89,6 @@ def test_the_http_api_still_needs_its_token(stack: Stack, rest: RestClient):
     assert rest.tracker(conversation)[0] == 200
     assert rest.tracker(conversation, token=None)[0] == 401
     assert rest.tracker(conversation, token="wrong-token")[0] == 401
-
-
-def listening_addresses(port: int) -> set[str]:
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            address, _, hex_port = fields[1].partition(":")
-            if int(hex_port, 16) == port and fields[3] == "0A":  # LISTEN
-                found.add(address)
-    return found
 
 
 def test_the_action_server_listens_on_loopback_and_wants_the_secret(stack: Stack):
