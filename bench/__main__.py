@@ -47,8 +47,9 @@ from typing import Any, Iterator
 
 import aiohttp
 
-from bench import long_messages
+from bench import long_messages, understanding
 from bench.nlu_eval import evaluate_holdout
+from bench.understanding import RestBot
 from bot.stack import Service, Stack, credentials_env, free_port, newest_model
 from bot.tenants import PROJECT_ROOT
 
@@ -89,6 +90,7 @@ STOCK_SCRIPTS: list[tuple[str | None, list[str]]] = [
 
 TARGETS = {
     "macro_f1": 0.95,
+    "holdout_accuracy": 0.98,
     "p50_1_ms": 50,
     "p95_20_ms": 400,
     "throughput_20": 50,
@@ -247,9 +249,8 @@ def time_training(workdir: Path) -> float:
     return round(time.perf_counter() - start, 1)
 
 
-@contextlib.contextmanager
-def our_server(model: Path, workdir: Path) -> Iterator[tuple[str, int, dict[str, str]]]:
-    """Our whole stack (portal, action server, Rasa); yields the Rasa URL, pid and REST headers."""
+def _our_stack(model: Path, workdir: Path) -> Stack:
+    """Our whole stack (portal, action server, Rasa) on free loopback ports, not started."""
     env = {
         "KOSMO_TRACKER_DB_URL": f"sqlite:///{workdir / 'tracker.db'}",
         "KOSMO_PORTAL_DB_URL": f"sqlite:///{workdir / 'portal.db'}",
@@ -258,13 +259,32 @@ def our_server(model: Path, workdir: Path) -> Iterator[tuple[str, int, dict[str,
         "RASA_AUTH_TOKEN": secrets.token_hex(16),  # bot.serve wants 16+ random characters
         **credentials_env(),
     }
-    stack = Stack(model=model, rasa_port=free_port(), actions_port=free_port(),
-                  portal_port=free_port(), smtp_port=free_port(), web_port=free_port(), env=env,
-                  log_dir=workdir / "logs-ours")
+    return Stack(model=model, rasa_port=free_port(), actions_port=free_port(),
+                 portal_port=free_port(), smtp_port=free_port(), web_port=free_port(), env=env,
+                 log_dir=workdir / "logs-ours")
+
+
+@contextlib.contextmanager
+def our_server(model: Path, workdir: Path) -> Iterator[tuple[str, int, dict[str, str]]]:
+    """Our whole stack, started; yields the Rasa URL, pid and REST headers."""
+    stack = _our_stack(model, workdir)
     with stack:
         rasa = stack.service("rasa")
         assert rasa.process is not None
-        yield stack.rasa_url, rasa.process.pid, {"Authorization": f"Bearer {env['KOSMO_REST_TOKEN']}"}
+        yield stack.rasa_url, rasa.process.pid, {"Authorization": f"Bearer {stack.env['KOSMO_REST_TOKEN']}"}
+
+
+@contextlib.contextmanager
+def our_stack(model: Path | None = None) -> Iterator[RestBot]:
+    """Our whole stack in a temporary folder, as a :class:`bench.understanding.RestBot`."""
+    model = model or Path(os.environ.get("KOSMO_MODEL") or newest_model())
+    workdir = Path(tempfile.mkdtemp(prefix="kosmo-understanding-"))
+    try:
+        stack = _our_stack(model, workdir)
+        with stack:
+            yield RestBot(stack.rasa_url, stack.env["RASA_AUTH_TOKEN"], stack.env.get("KOSMO_REST_TOKEN"))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def init_stock(workdir: Path) -> tuple[Path, float]:
@@ -334,6 +354,33 @@ async def holdout(model: Path) -> dict[str, Any]:
             "macro_f1": round(result.macro_f1, 4), "misses": result.misses}
 
 
+def measure_understanding(model: Path) -> dict[str, Any]:
+    """The understanding sets against our whole stack: the evaluation set, and the development set for reference."""
+    with our_stack(model) as bot:
+        return {
+            name: understanding.evaluate(bot, understanding.load_items(path)).summary()
+            for name, path in understanding.SETS.items()
+        }
+
+
+def understanding_rows(u: dict[str, Any] | None) -> list[tuple[Any, ...]]:
+    """The evaluation set's headline figures as rows of the main table."""
+    if not u:
+        return []
+    e = u["eval"]
+    worst = min(e["categories"].items(), key=lambda kv: kv[1]["accuracy"])
+    t = understanding.TARGETS
+    return [
+        ("members as they write: right (evaluation set)", f"{e['accuracy']:.3f}", "—", "—", "≥ 0.92",
+         verdict(e["accuracy"], t["accuracy"], True)),
+        (f"… weakest category ({worst[0]})", f"{worst[1]['accuracy']:.3f}", "—", "—", "≥ 0.85",
+         verdict(worst[1]["accuracy"], t["category_accuracy"], True)),
+        ("… asked back", f"{e['ask_rate']:.3f}", "—", "—", "—", ""),
+        ("… answered wrongly without asking", f"{e['confident_wrong_rate']:.3f}", "—", "—", "≤ 0.03",
+         verdict(e["confident_wrong_rate"], t["confident_wrong_rate"], False)),
+    ]
+
+
 def verdict(value: float | None, target: float, higher_is_better: bool) -> str:
     if value is None:
         return "n/a"
@@ -354,6 +401,9 @@ def write_report(r: dict[str, Any]) -> str:
     rows = [
         ("held-out intent macro-F1", f"{r['nlu']['macro_f1']:.3f}", "—", "—", "≥ 0.95",
          verdict(r["nlu"]["macro_f1"], TARGETS["macro_f1"], True)),
+        ("held-out intent accuracy (clean, one-topic questions)", f"{r['nlu']['accuracy']:.3f}", "—", "—",
+         "≥ 0.98", verdict(r["nlu"]["accuracy"], TARGETS["holdout_accuracy"], True)),
+        *understanding_rows(r.get("understanding")),
         ("1 conversation p50 (ms)", os1["p50_ms"], ss1.get("p50_ms"), ratio(os1["p50_ms"], ss1.get("p50_ms")),
          "≤ 50", verdict(os1["p50_ms"], TARGETS["p50_1_ms"], False)),
         ("1 conversation p95 (ms)", os1["p95_ms"], ss1.get("p95_ms"), ratio(os1["p95_ms"], ss1.get("p95_ms")), "—", ""),
@@ -401,6 +451,22 @@ def write_report(r: dict[str, Any]) -> str:
                 per_round = ", ".join(f"{x['concurrent']['p95_ms']} / {x['concurrent']['messages_per_s']}" for x in runs)
                 lines.append(f"- {name}: {per_round}")
         lines.append("")
+    if r.get("understanding"):
+        u = r["understanding"]
+        lines += understanding.report_rows(
+            u["eval"], "Understanding members as they write: evaluation set (never trained on, never tuned against)")
+        if "dev" in u:
+            lines += [f"Development set (thresholds and rules were tuned on it): {u['dev']['items']} messages, "
+                      f"accuracy {u['dev']['accuracy']:.1%}, asked back {u['dev']['ask_rate']:.1%}, "
+                      f"wrong without asking {u['dev']['confident_wrong_rate']:.1%}.", ""]
+        misses = u["eval"]["misses"]
+        if misses:
+            lines += ["Evaluation-set misses:", ""]
+            lines += [f"- {m['verdict']} ({m['category']}, {m['society']}): "
+                      + (f"after {' / '.join(m['context'])}: " if m["context"] else "")
+                      + f"{m['text']} — expected {', '.join(m['expected'])}, got {', '.join(m['got']) or 'nothing'}"
+                      for m in misses]
+            lines.append("")
     if r.get("long_messages"):
         lines += long_messages.report_rows(r["long_messages"])
     if r["nlu"]["misses"]:
@@ -453,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
             print("long messages ...", flush=True)
             url, _pid, headers = servers["ours"]
             report["long_messages"] = long_messages.run(url, headers)
+        print("understanding (tests/understanding, evaluation and development sets) ...", flush=True)
+        report["understanding"] = measure_understanding(model)
         report["rounds"] = args.rounds
         report["ours"] = measured["ours"]
         if "stock" in measured:

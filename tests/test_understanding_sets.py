@@ -1,0 +1,109 @@
+"""The understanding sets (tests/understanding/) are well formed, apart, and never trained on."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+
+import pytest
+from rasa.shared.nlu.training_data.loading import load_data
+
+from bench.understanding import (
+    CATEGORIES,
+    FLOW_ACTIONS,
+    RESPONSE_OUTCOMES,
+    SETS,
+    Item,
+    SetError,
+    load_items,
+    parse_items,
+    turn_of,
+    verdict,
+)
+from bot.topics import load_topic_labels
+from tests.conftest import PROJECT_ROOT
+
+CONVERSATION_OUTCOMES = {
+    "ask", "did_not_help", "handoff_offer", "out_of_scope", "english_scope", "redirect", "refuse",
+    "never_share_password", "greet", "thank", "goodbye", "bot_challenge", "stop", "deny",
+}
+
+
+def same(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
+
+
+@pytest.fixture(scope="module")
+def training_texts() -> set[str]:
+    return {same(m.get("text")) for m in load_data(str(PROJECT_ROOT / "data" / "nlu")).intent_examples}
+
+
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_set_is_well_formed_and_covers_every_category(name):
+    items = load_items(SETS[name])
+    counts = Counter(i.category for i in items)
+    assert set(counts) == set(CATEGORIES)
+    assert min(counts.values()) >= (20 if name == "eval" else 12), counts
+    assert {i.society for i in items} == {"kose", "ono"}
+    known = set(load_topic_labels()) | set(FLOW_ACTIONS.values()) | set(RESPONSE_OUTCOMES.values()) | CONVERSATION_OUTCOMES
+    unknown = {o for i in items for o in (*i.expect, *i.both)} - known
+    assert not unknown, sorted(unknown)
+
+
+def test_evaluation_set_is_large_enough():
+    assert len(load_items(SETS["eval"])) >= 200
+
+
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_no_message_is_training_data(name, training_texts):
+    trained = [i.text for i in load_items(SETS[name]) if same(i.text) in training_texts]
+    assert not trained, trained
+
+
+def test_the_two_sets_share_no_message():
+    dev = {same(i.text) for i in load_items(SETS["dev"])}
+    evaluation = {same(i.text) for i in load_items(SETS["eval"])}
+    assert not dev & evaluation, sorted(dev & evaluation)
+
+
+def test_malformed_sets_are_refused_with_a_reason():
+    with pytest.raises(SetError, match="items"):
+        parse_items({})
+    with pytest.raises(SetError, match="category"):
+        parse_items({"items": [{"text": "x", "society": "kose", "category": "nope", "expect": "ask"}]})
+    with pytest.raises(SetError, match="exactly one"):
+        parse_items({"items": [{"text": "x", "society": "kose", "category": "vague"}]})
+    with pytest.raises(SetError, match="society"):
+        parse_items({"items": [{"text": "x", "society": "zzz", "category": "vague", "expect": "ask"}]})
+
+
+def bot(name, text="..."):
+    return {"event": "bot", "text": text, "metadata": {"utter_action": name}}
+
+
+def test_outcomes_of_a_turn_are_read_from_the_tracker():
+    events = [
+        {"event": "user", "text": "前の質問"}, bot("utter_greet"),
+        {"event": "user", "text": "ロックされた"},
+        {"event": "action", "name": "unlock_form"}, bot("utter_ask_unlock_user_id", "ユーザーIDを"),
+        bot("utter_faq/portal_url", "アドレスは"),
+    ]
+    outcomes, reply = turn_of(events)
+    assert outcomes == ["unlock_flow", "faq/portal_url"]
+    assert reply == "ユーザーIDを\nアドレスは"
+
+
+def test_verdicts():
+    item = Item("x", "kose", "vague", expect=("faq/portal_url",))
+    assert verdict(item, ["faq/portal_url"], "") == "right"
+    assert verdict(item, ["ask"], "") == "asked"
+    assert verdict(item, ["faq/logout"], "") == "wrong"
+    assert verdict(item, [], "") == "wrong"
+    both = Item("x", "kose", "two_questions", both=("a", "b"))
+    assert verdict(both, ["a", "c", "b"], "") == "right"
+    assert verdict(both, ["b", "a"], "") == "wrong"
+    english = Item("x", "ono", "english", expect=("greet",), lang="en")
+    assert verdict(english, ["greet"], "Hello!") == "right"
+    assert verdict(english, ["greet"], "こんにちは") == "wrong"
+    checked = Item("x", "kose", "typos_kana_romaji", expect=("a",), must_not_contain=("15桁",))
+    assert verdict(checked, ["a"], "全部で15桁です") == "wrong"
