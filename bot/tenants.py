@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -39,8 +39,12 @@ class TenantConfigError(ValueError):
 
 @dataclass(frozen=True)
 class InitialPassword:
-    symbol_digits: int
-    number_digits: int
+    # the rule as the society's manual states it (「健康保険の記号+番号+生年月日(西暦8桁)」)
+    rule: str
+    # digits only where the manual states them as a rule; None where it only
+    # gives an example (members' numbers differ in length)
+    symbol_digits: Optional[int]
+    number_digits: Optional[int]
     example_symbol: str
     example_number: str
     example_birth_date: dt.date
@@ -53,7 +57,10 @@ class InitialPassword:
         )
 
     @property
-    def total_digits(self) -> int:
+    def total_digits(self) -> Optional[int]:
+        """The password's length where the manual fixes it, else None."""
+        if self.symbol_digits is None or self.number_digits is None:
+            return None
         return self.symbol_digits + self.number_digits + 8
 
 
@@ -211,9 +218,11 @@ class Tenant:
             "user_id_allowed": self.user_id_allowed,
             "user_id_source_first_time": self.user_id_source_first_time,
             "user_id_source_returning": self.user_id_source_returning,
-            "pw_symbol_digits": pw.symbol_digits,
-            "pw_number_digits": pw.number_digits,
-            "pw_total_digits": pw.total_digits,
+            "pw_rule": pw.rule,
+            "pw_digits_stated": pw.total_digits is not None,
+            "pw_symbol_digits": pw.symbol_digits if pw.symbol_digits is not None else "",
+            "pw_number_digits": pw.number_digits if pw.number_digits is not None else "",
+            "pw_total_digits": pw.total_digits if pw.total_digits is not None else "",
             "pw_example_symbol": pw.example_symbol,
             "pw_example_number": pw.example_number,
             "pw_example_birth_date": f"{birth.year}年{birth.month}月{birth.day}日",
@@ -274,6 +283,10 @@ def _require(data: Mapping[str, Any], key: str, where: str) -> Any:
     return data[key]
 
 
+def _optional_int(value: Any, where: str) -> Optional[int]:
+    return None if value is None else _int(value, where)
+
+
 def _int(value: Any, where: str) -> int:
     try:
         return int(value)
@@ -330,8 +343,9 @@ def parse_tenant(key: str, data: Mapping[str, Any]) -> Tenant:
         user_id_source_first_time=str(_require(uid, "source_first_time", f"{w}.user_id")),
         user_id_source_returning=str(_require(uid, "source_returning", f"{w}.user_id")),
         initial_password=InitialPassword(
-            symbol_digits=_int(_require(ipw, "symbol_digits", f"{w}.initial_password"), w),
-            number_digits=_int(_require(ipw, "number_digits", f"{w}.initial_password"), w),
+            rule=str(_require(ipw, "rule", f"{w}.initial_password")),
+            symbol_digits=_optional_int(ipw.get("symbol_digits"), w),
+            number_digits=_optional_int(ipw.get("number_digits"), w),
             example_symbol=str(_require(ex, "symbol", f"{w}.initial_password.example")),
             example_number=str(_require(ex, "number", f"{w}.initial_password.example")),
             example_birth_date=_date(

@@ -33,6 +33,7 @@ FICTIONAL_TENANT = {
     },
     "first_time_notice": "「ログインのご案内」",
     "initial_password": {
+        "rule": "記号（3桁）＋番号（6桁）＋生年月日（西暦8桁）",
         "symbol_digits": 3,
         "number_digits": 6,
         "example": {"symbol": "707", "number": "654321", "birth_date": "1985-02-03"},
