@@ -30,9 +30,13 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.normalize import looks_like_password
+from bot.normalize import bare_value_text, looks_like_password
 
 SLOT_FAILURES = "failed_attempts"
+# the member's user ID, kept for the conversation once a form took it, so a
+# later procedure (a second diagnosis, an unlock request) does not ask again
+SLOT_MEMBER_USER_ID = "member_user_id"
+INTENT_INFORM = "inform"
 SLOT_HANDOFF_REASON = "handoff_reason"
 REQUESTED_SLOT = "requested_slot"
 ACTION_OFFER_HANDOFF = "action_offer_handoff"
@@ -90,8 +94,36 @@ def reject(
     return {slot: None, SLOT_FAILURES: float(count)}
 
 
-def accept(slot: str, value: Any) -> Dict[Text, Any]:
-    return {slot: value, SLOT_FAILURES: 0.0}
+def accept(slot: str, value: Any, keep_as: Optional[str] = None) -> Dict[Text, Any]:
+    kept = {keep_as: value} if keep_as else {}
+    return {slot: value, SLOT_FAILURES: 0.0, **kept}
+
+
+def prefill(
+    tracker: Tracker,
+    slot: str,
+    parse: Callable[[str], Optional[Any]],
+    kept_slot: Optional[str] = None,
+) -> Dict[Text, Any]:
+    """A value for ``slot`` before the form asks for it, if the member already gave it.
+
+    Two cases: the form is just starting and the message that started it is
+    the value itself (「申請しますか？」 answered with 「kose.hanako です」); or the
+    conversation kept it (``kept_slot``, the user ID of an earlier procedure).
+    A password-looking message is never taken.
+    """
+    if tracker.get_slot(slot):
+        return {}
+    latest = tracker.latest_message or {}
+    if not tracker.get_slot(REQUESTED_SLOT) and (latest.get("intent") or {}).get("name") == INTENT_INFORM:
+        text = str(latest.get("text") or "")
+        parsed = None if looks_like_password(text) else parse(bare_value_text(text))
+        if parsed is not None:
+            return {slot: parsed}
+    kept = tracker.get_slot(kept_slot) if kept_slot else None
+    if kept and parse(str(kept)) is not None:
+        return {slot: kept}
+    return {}
 
 
 PasswordGuard = Literal["always", "unless_parsed", "never"]
@@ -106,6 +138,7 @@ def validate_slot(
     invalid_response: str,
     *,
     guard_password: PasswordGuard = "always",
+    keep_as: Optional[str] = None,
 ) -> Dict[Text, Any]:
     """Refuse a password, else take ``parse(value)`` or explain what was expected.
 
@@ -121,10 +154,12 @@ def validate_slot(
         return _never_share(dispatcher, slot)
     parsed = parse(text)
     if parsed is None:
+        parsed = parse(bare_value_text(text))  # 「ユーザーIDは kose.hanako です」
+    if parsed is None:
         if guard_password == "unless_parsed" and looks_like_password(text):
             return _never_share(dispatcher, slot)
         return reject(dispatcher, tracker, slot, response=invalid_response)
-    return accept(slot, parsed)
+    return accept(slot, parsed, keep_as)
 
 
 def _never_share(dispatcher: CollectingDispatcher, slot: str) -> Dict[Text, Any]:

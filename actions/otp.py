@@ -25,7 +25,13 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.forms_common import GuardedFormValidationAction, cleared, validate_slot
+from actions.forms_common import (
+    SLOT_MEMBER_USER_ID,
+    GuardedFormValidationAction,
+    cleared,
+    prefill,
+    validate_slot,
+)
 from actions.portal import PortalAction, member_of, tenant_of
 from bot.normalize import parse_otp_code, parse_user_id
 from bot.portal_client import PortalClient, PortalNotSupported, TotpDiagnosis
@@ -50,11 +56,17 @@ class ValidateOtpHelpForm(GuardedFormValidationAction):
             return [SLOT_OTP_USER_ID, SLOT_TOTP_CODE]
         return [SLOT_OTP_USER_ID]
 
+    async def extract_otp_user_id(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return prefill(tracker, SLOT_OTP_USER_ID, parse_user_id, SLOT_MEMBER_USER_ID)
+
     def validate_otp_user_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         return validate_slot(
-            dispatcher, tracker, SLOT_OTP_USER_ID, value, parse_user_id, "utter_invalid_user_id"
+            dispatcher, tracker, SLOT_OTP_USER_ID, value, parse_user_id, "utter_invalid_user_id",
+            keep_as=SLOT_MEMBER_USER_ID,
         )
 
     def validate_totp_code(

@@ -23,7 +23,13 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.forms_common import GuardedFormValidationAction, cleared, validate_slot
+from actions.forms_common import (
+    SLOT_MEMBER_USER_ID,
+    GuardedFormValidationAction,
+    cleared,
+    prefill,
+    validate_slot,
+)
 from actions.portal import PortalAction, member_of, tenant_of
 from bot.normalize import find_ticket_id, parse_birth_date, parse_user_id
 from bot.portal_client import PortalClient, PortalNotFound
@@ -45,11 +51,17 @@ class ValidateUnlockForm(GuardedFormValidationAction):
     def name(self) -> Text:
         return f"validate_{FORM_UNLOCK}"
 
+    async def extract_unlock_user_id(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return prefill(tracker, SLOT_UNLOCK_USER_ID, parse_user_id, SLOT_MEMBER_USER_ID)
+
     def validate_unlock_user_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         return validate_slot(
-            dispatcher, tracker, SLOT_UNLOCK_USER_ID, value, parse_user_id, "utter_invalid_user_id"
+            dispatcher, tracker, SLOT_UNLOCK_USER_ID, value, parse_user_id, "utter_invalid_user_id",
+            keep_as=SLOT_MEMBER_USER_ID,
         )
 
     def validate_unlock_birth_date(

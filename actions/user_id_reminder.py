@@ -15,7 +15,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.forms_common import GuardedFormValidationAction, cleared, validate_slot
+from actions.forms_common import GuardedFormValidationAction, cleared, prefill, validate_slot
 from actions.portal import PortalAction, member_of, tenant_of
 from bot.normalize import parse_email
 from bot.portal_client import PortalClient
@@ -27,6 +27,11 @@ FORM_USER_ID_REMINDER = "user_id_reminder_form"
 class ValidateUserIdReminderForm(GuardedFormValidationAction):
     def name(self) -> Text:
         return f"validate_{FORM_USER_ID_REMINDER}"
+
+    async def extract_reminder_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return prefill(tracker, SLOT_REMINDER_EMAIL, parse_email)
 
     def validate_reminder_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

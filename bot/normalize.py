@@ -58,6 +58,27 @@ def digits_only(text: str) -> str:
     return compact(text).replace("-", "")
 
 
+# what members wrap a value in when they answer with it: 「ユーザーIDは kose.hanako です」
+_VALUE_LABEL_RE = re.compile(
+    r"^(?:(?:私の|わたしの)?(?:ユーザー?ID|ユーザー?ｉｄ|ID|メールアドレス|メアド|アドレス|生年月日|コード|受付番号)"
+    r"\s{0,4}(?:は|:|：)?\s{0,4})"
+)
+_VALUE_TAIL_RE = re.compile(
+    r"\s{0,4}(?:です|でした|だよ|だと思います|になります|でお願いします|でおねがいします|です。?お願いします)?[。.!！]?$"
+)
+
+
+def bare_value_text(text: str) -> str:
+    """The value in a message that is one value with a label or a polite ending around it.
+
+    「ユーザーIDは kose.hanako です」 -> "kose.hanako"; anything else comes back
+    folded and stripped. Bounded: callers pass one member message.
+    """
+    value = unicodedata.normalize("NFKC", text[:200]).strip()
+    value = _VALUE_LABEL_RE.sub("", value, count=1)
+    return fold(_VALUE_TAIL_RE.sub("", value, count=1))
+
+
 def parse_otp_code(text: str) -> Optional[str]:
     """A 6-digit authenticator/email code, or None."""
     code = digits_only(text)

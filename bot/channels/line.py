@@ -82,6 +82,7 @@ from bot.channels.line_intake import (
     stop_reading,
 )
 from bot.channels.origin import KIND_LINE, Origins
+from bot.channels.questions import answer_each_question
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 
@@ -540,7 +541,7 @@ class LineInput(InputChannel):
         holder.attach(line_webhook)
         freeze_after_start(line_webhook)
         handle = bound_inputs(
-            gate_messages(answer_every_turn(on_new_message), holder), InputBounds.from_env()
+            gate_messages(answer_each_question(answer_every_turn(on_new_message), holder), holder), InputBounds.from_env()
         )
 
         @line_webhook.route("/", methods=["GET"])

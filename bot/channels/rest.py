@@ -61,6 +61,7 @@ from bot.channels.every_turn import answer_every_turn
 from bot.channels.input_bounds import MAX_BODY_BYTES, InputBounds, bound_inputs, bounded_metadata
 from bot.channels.line_intake import BodyRefused, read_body, stop_reading
 from bot.channels.origin import KIND_REST, Origins
+from bot.channels.questions import answer_each_question
 from bot.client_address import ClientAddresses
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
@@ -165,7 +166,7 @@ class TenantRestInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The webhook; a conversation an agent has goes to the agent (bot.handoff.gate)."""
         holder = AppHolder()
-        handle = bound_inputs(gate_messages(answer_every_turn(on_new_message), holder), self.bounds)
+        handle = bound_inputs(gate_messages(answer_each_question(answer_every_turn(on_new_message), holder), holder), self.bounds)
         bp = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
 
         @bp.route("/", methods=["GET"])

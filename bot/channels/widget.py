@@ -65,6 +65,7 @@ from bot.channels.input_bounds import (
     bounded_metadata,
 )
 from bot.channels.origin import KIND_WIDGET, Origins
+from bot.channels.questions import answer_each_question
 from bot.client_address import ClientAddresses
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
@@ -213,7 +214,7 @@ class WidgetInput(SocketIOInput):
         holder.attach(widget_webhook)
         freeze_after_start(widget_webhook)
         bounds = self._bounds or InputBounds.from_env()
-        handle = bound_inputs(gate_messages(answer_every_turn(on_new_message), holder), bounds)
+        handle = bound_inputs(gate_messages(answer_each_question(answer_every_turn(on_new_message), holder), holder), bounds)
 
         @widget_webhook.listener("after_server_start")
         async def remember_agent(app: Any, _loop: Any) -> None:

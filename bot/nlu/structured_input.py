@@ -44,6 +44,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.normalize import (
     TICKET_IN_TEXT_RE,
+    bare_value_text,
     find_ticket_id,
     fold,
     looks_like_password,
@@ -69,7 +70,7 @@ _ASCII_VALUE_RE = re.compile(r"[\x21-\x7e]+")
 
 def is_bare_value(text: str) -> bool:
     """Whether the whole message is one value a form asks for, with nothing else."""
-    value = fold(text).strip("。.、,")
+    value = bare_value_text(text).strip("。.、,")
     if not value:
         return False
     if parse_birth_date(value) or parse_otp_code(value) or parse_email(value):

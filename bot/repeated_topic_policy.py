@@ -1,0 +1,129 @@
+"""A member who asks again what the bot has just answered was not helped by the answer.
+
+「迷惑メールフォルダも見たけど、やっぱり来てないです」 right after the answer
+about the missing mail reads, to the NLU, as the same topic again; answering
+it a second time with the same text helps nobody. A helpdesk operator hears
+"it did not help": apologise, ask what the screen shows now, offer a person.
+
+:class:`RepeatedTopicPolicy` is a dialogue policy (named in ``config.yml``,
+Rasa's extension point for deciding the next action): when the member's
+message asks the topic of the bot's answer to their previous message, it
+predicts ``action_did_not_help`` (``actions/did_not_help.py``), above the
+rules (``priority``). It does nothing
+
+- when the bot's answer was an offer (``offers``: 「申請しますか？」): the same
+  topic again there means "yes", and the rules start the procedure;
+- inside a form, and for anything but the first action after the member's message.
+
+Not trainable: it reads the conversation only, and the topic of a response
+from its name (``utter_faq/qr_scan`` answers ``faq/qr_scan``,
+``utter_account_locked`` answers ``account_locked``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+FAQ_INTENT = "faq"
+# how far back to look for the bot's previous answer (events)
+LOOKBACK_EVENTS = 60
+
+
+def topic_of_message(parse_data: Dict[str, Any]) -> Optional[str]:
+    """The topic a parsed message asks: its intent, or ``faq/<name>`` for an FAQ."""
+    intent = (parse_data.get("intent") or {}).get("name")
+    if not intent:
+        return None
+    if intent != FAQ_INTENT:
+        return str(intent)
+    selected = ((parse_data.get("response_selector") or {}).get(FAQ_INTENT) or {}).get("response") or {}
+    key = selected.get("intent_response_key")
+    return str(key) if key else None
+
+
+def previous_answers(tracker: DialogueStateTracker) -> List[str]:
+    """The names of the responses the bot gave to the member's previous message."""
+    answers: List[str] = []
+    seen_latest = False
+    events = list(tracker.events)[-LOOKBACK_EVENTS:]
+    for event in reversed(events):
+        if isinstance(event, UserUttered):
+            if seen_latest:
+                break
+            seen_latest = True
+        elif seen_latest and isinstance(event, BotUttered):
+            name = (event.metadata or {}).get("utter_action")
+            if name:
+                answers.append(str(name))
+    return answers
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
+)
+class RepeatedTopicPolicy(Policy):
+    """The topic just answered, asked again: predict the "it did not help" action."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "priority": 7,  # above RulePolicy (6): the rule would answer the same again
+            "action": "action_did_not_help",
+            "offers": [],
+        }
+
+    @staticmethod
+    def supported_data() -> SupportedData:
+        return SupportedData.ML_AND_RULE_DATA
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Any = None,
+    ) -> None:
+        super().__init__(config, model_storage, resource, execution_context, featurizer)
+        self.action = str(config.get("action") or "action_did_not_help")
+        self.offers = frozenset(str(o) for o in config.get("offers") or [])
+
+    def train(
+        self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
+        return self._resource
+
+    def repeated(self, tracker: DialogueStateTracker) -> bool:
+        """Whether the member's message asks the topic the bot answered just before."""
+        if tracker.latest_action_name != ACTION_LISTEN_NAME or tracker.active_loop_name:
+            return False
+        topic = topic_of_message(tracker.latest_message.parse_data if tracker.latest_message else {})
+        if not topic:
+            return False
+        answers = previous_answers(tracker)
+        if not answers or any(a in self.offers for a in answers):
+            return False
+        return f"utter_{topic}" in answers
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        if self.action in domain.action_names_or_texts and self.repeated(tracker):
+            probabilities[domain.index_for_action(self.action)] = 1.0
+        return self._prediction(probabilities)
