@@ -142,11 +142,13 @@ class ReviewEventBroker(EventBroker):
         """Settings from ``endpoints.yml``: ``db_url`` (default ``$KOSMO_REVIEW_DB_URL``,
         then ``var/review.db``), ``max_conversations``, ``queue_size``."""
         kwargs = broker_config.kwargs if broker_config is not None else {}
-        return cls(
+        broker = cls(
             ReviewStore(review_db_url(kwargs.get("db_url"))),
             max_conversations=_int(kwargs.get("max_conversations"), DEFAULT_MAX_CONVERSATIONS),
             queue_size=_int(kwargs.get("queue_size"), DEFAULT_CAPACITY),
         )
+        broker.writer.start()  # creates the table in its thread; the server starts at once
+        return broker
 
     # -- Rasa's interface
 

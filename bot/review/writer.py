@@ -2,9 +2,9 @@
 
 The event broker is called on the Rasa server's event loop for every event of
 every conversation, so it never waits for a database: it hands a finished row
-to :meth:`RowWriter.put`, which only appends it to a queue. A thread started on
-the first row takes what is queued, up to ``batch`` rows, and writes them in
-one transaction. When the database is down, slow or locked, rows are dropped
+to :meth:`RowWriter.put`, which only appends it to a queue. A thread (started
+with the Rasa server, or by the first row) creates the table, then takes what is
+queued, up to ``batch`` rows at a time, and writes them in one transaction. When the database is down, slow or locked, rows are dropped
 (a full queue refuses new ones; a failed write loses its batch) with a warning
 at most once a minute: the review log is worth less than a member's turn.
 """
@@ -49,6 +49,11 @@ class RowWriter:
         self._unreported = 0
         self._last_warning = float("-inf")
 
+    def start(self) -> None:
+        """Start the thread; its first work is creating the table (so the list exists, empty)."""
+        if not self._closed:
+            self._start()
+
     def put(self, row: ReviewRow) -> bool:
         """Queue ``row`` for writing; False (and the row dropped) when the queue is full or closed."""
         if self._closed:
@@ -84,6 +89,10 @@ class RowWriter:
                 self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self.store.create_schema()
+        except Exception as error:  # retried at the first write
+            self._warn(f"the review database cannot be prepared ({type(error).__name__})")
         stop = False
         while not stop:
             first = self._queue.get()
@@ -120,8 +129,8 @@ class RowWriter:
                 return
             self._last_warning = now
             unreported, self._unreported = self._unreported, 0
-        logger.warning(
-            "Review log: %d message(s) not recorded: %s; conversations are not affected.",
-            unreported,
-            why,
-        )
+        self._warn(f"{unreported} message(s) not recorded: {why}")
+
+    @staticmethod
+    def _warn(what: str) -> None:
+        logger.warning("Review log: %s; conversations are not affected.", what)
