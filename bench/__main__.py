@@ -253,6 +253,7 @@ def our_server(model: Path, workdir: Path) -> Iterator[tuple[str, int, dict[str,
     env = {
         "KOSMO_TRACKER_DB_URL": f"sqlite:///{workdir / 'tracker.db'}",
         "KOSMO_PORTAL_DB_URL": f"sqlite:///{workdir / 'portal.db'}",
+        "KOSMO_REVIEW_DB_URL": f"sqlite:///{workdir / 'review.db'}",
         "KOSMO_PORTAL_SERVICE_TOKEN": "bench-service-token",
         "KOSMO_PORTAL_ADMIN_TOKEN": "bench-admin-token",
         "RASA_AUTH_TOKEN": secrets.token_hex(16),  # bot.serve wants 16+ random characters
