@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Text
 
 from rasa.core.brokers.broker import EventBroker
+from rasa.shared.core.constants import IS_EXTERNAL
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.handoff.models import HANDOFF_CHANNEL_OF
@@ -214,7 +215,9 @@ class ReviewEventBroker(EventBroker):
         if turn is None:
             return
         message = _message(turn, conversation.tenant)
-        previous, conversation.previous = conversation.previous, message
+        previous = conversation.previous
+        if message is not None:  # an external event's turn leaves the member's last question
+            conversation.previous = message
         kind, action = _kind_of(turn.actions)
         if kind == DID_NOT_HELP and previous is not None:
             message = previous  # the question whose answer did not help
@@ -232,8 +235,13 @@ def _kind_of(actions: list[str]) -> tuple[Optional[str], str]:
 
 
 def _message(turn: _Turn, tenant: Optional[str]) -> Optional[_Message]:
-    """The turn's message, masked; None when it has no text (an external event)."""
+    """The turn's message, masked; None when it has no text or is not the member's
+    (an external event: what the handoff reports, ``EXTERNAL_...`` intents)."""
     user = turn.user
+    metadata = user.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    if metadata.get(IS_EXTERNAL) is True:
+        return None
     if not isinstance(user.get("text"), str) or not user["text"].strip():
         return None
     masked = mask_events_from([user], turn.requested)[0][0]
@@ -249,8 +257,7 @@ def _message(turn: _Turn, tenant: Optional[str]) -> Optional[_Message]:
             if name is not None and name != NLU_FALLBACK:
                 guess, guess_confidence = name, score
                 break
-    metadata = user.get("metadata")
-    metadata_tenant = metadata.get(TENANT_SLOT) if isinstance(metadata, Mapping) else None
+    metadata_tenant = metadata.get(TENANT_SLOT)
     society = tenant or (metadata_tenant if isinstance(metadata_tenant, str) else None)
     channel = user.get("input_channel")
     channel = HANDOFF_CHANNEL_OF.get(channel, channel) if isinstance(channel, str) else None

@@ -11,8 +11,17 @@ import time
 from pathlib import Path
 
 import pytest
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, SessionStarted, SlotSet
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
@@ -23,6 +32,7 @@ from bot.tracker_store import UrlSQLTrackerStore
 from tests.review.events import publish, turn_events
 
 NONSENSE = "ぽよぽよ"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_broker(tmp_path: Path, **kwargs) -> tuple[ReviewEventBroker, str]:
@@ -152,6 +162,28 @@ async def test_did_not_help_records_the_question_whose_answer_did_not_help(tmp_p
     assert abs(row.at.timestamp() - at) < 0.01
 
 
+async def test_an_external_event_between_is_not_the_members_question(tmp_path):
+    broker, url = make_broker(tmp_path)
+    publish(broker, "rest:m1", turn_events("QRコードが読めない", "faq", 0.9, ["utter_faq"]))
+    external = UserUttered.create_external("EXTERNAL_handoff_returned", input_channel="rest")
+    publish(
+        broker,
+        "rest:m1",
+        [
+            external,
+            ActionExecuted("utter_handoff_returned"),
+            BotUttered("…"),
+            ActionExecuted("action_listen"),
+        ],
+    )
+    publish(
+        broker, "rest:m1", turn_events("まだできない", "did_not_help", 0.9, ["action_did_not_help"])
+    )
+    assert [(r.kind, r.text) for r in await recorded(broker, url)] == [
+        ("did_not_help", "QRコードが読めない")
+    ]
+
+
 async def test_society_from_the_slot_else_the_metadata_and_widget_channel(tmp_path):
     broker, url = make_broker(tmp_path)
     publish(
@@ -271,6 +303,19 @@ async def test_from_endpoint_config_reads_its_settings(tmp_path, monkeypatch):
     assert broker.writer._queue.maxsize == 9
     await broker.close()
     assert ReviewStore(url).rows() == []  # the table is made when the server starts
+
+
+async def test_rasa_makes_it_from_the_projects_endpoints_yml(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    monkeypatch.setenv("KOSMO_REVIEW_DB_URL", url)
+    monkeypatch.setenv("KOSMO_ACTION_ENDPOINT", "http://127.0.0.1:1/webhook")
+    monkeypatch.setenv("KOSMO_ACTION_SERVER_TOKEN", "x" * 32)
+    endpoints = AvailableEndpoints.read_endpoints(str(PROJECT_ROOT / "endpoints.yml"))
+    broker = await EventBroker.create(endpoints.event_broker)
+    assert isinstance(broker, ReviewEventBroker)
+    assert broker.max_conversations == 5000 and broker.writer._queue.maxsize == 1000
+    await broker.close()
+    assert (tmp_path / "r.db").exists()
 
 
 async def test_conversations_are_followed_in_a_bounded_lru(tmp_path):
