@@ -254,6 +254,7 @@ def _our_stack(model: Path, workdir: Path) -> Stack:
     env = {
         "KOSMO_TRACKER_DB_URL": f"sqlite:///{workdir / 'tracker.db'}",
         "KOSMO_PORTAL_DB_URL": f"sqlite:///{workdir / 'portal.db'}",
+        "KOSMO_REVIEW_DB_URL": f"sqlite:///{workdir / 'review.db'}",
         "KOSMO_PORTAL_SERVICE_TOKEN": "bench-service-token",
         "KOSMO_PORTAL_ADMIN_TOKEN": "bench-admin-token",
         "RASA_AUTH_TOKEN": secrets.token_hex(16),  # bot.serve wants 16+ random characters

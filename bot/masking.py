@@ -368,6 +368,22 @@ REQUESTED_SLOT = "requested_slot"
 _DISPLAY_TEXT_KEY = "display_text"
 
 
+def requested_after(event: Mapping[str, Any], requested: Optional[str]) -> Optional[str]:
+    """The slot the bot is asking for after ``event``, given the one it asked for before.
+
+    A form's ``requested_slot`` names it; a form that ends clears it. The one
+    rule for everything that masks a member's answer by what it answered
+    (:func:`mask_events_from`, the review broker in ``bot.review.broker``).
+    """
+    kind = event.get("event")
+    if kind == _SLOT_EVENT and event.get("name") == REQUESTED_SLOT:
+        value = event.get("value")
+        return value if isinstance(value, str) else None
+    if kind in _LOOP_EVENTS and event.get("name") is None:
+        return None
+    return requested
+
+
 def mask_event_dicts(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Copies of serialised events (``Event.as_dict()``), sensitive values replaced by ``****``.
 
@@ -393,14 +409,11 @@ def mask_events_from(
     for event in events:
         data = dict(event)
         kind = data.get("event")
+        requested = requested_after(data, requested)
         if kind == _SLOT_EVENT:
             name, value = data.get("name"), data.get("value")
-            if name == REQUESTED_SLOT:
-                requested = value if isinstance(value, str) else None
-            else:
+            if name != REQUESTED_SLOT:
                 data["value"] = mask_slot_value(name, value)
-        elif kind in _LOOP_EVENTS and data.get("name") is None:
-            requested = None
         elif kind == _USER_EVENT:
             text = data.get("text")
             text = text if isinstance(text, str) else ""

@@ -300,7 +300,14 @@ class UrlSQLTrackerStore(SQLTrackerStore):
         return DialogueStateTracker.from_events(sender_id, kept.events, self.domain.slots)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        await self.stream_events(tracker)
+        """Write the tracker's new events (masked), then hand them to the event broker.
+
+        Rasa's ``save`` streams to the broker through ``stream_events``, which
+        loads the conversation again to find which events are new (0.3-0.6 ms a
+        turn here, growing with the session). The count of stored events known
+        below says the same, so the new events are published from it, after
+        the commit (a slow broker never holds the database's write lock).
+        """
         sender_id = tracker.sender_id
         events = list(tracker.events)
         with self.session_scope() as session:
@@ -340,6 +347,8 @@ class UrlSQLTrackerStore(SQLTrackerStore):
             )
             last_id = self._newest_id(conn, sender_id)
             session.commit()
+        if self.event_broker is not None:
+            await self._stream_new_events(self.event_broker, events[stored:], sender_id)
         if kept is not None:
             session_events = kept.events + [Event.from_parameters(d) for d in new_dicts]
         elif stored == 0:

@@ -99,6 +99,7 @@ def make_stack(work: Path, tenants_file: Path, extra_env: dict[str, str] | None 
         "KOSMO_TRACKER_DB_URL": f"sqlite:///{data / 'tracker.db'}",
         "KOSMO_PORTAL_DB_URL": f"sqlite:///{data / 'portal.db'}",
         "KOSMO_HANDOFF_DB_URL": f"sqlite:///{data / 'handoff.db'}",
+        "KOSMO_REVIEW_DB_URL": f"sqlite:///{data / 'review.db'}",
         "KOSMO_HANDOFF_WATCH_SECONDS": "1",
         "KOSMO_PORTAL_SERVICE_TOKEN": secrets.token_urlsafe(16),
         "KOSMO_PORTAL_ADMIN_TOKEN": secrets.token_urlsafe(16),

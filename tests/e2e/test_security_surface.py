@@ -157,7 +157,12 @@ def mode(path: Path) -> int:
 def test_databases_logs_and_their_folders_are_private(stack: Stack, rest: RestClient):
     rest.send("security-files", "こんにちは", "kose")  # the tracker database has a row
     files = []
-    for name in ("KOSMO_TRACKER_DB_URL", "KOSMO_PORTAL_DB_URL", "KOSMO_HANDOFF_DB_URL"):
+    for name in (
+        "KOSMO_TRACKER_DB_URL",
+        "KOSMO_PORTAL_DB_URL",
+        "KOSMO_HANDOFF_DB_URL",
+        "KOSMO_REVIEW_DB_URL",  # made by the Rasa server's review broker when it starts
+    ):
         path = sqlite_file(stack.env[name])
         assert path is not None and path.exists(), name
         files += [p for p in path.parent.glob(path.name + "*")]  # with -wal, -shm
