@@ -21,11 +21,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.next_steps import load_next_steps
 from bot.topics import MIN_TOPIC_SCORE
 from bot.topics import load_topic_labels as load_labels
 
 FAQ_INTENT = "faq"
 FALLBACK_INTENT = "nlu_fallback"
+VAGUE_INTENT = "vague"
 MAX_BUTTONS = 3
 
 SLOT_TOPIC = "topic"
@@ -43,6 +45,10 @@ class TopicChoice:
         if self.key.startswith(FAQ_INTENT + "/"):
             return "/choose_topic" + json.dumps({"topic": self.key}, ensure_ascii=False)
         return "/" + self.key
+
+
+# a person, offered beside the topics when the bot cannot help on its own
+PERSON = TopicChoice("request_human", "担当者と話す", 1.0)
 
 
 def rank_topics(
@@ -91,7 +97,15 @@ class ActionClarify(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        choices = rank_topics(tracker.latest_message or {}, self.labels)
+        latest = tracker.latest_message or {}
+        choices = rank_topics(latest, self.labels)
+        if (latest.get("intent") or {}).get("name") == VAGUE_INTENT and len(choices) < 2:
+            # "困っています": no topic to guess from; the commonest troubles, and a person
+            common = [TopicChoice(k, self.labels[k], 1.0) for k in load_next_steps().keys(None, self.labels)]
+            buttons = [{"title": c.label, "payload": c.payload} for c in [*choices, *common][:MAX_BUTTONS]]
+            buttons.append({"title": PERSON.label, "payload": PERSON.payload})
+            dispatcher.utter_message(response="utter_clarify_vague", buttons=buttons)
+            return []
         if not choices:
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []

@@ -14,78 +14,18 @@ is handled as "it did not help".
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Text
 
-import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.clarify import TopicChoice
-from bot.tenants import PROJECT_ROOT
+from actions.clarify import PERSON, TopicChoice
+from bot.next_steps import LOOKBACK_EVENTS, NextSteps, load_next_steps
 from bot.topics import load_topic_labels
 
-NEXT_STEPS_FILE_ENV = "KOSMO_NEXT_STEPS_FILE"
-DEFAULT_NEXT_STEPS_FILE = PROJECT_ROOT / "data" / "next_steps.yml"
-PERSON = TopicChoice("request_human", "担当者と話す", 1.0)
-MAX_STEPS = 3
 # the procedures a member may ask to repeat
 FORMS = ("otp_help_form", "unlock_form", "user_id_reminder_form", "ticket_status_form")
-# how far back the bot looks for what it answered (events, not turns)
-LOOKBACK_EVENTS = 200
-
-
-@dataclass(frozen=True)
-class NextSteps:
-    """Per topic, the topics a member most likely meets next (``data/next_steps.yml``)."""
-
-    after: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    results: Mapping[str, str] = field(default_factory=dict)
-    default: Sequence[str] = ()
-
-    def topic_of_response(self, response: str) -> Optional[str]:
-        """The topic a response of the bot answered (``utter_faq/qr_scan`` -> ``faq/qr_scan``)."""
-        if response in self.results:
-            return self.results[response]
-        topic = response.removeprefix("utter_")
-        return topic if topic in self.after else None
-
-    def last_topic(self, events: Sequence[Mapping[str, Any]]) -> Optional[str]:
-        """The topic of the newest answer before the member's latest message."""
-        seen_latest_user = False
-        for event in reversed(events[-LOOKBACK_EVENTS:]):
-            kind = event.get("event")
-            if kind == "user" and not seen_latest_user:
-                seen_latest_user = True
-                continue
-            if kind == "bot" and seen_latest_user:
-                response = str((event.get("metadata") or {}).get("utter_action") or "")
-                topic = self.topic_of_response(response)
-                if topic:
-                    return topic
-        return None
-
-    def choices(self, topic: Optional[str], labels: Mapping[str, str]) -> List[TopicChoice]:
-        keys = list(self.after.get(topic, ()) if topic else ()) or list(self.default)
-        return [TopicChoice(k, labels[k], 1.0) for k in keys if k in labels][:MAX_STEPS]
-
-
-def parse_next_steps(raw: Any) -> NextSteps:
-    raw = raw if isinstance(raw, dict) else {}
-    after = {str(k): [str(t) for t in (v or [])] for k, v in (raw.get("after") or {}).items()}
-    results = {str(k): str(v) for k, v in (raw.get("results") or {}).items()}
-    return NextSteps(after, results, [str(t) for t in raw.get("default") or []])
-
-
-@lru_cache(maxsize=4)
-def load_next_steps(path: Optional[str] = None) -> NextSteps:
-    file = Path(path or os.environ.get(NEXT_STEPS_FILE_ENV) or DEFAULT_NEXT_STEPS_FILE)
-    return parse_next_steps(yaml.safe_load(file.read_text(encoding="utf-8")))
-
 
 def last_form(events: Sequence[Mapping[str, Any]]) -> Optional[str]:
     """The newest procedure (form) of the conversation, if any."""
@@ -102,7 +42,8 @@ def say_did_not_help(
     labels: Mapping[str, str],
 ) -> None:
     topic = steps.last_topic(tracker.events)
-    buttons = [{"title": c.label, "payload": c.payload} for c in steps.choices(topic, labels)]
+    choices = [TopicChoice(k, labels[k], 1.0) for k in steps.keys(topic, labels)]
+    buttons = [{"title": c.label, "payload": c.payload} for c in choices]
     buttons.append({"title": PERSON.label, "payload": PERSON.payload})
     response = "utter_did_not_help" if topic else "utter_did_not_help_no_topic"
     dispatcher.utter_message(response=response, buttons=buttons)

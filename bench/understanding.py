@@ -62,6 +62,7 @@ FLOW_ACTIONS = {
 # responses that are an outcome of their own (the rest: utter_<outcome>)
 RESPONSE_OUTCOMES = {
     "utter_clarify": ASK,
+    "utter_clarify_vague": ASK,
     "utter_ask_rephrase": ASK,
     "utter_default": ASK,
     "utter_give_up": ASK,
@@ -328,24 +329,26 @@ def calibrate(results: Sequence[ItemResult]) -> list[str]:
     """How raising the clarification thresholds would change the figures (development set only).
 
     An item whose NLU scores fall below a threshold would have been asked back
-    instead: right if asking was expected, else "asked". A simulation, for
-    choosing the thresholds in config.yml; the real figures come from a run.
+    instead: right if asking was expected, else "asked". ``joint``: an FAQ's
+    confidence is P(faq) × P(answer) (``weigh_intent_by_answer``). A simulation,
+    for choosing the thresholds in config.yml; the real figures come from a run.
     """
-    rows = ["| top ≥ | margin ≥ | FAQ answer ≥ | right | asked | wrong |", "|---|---|---|---|---|---|"]
+    rows = ["| threshold | ambiguity | joint FAQ | right | asked | wrong |", "|---|---|---|---|---|---|"]
     for top in (0.5, 0.6, 0.7, 0.8, 0.9):
         for margin in (0.1, 0.2, 0.3, 0.5):
-            for faq in (0.0, 0.5, 0.7, 0.9):
+            for joint in (False, True):
                 counts: Counter[str] = Counter()
                 for r in results:
                     n = r.nlu or {}
-                    unsure = n.get("top", 1) < top or n.get("margin", 1) < margin or n.get("faq_answer", 1) < faq
+                    confidence = n.get("top", 1.0) * (n.get("faq_answer", 1.0) if joint else 1.0)
+                    unsure = confidence < top or n.get("margin", 1.0) < margin
                     if unsure and r.verdict != "asked":
-                        v = "right" if (ASK in r.item.expect) else "asked"
+                        v = "right" if ASK in r.item.expect else "asked"
                     else:
                         v = r.verdict
                     counts[v] += 1
                 total = max(len(results), 1)
-                rows.append(f"| {top} | {margin} | {faq} | {counts['right'] / total:.1%} | "
+                rows.append(f"| {top} | {margin} | {joint} | {counts['right'] / total:.1%} | "
                             f"{counts['asked'] / total:.1%} | {counts['wrong'] / total:.1%} |")
     return rows
 

@@ -9,6 +9,12 @@ topic by the ``faq`` confidence and drop topics under the same threshold, and
 the handoff packet and the held-out evaluation read the selection only for
 messages whose intent is ``faq``. Training is the ResponseSelector's own.
 
+With ``weigh_intent_by_answer`` (config.yml), the ``faq`` intent's confidence
+becomes P(faq) × P(the selected answer): the FallbackClassifier after it then
+asks back when DIET is sure the message is *some* FAQ but the selector is not
+sure *which* (its threshold was calibrated on the development set). The
+ranking keeps DIET's own figures, which the clarification buttons weigh.
+
 Rasa's training-time check for a response selector (``DefaultV1RecipeValidator``)
 compares exact classes, so ``rasa train`` warns that none is configured; the
 Makefile filters that one warning.
@@ -16,7 +22,7 @@ Makefile filters that one warning.
 
 from __future__ import annotations
 
-from typing import List
+from typing import Any, Dict, List, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.selectors.response_selector import ResponseSelector
@@ -25,6 +31,7 @@ from rasa.shared.nlu.constants import (
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
     PREDICTED_CONFIDENCE_KEY,
+    RESPONSE_SELECTOR_PROPERTY_NAME,
 )
 from rasa.shared.nlu.training_data.message import Message
 
@@ -48,8 +55,25 @@ class FaqResponseSelector(ResponseSelector):
         intent = message.get(INTENT) or {}
         return intent.get(INTENT_NAME_KEY) == self.retrieval_intent
 
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**ResponseSelector.get_default_config(), "weigh_intent_by_answer": False}
+
+    def weigh_intent_by_answer(self, message: Message) -> None:
+        """The ``faq`` intent's confidence times the selected answer's."""
+        intent = message.get(INTENT) or {}
+        if not self.retrieval_intent or intent.get(INTENT_NAME_KEY) != self.retrieval_intent:
+            return
+        selected = (message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(self.retrieval_intent) or {}
+        answer = float((selected.get("response") or {}).get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) * answer
+        message.set(INTENT, {**intent, PREDICTED_CONFIDENCE_KEY: confidence}, add_to_output=True)
+
     def process(self, messages: List[Message]) -> List[Message]:
         wanted = [m for m in messages if self.may_be_faq(m)]
         if wanted:
             super().process(wanted)
+            if self.component_config.get("weigh_intent_by_answer"):
+                for message in wanted:
+                    self.weigh_intent_by_answer(message)
         return messages

@@ -98,7 +98,7 @@ def decide(text: str, guessed: Optional[str] = None) -> tuple[Optional[str], Opt
     ticket_id = find_ticket_id(text)
     if looks_like_password(text):
         return INTENT_SHARE_PASSWORD, None
-    if ticket_id and parse_ticket_id(fold(text).strip("。.、,")):
+    if ticket_id and parse_ticket_id(bare_value_text(text).strip("。.、,")):
         return INTENT_ASK_TICKET_STATUS, ticket_id
     if is_bare_value(text):
         return INTENT_INFORM, ticket_id

@@ -6,13 +6,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.did_not_help import (
-    ActionDidNotHelp,
-    ActionTryAgain,
-    last_form,
-    load_next_steps,
-    parse_next_steps,
-)
+from actions.did_not_help import ActionDidNotHelp, ActionTryAgain, last_form
+from bot.next_steps import load_next_steps, parse_next_steps
 from bot.topics import load_topic_labels
 
 
@@ -91,5 +86,5 @@ def test_every_next_step_is_a_labelled_topic():
 
 
 def test_malformed_file_gives_empty_steps():
-    assert parse_next_steps(None).choices(None, {}) == []
+    assert parse_next_steps(None).keys(None, {}) == []
     assert parse_next_steps({"after": {"x": None}}).after == {"x": []}
