@@ -374,7 +374,9 @@ async def agent():
 async def test_variants_reach_their_topic(agent):
     misses = []
     for text, expected in VARIANTS:
-        got = predicted_label(await agent.parse_message(text))
+        parse = await agent.parse_message(text)
+        assert NORMALIZED_TEXT not in parse and parse["text"] == text  # as typed, nothing extra
+        got = predicted_label(parse)
         if got != expected:
             misses.append(f"{text!r}: {expected} -> {got}")
     accuracy = 1 - len(misses) / len(VARIANTS)
