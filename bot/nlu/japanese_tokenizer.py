@@ -5,7 +5,13 @@ Members write the same word many ways: ﾊﾟｽﾜｰﾄﾞ / パスワード, 
 full-width/half-width, kana and okurigana variants to one spelling; we use it,
 lower-cased, as each token's *lemma*, which Rasa's CountVectorsFeaturizer reads
 by default (``use_lemma: true``). A token's *text* stays the member's own
-spelling with its offsets, so entity positions still point into the message.
+spelling with its offsets.
+
+When the message has ``normalized_text`` (``bot.nlu.text_normalizer``, which
+runs first: ろぐいん → ログイン, pasuwaado → パスワード), that is what is
+tokenised for the text, and token offsets point into it rather than into the
+member's text. Nothing in this pipeline takes entity positions from tokens
+(DIET's entity recognition is off; the ticket entity is found in the text).
 
 Punctuation is dropped, except symbols listed in ``keep_symbols`` (by their
 normalised form): here the plus sign, which carries meaning in this domain
@@ -31,7 +37,10 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.text_normalizer import NORMALIZED_TEXT
 
 # Sudachi refuses inputs over ~49 KB (UTF-8). Japanese characters take three
 # bytes, so 12,000 characters per chunk stays well inside the limit.
@@ -133,5 +142,11 @@ class JapaneseTokenizer(Tokenizer):
         return tokens
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
-        tokens = self.tokenize_text(message.get(attribute))
+        """The tokens of ``attribute``; for the text, of its ``normalized_text`` when it has one."""
+        text = message.get(attribute)
+        if attribute == TEXT:
+            normalized = message.get(NORMALIZED_TEXT)
+            if isinstance(normalized, str):
+                text = normalized
+        tokens = self.tokenize_text(text)
         return self._apply_token_pattern(tokens)
