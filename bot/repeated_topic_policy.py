@@ -81,6 +81,11 @@ class RepeatedTopicPolicy(Policy):
             "priority": 7,  # above RulePolicy (6): the rule would answer the same again
             "action": "action_did_not_help",
             "offers": [],
+            # intents that ask a topic; greetings, thanks, yes and no repeat without harm
+            "topic_intents": [
+                "faq", "login_invalid", "otp_rejected", "otp_not_received",
+                "account_locked", "forgot_user_id", "forgot_password",
+            ],
         }
 
     @staticmethod
@@ -98,6 +103,7 @@ class RepeatedTopicPolicy(Policy):
         super().__init__(config, model_storage, resource, execution_context, featurizer)
         self.action = str(config.get("action") or "action_did_not_help")
         self.offers = frozenset(str(o) for o in config.get("offers") or [])
+        self.topic_intents = frozenset(str(i) for i in config.get("topic_intents") or [])
 
     def train(
         self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
@@ -108,7 +114,10 @@ class RepeatedTopicPolicy(Policy):
         """Whether the member's message asks the topic the bot answered just before."""
         if tracker.latest_action_name != ACTION_LISTEN_NAME or tracker.active_loop_name:
             return False
-        topic = topic_of_message(tracker.latest_message.parse_data if tracker.latest_message else {})
+        parse_data = tracker.latest_message.parse_data if tracker.latest_message else {}
+        if (parse_data.get("intent") or {}).get("name") not in self.topic_intents:
+            return False
+        topic = topic_of_message(parse_data)
         if not topic:
             return False
         answers = previous_answers(tracker)

@@ -51,7 +51,7 @@ TOPIC_INTENTS = frozenset(
 FAQ_INTENT = "faq"
 # a part counts as a question of its own only when the NLU is this sure of it
 MIN_CONFIDENCE = 0.6
-MAX_PARTS = 6
+MAX_PARTS = 3  # polite mails of four or more sentences are one trouble far more often than two
 MAX_CHARS = 600  # longer messages are long mails about one trouble more often than two questions
 
 # sentence ends, and connectives that start a second question
@@ -59,7 +59,7 @@ _SENTENCE_END = re.compile(r"(?<=[。？！?!\n])")
 # 「と、」 only after a noun (kanji, katakana, letters, a closing bracket): after a
 # verb it is a condition (「入力すると、エラーが出る」), one question
 _CONNECTIVE = re.compile(
-    r"(?:(?<=[\u30a0-\u30ff\u4e00-\u9fffA-Za-z0-9ー）)」』])と、|、あと|、それと|、それから|、また|、ついでに|あと、|また、|それと、|それから、)"
+    r"(?:(?<=[\u30a0-\u30ff\u4e00-\u9fffA-Za-z0-9ー）)」』])と、|のと、|(?<=[いた])し、|、あと|、それと|、それから|、また|、ついでに|あと、|また、|それと、|それから、)"
 )
 
 
@@ -82,6 +82,10 @@ def topic_of(parse_data: Optional[dict]) -> Optional[str]:
         return None
     if name != FAQ_INTENT:
         return str(name)
+    # DIET's own figure for `faq` (the intent's may already be weighed by the answer's)
+    ranked = [r for r in parse_data.get("intent_ranking") or [] if r.get("name") == FAQ_INTENT]
+    if ranked:
+        confidence = float(ranked[0].get("confidence") or 0.0)
     selected = ((parse_data.get("response_selector") or {}).get(FAQ_INTENT) or {}).get("response") or {}
     key = selected.get("intent_response_key")
     score = float(selected.get("confidence") or 0.0)

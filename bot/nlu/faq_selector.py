@@ -25,13 +25,13 @@ from __future__ import annotations
 from typing import Any, Dict, List, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME
 from rasa.nlu.selectors.response_selector import ResponseSelector
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
     PREDICTED_CONFIDENCE_KEY,
-    RESPONSE_SELECTOR_PROPERTY_NAME,
 )
 from rasa.shared.nlu.training_data.message import Message
 
