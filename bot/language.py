@@ -7,10 +7,12 @@ the bot can answer in English, and the offer of a person). ``bot.nlg`` makes
 that choice; the clarification buttons (``actions/clarify.py``) read the slot
 for their labels.
 
-``responses_en.yml`` has the shape of the ``responses:`` of ``domain.yml``
+``responses_en.yml`` has, under ``responses_en:``, the shape of the ``responses:`` of ``domain.yml``
 (``text``, ``buttons``, ``condition`` on slots such as ``otp_method``) and uses
 the society's facts as ``{variables}``; English names of facts end in ``_en``
-(``bot.tenants.Tenant.english_variables``). Nothing is read at import.
+(``bot.tenants.Tenant.english_variables``). The key is not ``responses``:
+Rasa would read the file as training data and put the English texts into the
+domain in place of the Japanese ones. Nothing is read at import.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ JAPANESE = "ja"
 
 ENGLISH_SCOPE_RESPONSE = "utter_english_scope"
 RESPONSES_EN_ENV = "KOSMO_RESPONSES_EN_FILE"
+RESPONSES_EN_KEY = "responses_en"
 DEFAULT_RESPONSES_EN_FILE = PROJECT_ROOT / "data" / "responses_en.yml"
 # our own data file, but a file handed in by an operator is read only this far
 MAX_RESPONSES_FILE_BYTES = 1_000_000
@@ -64,9 +67,9 @@ def load_english_responses(
 
 def parse_english_responses(data: Any, where: str) -> Dict[str, List[Dict[str, Any]]]:
     """Check the shape (name -> list of variations with a text) and return the responses."""
-    responses = data.get("responses") if isinstance(data, Mapping) else None
+    responses = data.get(RESPONSES_EN_KEY) if isinstance(data, Mapping) else None
     if not isinstance(responses, Mapping):
-        raise EnglishResponsesError(f"{where}: expected a mapping 'responses'")
+        raise EnglishResponsesError(f"{where}: expected a mapping '{RESPONSES_EN_KEY}'")
     out: Dict[str, List[Dict[str, Any]]] = {}
     for name, variations in responses.items():
         if not isinstance(variations, list) or not variations:
