@@ -9,6 +9,9 @@ understand" with what the bot can do and whom to contact.
 FAQ buttons send ``/choose_topic{"topic": "faq/<name>"}``, answered by
 ``action_answer_topic``; other topics send their intent (``/account_locked``),
 so the normal rules for that intent apply.
+
+In an English conversation (slot ``language`` = ``en``) the buttons carry the
+English labels, and only topics with an English label are offered.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.language import ENGLISH, JAPANESE, LANGUAGE_SLOT
 from bot.next_steps import load_next_steps
-from bot.topics import MIN_TOPIC_SCORE
+from bot.topics import MIN_TOPIC_SCORE, load_none_label
 from bot.topics import load_topic_labels as load_labels
 
 FAQ_INTENT = "faq"
@@ -82,14 +86,34 @@ def rank_topics(
 class ActionClarify(Action):
     """Ask which topic the member meant, with buttons."""
 
-    def __init__(self, labels: Optional[Mapping[str, str]] = None) -> None:
-        self._labels = dict(labels) if labels is not None else None
+    def __init__(
+        self,
+        labels: Optional[Mapping[str, str]] = None,
+        english_labels: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        self._labels: Dict[str, Dict[str, str]] = {}
+        if labels is not None:
+            self._labels[JAPANESE] = dict(labels)
+        if english_labels is not None:
+            self._labels[ENGLISH] = dict(english_labels)
+        self._none: Dict[str, str] = {}
 
     @property
     def labels(self) -> Dict[str, str]:
-        if self._labels is None:
-            self._labels = load_labels()
-        return self._labels
+        return self.labels_for(JAPANESE)
+
+    def labels_for(self, language: str) -> Dict[str, str]:
+        """Topic labels in ``language`` (``en``, else Japanese), read once."""
+        key = ENGLISH if language == ENGLISH else JAPANESE
+        if key not in self._labels:
+            self._labels[key] = load_labels(language=key)
+        return self._labels[key]
+
+    def none_label(self, language: str) -> str:
+        key = ENGLISH if language == ENGLISH else JAPANESE
+        if key not in self._none:
+            self._none[key] = load_none_label(language=key)
+        return self._none[key]
 
     def name(self) -> Text:
         return ACTION_CLARIFY
@@ -97,20 +121,23 @@ class ActionClarify(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        language = str(tracker.get_slot(LANGUAGE_SLOT) or JAPANESE)
+        labels = self.labels_for(language)
         latest = tracker.latest_message or {}
-        choices = rank_topics(latest, self.labels)
+        choices = rank_topics(latest, labels)
         if (latest.get("intent") or {}).get("name") == VAGUE_INTENT and len(choices) < 2:
             # "困っています": no topic to guess from; the commonest troubles, and a person
-            common = [TopicChoice(k, self.labels[k], 1.0) for k in load_next_steps().keys(None, self.labels)]
+            common = [TopicChoice(k, labels[k], 1.0) for k in load_next_steps().keys(None, labels)]
             buttons = [{"title": c.label, "payload": c.payload} for c in [*choices, *common][:MAX_BUTTONS]]
-            buttons.append({"title": PERSON.label, "payload": PERSON.payload})
+            person = labels.get(PERSON.key, PERSON.label)
+            buttons.append({"title": person, "payload": PERSON.payload})
             dispatcher.utter_message(response="utter_clarify_vague", buttons=buttons)
             return []
         if not choices:
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []
         buttons = [{"title": c.label, "payload": c.payload} for c in choices]
-        buttons.append({"title": "どれでもない", "payload": "/deny"})
+        buttons.append({"title": self.none_label(language), "payload": "/deny"})
         dispatcher.utter_message(response="utter_clarify", buttons=buttons)
         return []
 

@@ -96,10 +96,10 @@ def explain_diagnosis(dispatcher: CollectingDispatcher, diagnosis: TotpDiagnosis
     if step == -1:
         dispatcher.utter_message(response="utter_totp_previous_code")
     elif (diagnosis.offset_seconds or step) > 0:
-        dispatcher.utter_message(text=f"スマホの時計が、正しい時刻より約{seconds}秒進んでいます。")
+        dispatcher.utter_message(response="utter_totp_clock_ahead", seconds=seconds)
         dispatcher.utter_message(response="utter_totp_clock_wrong")
     else:
-        dispatcher.utter_message(text=f"スマホの時計が、正しい時刻より約{seconds}秒遅れています。")
+        dispatcher.utter_message(response="utter_totp_clock_behind", seconds=seconds)
         dispatcher.utter_message(response="utter_totp_clock_wrong")
 
 

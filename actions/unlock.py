@@ -106,7 +106,7 @@ class ActionOpenUnlockTicket(PortalAction):
                 )
                 return
             dispatcher.utter_message(
-                text=f"ロック解除の申請を受け付けました。受付番号は {ticket.ticket_id} です。"
+                response="utter_unlock_ticket_received", ticket_id=ticket.ticket_id
             )
             dispatcher.utter_message(response="utter_unlock_ticket_opened")
 
@@ -146,7 +146,7 @@ class ActionTicketStatus(PortalAction):
             ticket = await client.get_unlock_ticket(
                 tenant_of(tracker).key, ticket_id, member=member_of(client, tracker)
             )
-            dispatcher.utter_message(text=f"受付番号 {ticket.ticket_id} の状況です。")
+            dispatcher.utter_message(response="utter_ticket_status_of", ticket_id=ticket.ticket_id)
             if ticket.is_open:
                 dispatcher.utter_message(response="utter_ticket_open")
             elif ticket.unlocked:

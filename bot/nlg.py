@@ -7,10 +7,17 @@ values, so ``domain.yml`` can say ``{portal_url}`` or have a variation with
 ``condition: [{type: slot, name: otp_method, value: totp}]`` and a new society
 needs only a new entry in ``data/tenants.yml``.
 
+A conversation in English (slot ``language`` = ``en``, ``bot.language``) gets
+the English text of the same response from ``data/responses_en.yml``, with the
+same facts and conditions; a response with no English text (or none whose
+condition holds) becomes ``utter_english_scope``: what the bot answers in
+English, and the offer of a person. Japanese conversations are unchanged.
+
 Configured in ``endpoints.yml``::
 
     nlg:
       type: bot.nlg.TenantNaturalLanguageGenerator
+      responses_en_file: data/responses_en.yml   # optional; also $KOSMO_RESPONSES_EN_FILE
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.language import ENGLISH_SCOPE_RESPONSE, is_english, load_english_responses
 from bot.tenants import TenantRegistry, load_registry
 
 TENANT_SLOT = "tenant"
@@ -35,10 +43,14 @@ class TenantNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
         endpoint_config: Optional[EndpointConfig] = None,
         domain: Optional[Domain] = None,
         registry: Optional[TenantRegistry] = None,
+        english_responses: Optional[Dict[Text, Any]] = None,
     ) -> None:
         super().__init__(domain.responses if domain else {})
         kwargs = (endpoint_config.kwargs if endpoint_config else None) or {}
         self.registry = registry or load_registry(kwargs.get("tenants_file"))
+        if english_responses is None:
+            english_responses = load_english_responses(kwargs.get("responses_en_file"))
+        self.english = TemplatedNaturalLanguageGenerator(english_responses)
 
     def values_for(self, slots: Dict[Text, Any]) -> Dict[Text, Any]:
         """Slot values overlaid with the facts of the society in the ``tenant`` slot."""
@@ -53,4 +65,21 @@ class TenantNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
         **kwargs: Any,
     ) -> Optional[Dict[Text, Any]]:
         values = self.values_for(tracker.current_slot_values())
+        if is_english(values):
+            return self.generate_english(utter_action, values, output_channel, **kwargs)
         return self.generate_from_slots(utter_action, values, output_channel, **kwargs)
+
+    def generate_english(
+        self, utter_action: Text, values: Dict[Text, Any], output_channel: Text, **kwargs: Any
+    ) -> Optional[Dict[Text, Any]]:
+        """The English text of ``utter_action``, else the English scope message (never Japanese)."""
+        message = None
+        if self.english.responses.get(utter_action):
+            message = self.english.generate_from_slots(
+                utter_action, values, output_channel, **kwargs
+            )
+        if message is None:
+            message = self.english.generate_from_slots(
+                ENGLISH_SCOPE_RESPONSE, values, output_channel, **kwargs
+            )
+        return message

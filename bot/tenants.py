@@ -10,6 +10,7 @@ responses in ``domain.yml`` may use, so that adding a society is a data change.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -75,6 +76,12 @@ class VoluntaryContinuation:
 
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_LABELS = "月火水木金土日"
+_DAY_LABELS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# not strftime("%B"): that follows the process locale
+_MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,20 @@ class Helpdesk:
             days = "・".join(_DAY_LABELS[d] for d in sorted(self.days))
         end = f"{self.end_minutes // 60}:{self.end_minutes % 60:02d}"
         return f"{days} {self.start.hour}:{self.start.minute:02d}〜{end}"
+
+    def describe_en(self) -> str:
+        """"weekdays 9:00-17:00 (Japan time)", "Mon, Wed 10:00-15:00 (Japan time)" ("" with no days)."""
+        if not self.days:
+            return ""
+        if self.days == frozenset(range(5)):
+            days = "weekdays"
+        elif self.days == frozenset(range(7)):
+            days = "every day"
+        else:
+            days = ", ".join(_DAY_LABELS_EN[d] for d in sorted(self.days))
+        end = f"{self.end_minutes // 60}:{self.end_minutes % 60:02d}"
+        zone = "Japan time" if self.timezone == "Asia/Tokyo" else self.timezone
+        return f"{days} {self.start.hour}:{self.start.minute:02d}-{end} ({zone})"
 
 
 def parse_helpdesk(data: Any, where: str) -> Helpdesk | None:
@@ -161,6 +182,32 @@ def parse_helpdesk(data: Any, where: str) -> Helpdesk | None:
 
 
 @dataclass(frozen=True)
+class EnglishNames:
+    """The society's names in English conversations (``*_en`` keys in ``data/tenants.yml``).
+
+    Each falls back to the Japanese fact when the society gives no English one:
+    a name in Japanese is still right, a made-up translation would not be.
+    """
+
+    name: str
+    short_name: str
+    contact: str
+    first_time_notice: str
+    symbol_number_source: str
+    app_help_desk: str
+
+
+def parse_english_names(data: Mapping[str, Any], japanese: Mapping[str, str]) -> EnglishNames:
+    """The ``<fact>_en`` values of a society's mapping, each defaulting to ``japanese[<fact>]``."""
+    return EnglishNames(
+        **{
+            fact: str(data.get(f"{fact}_en") or japanese.get(fact) or "")
+            for fact in EnglishNames.__dataclass_fields__
+        }
+    )
+
+
+@dataclass(frozen=True)
 class Tenant:
     key: str
     name: str
@@ -187,6 +234,7 @@ class Tenant:
     app_help_desk: str | None
     first_time_notice: str | None
     helpdesk: Helpdesk | None = None  # None: no agents at any hour (handoff still queues)
+    english: EnglishNames | None = None  # None: the Japanese facts (see template_variables)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -243,6 +291,32 @@ class Tenant:
             "first_time_notice": self.first_time_notice or "",
             "has_staffed_hours": self.helpdesk is not None and bool(self.helpdesk.days),
             "staffed_hours": self.helpdesk.describe() if self.helpdesk else "",
+            **self.english_variables(),
+        }
+
+    def english_variables(self) -> dict[str, Any]:
+        """The facts English texts (``data/responses_en.yml``) use in place of Japanese ones: ``*_en``."""
+        en = self.english or parse_english_names({}, self._japanese_names())
+        birth = self.initial_password.example_birth_date
+        return {
+            "society_name_en": en.name,
+            "society_short_name_en": en.short_name,
+            "contact_en": en.contact,
+            "first_time_notice_en": en.first_time_notice,
+            "symbol_number_source_en": en.symbol_number_source,
+            "app_help_desk_en": en.app_help_desk,
+            "pw_example_birth_date_en": f"{_MONTHS_EN[birth.month - 1]} {birth.day}, {birth.year}",
+            "staffed_hours_en": self.helpdesk.describe_en() if self.helpdesk else "",
+        }
+
+    def _japanese_names(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "short_name": self.short_name,
+            "contact": self.contact,
+            "first_time_notice": self.first_time_notice or "",
+            "symbol_number_source": self.symbol_number_source,
+            "app_help_desk": self.app_help_desk or "",
         }
 
 
@@ -327,7 +401,7 @@ def parse_tenant(key: str, data: Mapping[str, Any]) -> Tenant:
                 for n in _require(vc_raw, "user_id_lengths", f"{w}.voluntary_continuation")
             ),
         )
-    return Tenant(
+    tenant = Tenant(
         key=key,
         name=str(_require(data, "name", w)),
         short_name=str(data.get("short_name") or data["name"]),
@@ -364,6 +438,8 @@ def parse_tenant(key: str, data: Mapping[str, Any]) -> Tenant:
         helpdesk=parse_helpdesk(data.get("helpdesk"), f"{w}.helpdesk"),
         raw=dict(data),
     )
+    english = parse_english_names(data, tenant._japanese_names())
+    return dataclasses.replace(tenant, english=english)
 
 
 def parse_registry(data: Mapping[str, Any], default_override: str | None = None) -> TenantRegistry:

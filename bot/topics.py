@@ -5,16 +5,21 @@ Two places name a topic to a person: the clarification buttons
 (``bot/handoff/packet.py``). Both read the same labels through this one
 loader, so a topic is called the same thing on the member's screen and on the
 agent's. Keys are intents (``account_locked``) or FAQ topics (``faq/portal_url``).
+
+English conversations (``bot.language``) get the ``en:`` labels: only the
+topics answered in English have one, so only those are offered as buttons.
+The agent's packet keeps the Japanese labels.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 import yaml
 
+from bot.language import ENGLISH, JAPANESE
 from bot.tenants import PROJECT_ROOT
 
 LABELS_FILE_ENV = "KOSMO_TOPIC_LABELS_FILE"
@@ -26,9 +31,30 @@ MIN_TOPIC_SCORE = 0.02
 DEFAULT_LABELS_FILE = PROJECT_ROOT / "data" / "topic_labels.yml"
 
 
-def load_topic_labels(path: Optional[str | os.PathLike[str]] = None) -> Dict[str, str]:
-    """Label per topic key: ``path``, else ``$KOSMO_TOPIC_LABELS_FILE``, else ``data/topic_labels.yml``."""
+# "none of these", the last clarification button, when the file names none
+DEFAULT_NONE_LABELS = {JAPANESE: "どれでもない", ENGLISH: "None of these"}
+
+
+def _read(path: Optional[str | os.PathLike[str]]) -> Dict[str, Any]:
     file = Path(path or os.environ.get(LABELS_FILE_ENV) or DEFAULT_LABELS_FILE)
     data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    labels = data.get("labels") or {}
+    return data if isinstance(data, dict) else {}
+
+
+def load_topic_labels(
+    path: Optional[str | os.PathLike[str]] = None, language: str = JAPANESE
+) -> Dict[str, str]:
+    """Label per topic key: ``path``, else ``$KOSMO_TOPIC_LABELS_FILE``, else ``data/topic_labels.yml``.
+
+    ``language`` ``en`` reads the ``en:`` section; anything else the Japanese ``labels:``.
+    """
+    data = _read(path)
+    labels = data.get("en" if language == ENGLISH else "labels") or {}
     return {str(k): str(v) for k, v in labels.items()}
+
+
+def load_none_label(path: Optional[str | os.PathLike[str]] = None, language: str = JAPANESE) -> str:
+    """The "none of these" button's label in ``language`` (Japanese unless ``en``)."""
+    key = ENGLISH if language == ENGLISH else JAPANESE
+    labels = _read(path).get("none_of_these") or {}
+    return str(labels.get(key) or DEFAULT_NONE_LABELS[key])

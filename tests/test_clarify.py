@@ -57,3 +57,41 @@ def test_every_label_names_a_known_topic():
                 faq.add(block["intent"])
     unknown = [k for k in labels if k not in intents and k not in faq]
     assert not unknown, unknown
+
+
+def clarify_tracker(language):
+    from rasa_sdk import Tracker
+
+    latest = parse([("faq", 0.5), ("account_locked", 0.3), ("login_invalid", 0.2)],
+                   faq=[("faq/initial_password", 0.8), ("faq/qr_scan", 0.2)])
+    return Tracker("s", {"language": language}, latest, [], False, None, {}, "")
+
+
+async def run_clarify(language):
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.clarify import ActionClarify
+
+    dispatcher = CollectingDispatcher()
+    await ActionClarify().run(dispatcher, clarify_tracker(language), {})
+    return dispatcher.messages
+
+
+async def test_english_conversation_gets_english_buttons_for_english_topics_only():
+    (message,) = await run_clarify("en")
+    assert message["response"] == "utter_clarify"
+    # login_invalid has no English answer, so no English label: not offered
+    assert [b["title"] for b in message["buttons"]] == ["Initial password", "Account locked", "None of these"]
+    assert message["buttons"][-1]["payload"] == "/deny"
+
+
+async def test_japanese_conversation_keeps_the_japanese_buttons():
+    for language in (None, "ja"):
+        (message,) = await run_clarify(language)
+        assert [b["title"] for b in message["buttons"]] == [
+            "初期パスワード", "アカウントがロックされた", "IDかパスワードが違うと表示される", "どれでもない"
+        ]
+
+
+def test_english_labels_name_known_topics():
+    assert set(load_labels(language="en")) <= set(load_labels())

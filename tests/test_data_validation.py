@@ -5,8 +5,9 @@ warnings` cannot be used as it is; instead each warning must be on this list,
 which is derived from the code where possible:
 
 - utterances sent by custom actions (any "utter_..." literal in actions/), by
-  forms (`utter_ask_<slot>`) or by Rasa's own default fallback
-  (`utter_default`) are not in any rule;
+  forms (`utter_ask_<slot>`), by Rasa's own default fallback
+  (`utter_default`) or by our NLG for English conversations
+  (`utter_english_scope`, bot.language) are not in any rule;
 - intents reached only through button payloads, set by rule in
   `bot.nlu.structured_input`, or set by the Rasa server for human handoff
   (`EXTERNAL_handoff_*`, `handoff_message`, which no rule answers) have no NLU
@@ -24,6 +25,7 @@ import sys
 from pathlib import Path
 
 from bot.handoff.link import HANDOFF_MESSAGE_INTENT
+from bot.language import ENGLISH_SCOPE_RESPONSE
 from bot.nlu.structured_input import INTENTS_SET_BY_RULE
 from tests.conftest import PROJECT_ROOT
 
@@ -33,7 +35,7 @@ PAYLOAD_ONLY_INTENTS = {"choose_topic"} | INTENTS_SET_BY_RULE
 
 
 def utterances_sent_by_actions() -> set[str]:
-    names = {"utter_default"}
+    names = {"utter_default", ENGLISH_SCOPE_RESPONSE}
     for file in (PROJECT_ROOT / "actions").rglob("*.py"):
         names |= set(
             re.findall(r"\"(utter_[a-z0-9_/]+)\"", file.read_text(encoding="utf-8"))

@@ -44,7 +44,8 @@ def nlg(domain, registry_with_fictional) -> TenantNaturalLanguageGenerator:
 def render(nlg: TenantNaturalLanguageGenerator, domain: Domain, name: str, tenant: str) -> str:
     tracker = DialogueStateTracker.from_events("t", [], slots=domain.slots)
     tracker.slots["tenant"].value = tenant
-    values = nlg.values_for(tracker.current_slot_values())
+    # values an action hands to its response (actions/otp.py: utter_message(response=..., seconds=...))
+    values = {"seconds": 12, **nlg.values_for(tracker.current_slot_values())}
     texts = []
     # every variation that can apply to this society, not only a random one
     for variation in nlg.responses[name]:

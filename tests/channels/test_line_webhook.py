@@ -178,7 +178,7 @@ def test_buttons_become_quick_replies_and_pressing_one_posts_its_payload(
     line, fake_line, channel_rest
 ):
     channel, user, token = line["ono"], user_id(), reply_token()
-    assert channel.post(webhook_body(text_event(user, "ぽよぽよ", token=token)))[0] == 200
+    assert channel.post(webhook_body(text_event(user, "ワンタイムのことで", token=token)))[0] == 200
     (call,) = fake_line.wait_for(with_token(token))
     assert call.status == 200
 
