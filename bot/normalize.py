@@ -187,8 +187,15 @@ _ONE_TIME_RE = re.compile(r"(?:ワンタイム|one[\s-]?time\s?|使い捨て)$",
 _STRICT_JOIN_RE = re.compile(r"\s{0,8}[は:=]\s{0,8}")
 # words that follow "パスワード" in questions and are not a password
 _NOT_PASSWORDS = frozenset(
-    {"authenticator", "microsoft", "password", "passcode", "kosmoweb", "reset", "change"}
+    {"authenticator", "microsoft", "password", "passcode", "kosmoweb", "reset", "change",
+     # English questions about a password ("the password is incorrect")
+     "incorrect", "invalid", "forgotten", "requirements", "rejected", "expired", "required",
+     "anymore", "accepted", "recognized", "recognised", "different"}
 )
+# sentence punctuation after a word is not part of a token ("Authenticator?")
+_SENTENCE_END = "?!？！"
+# an English word with a contraction ("doesn't", "isn't"): a word, not a password
+_CONTRACTION_RE = re.compile(r"[A-Za-z]+'[A-Za-z]{1,2}")
 
 
 def mixed_token(token: str) -> bool:
@@ -214,7 +221,9 @@ _mixed_token = mixed_token  # the old name
 
 def _phrase_token_counts(match: re.Match[str], folded: str, *, digits: bool) -> bool:
     """Whether the token after a password word is taken for a password (``digits``: also PINs)."""
-    token = match.group("token").strip(_QUOTES)
+    token = match.group("token").strip(_QUOTES).rstrip(_SENTENCE_END).strip(_QUOTES)
+    if _CONTRACTION_RE.fullmatch(token):
+        return False
     if len(token) < 4 or parse_email(token) or token.lower().startswith(("http://", "https://")):
         return False
     if _TICKET_LIKE_RE.fullmatch(token.upper()):  # パスワードの件で UL-7F3K9Q
@@ -250,7 +259,8 @@ def password_spans(text: str, *, digits: bool = False, mixed: bool = True) -> li
     spans = [
         m.span()
         for m in (_TOKEN_RE.finditer(folded) if mixed else ())
-        if mixed_token(m.group(0).strip(_QUOTES))  # quoted words are not passwords
+        # quoted words are not passwords, nor is a question mark a symbol of one
+        if mixed_token(m.group(0).strip(_QUOTES).rstrip(_SENTENCE_END).strip(_QUOTES))
     ]
     spans += [
         m.span("token")
