@@ -159,7 +159,9 @@ def outcome_of_event(event: Mapping[str, Any]) -> str | None:
         return FLOW_ACTIONS.get(str(event.get("name") or ""))
     if kind != "bot":
         return None
-    name = str(((event.get("metadata") or {}).get("utter_action")) or "")
+    metadata = event.get("metadata") or {}
+    # `answered_with`: the response said instead of the chosen one (bot/nlg.py: the English scope)
+    name = str(metadata.get("answered_with") or metadata.get("utter_action") or "")
     if not name:
         return None
     if name in RESPONSE_OUTCOMES:
@@ -197,6 +199,14 @@ def _in_order(wanted: Sequence[str], got: Sequence[str]) -> bool:
     return position == len(wanted)
 
 
+def in_english(reply: str) -> bool:
+    """A reply written mostly in English: Japanese only in quoted screen labels and names."""
+    letters = [c for c in reply if c.isalpha()]
+    if not letters:
+        return False
+    return len(_KANA.findall(reply)) / len(letters) < 0.5
+
+
 def verdict(item: Item, outcomes: Sequence[str], reply: str) -> str:
     """right | asked | wrong."""
     if item.both:
@@ -206,7 +216,7 @@ def verdict(item: Item, outcomes: Sequence[str], reply: str) -> str:
     checks = (
         all(s in reply for s in item.must_contain)
         and not any(s in reply for s in item.must_not_contain)
-        and (item.lang != "en" or (bool(reply) and not _KANA.search(reply)))
+        and (item.lang != "en" or in_english(reply))
     )
     if matched and checks:
         return "right"

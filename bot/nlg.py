@@ -33,6 +33,7 @@ from bot.language import ENGLISH_SCOPE_RESPONSE, is_english, load_english_respon
 from bot.tenants import TenantRegistry, load_registry
 
 TENANT_SLOT = "tenant"
+ANSWERED_WITH_KEY = "answered_with"
 
 
 class TenantNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
@@ -82,4 +83,8 @@ class TenantNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
             message = self.english.generate_from_slots(
                 ENGLISH_SCOPE_RESPONSE, values, output_channel, **kwargs
             )
+            if message is not None:
+                # kept in the bot event's metadata beside Rasa's `utter_action` (the
+                # response the policy chose), so a reader of the tracker sees what was said
+                message[ANSWERED_WITH_KEY] = ENGLISH_SCOPE_RESPONSE
         return message

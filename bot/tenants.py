@@ -42,6 +42,8 @@ class TenantConfigError(ValueError):
 class InitialPassword:
     # the rule as the society's manual states it (「健康保険の記号+番号+生年月日(西暦8桁)」)
     rule: str
+    # the same rule in English, for English conversations (falls back to ``rule``)
+    rule_en: str
     # digits only where the manual states them as a rule; None where it only
     # gives an example (members' numbers differ in length)
     symbol_digits: Optional[int]
@@ -305,6 +307,7 @@ class Tenant:
             "first_time_notice_en": en.first_time_notice,
             "symbol_number_source_en": en.symbol_number_source,
             "app_help_desk_en": en.app_help_desk,
+            "pw_rule_en": self.initial_password.rule_en,
             "pw_example_birth_date_en": f"{_MONTHS_EN[birth.month - 1]} {birth.day}, {birth.year}",
             "staffed_hours_en": self.helpdesk.describe_en() if self.helpdesk else "",
         }
@@ -418,6 +421,7 @@ def parse_tenant(key: str, data: Mapping[str, Any]) -> Tenant:
         user_id_source_returning=str(_require(uid, "source_returning", f"{w}.user_id")),
         initial_password=InitialPassword(
             rule=str(_require(ipw, "rule", f"{w}.initial_password")),
+            rule_en=str(ipw.get("rule_en") or ipw["rule"]),
             symbol_digits=_optional_int(ipw.get("symbol_digits"), w),
             number_digits=_optional_int(ipw.get("number_digits"), w),
             example_symbol=str(_require(ex, "symbol", f"{w}.initial_password.example")),

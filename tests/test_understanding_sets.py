@@ -81,6 +81,12 @@ def bot(name, text="..."):
     return {"event": "bot", "text": text, "metadata": {"utter_action": name}}
 
 
+def test_what_was_said_instead_counts():
+    event = {"event": "bot", "text": "I can help with", "metadata": {"utter_action": "utter_out_of_scope",
+                                                                     "answered_with": "utter_english_scope"}}
+    assert turn_of([{"event": "user"}, event])[0] == ["english_scope"]
+
+
 def test_outcomes_of_a_turn_are_read_from_the_tracker():
     events = [
         {"event": "user", "text": "前の質問"}, bot("utter_greet"),
@@ -105,5 +111,7 @@ def test_verdicts():
     english = Item("x", "ono", "english", expect=("greet",), lang="en")
     assert verdict(english, ["greet"], "Hello!") == "right"
     assert verdict(english, ["greet"], "こんにちは") == "wrong"
+    # the Japanese label of a screen button, quoted in an English answer, is still English
+    assert verdict(english, ["greet"], "Press 「ユーザーIDを忘れた方はこちら」 (forgot your user ID) on the login screen.") == "right"
     checked = Item("x", "kose", "typos_kana_romaji", expect=("a",), must_not_contain=("15桁",))
     assert verdict(checked, ["a"], "全部で15桁です") == "wrong"
