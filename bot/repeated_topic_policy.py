@@ -7,7 +7,8 @@ it a second time with the same text helps nobody. A helpdesk operator hears
 
 :class:`RepeatedTopicPolicy` is a dialogue policy (named in ``config.yml``,
 Rasa's extension point for deciding the next action): when the member's
-message asks the topic of the bot's answer to their previous message, it
+message asks the topic of the bot's answer to their previous message, or the
+NLU is unsure of it and leans to that topic or to "it did not help", it
 predicts ``action_did_not_help`` (``actions/did_not_help.py``), above the
 rules (``priority``). It does nothing
 
@@ -36,6 +37,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 FAQ_INTENT = "faq"
+FALLBACK_INTENT = "nlu_fallback"
 # how far back to look for the bot's previous answer (events)
 LOOKBACK_EVENTS = 60
 
@@ -50,6 +52,14 @@ def topic_of_message(parse_data: Dict[str, Any]) -> Optional[str]:
     selected = ((parse_data.get("response_selector") or {}).get(FAQ_INTENT) or {}).get("response") or {}
     key = selected.get("intent_response_key")
     return str(key) if key else None
+
+
+def best_guess(parse_data: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The parse of an unsure message as the NLU's best guess (the ranking's first real intent)."""
+    ranked = [r for r in parse_data.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT]
+    if not ranked:
+        return None
+    return {**parse_data, "intent": ranked[0]}
 
 
 def previous_answers(tracker: DialogueStateTracker) -> List[str]:
@@ -80,6 +90,7 @@ class RepeatedTopicPolicy(Policy):
         return {
             "priority": 7,  # above RulePolicy (6): the rule would answer the same again
             "action": "action_did_not_help",
+            "action_intent": "did_not_help",
             "offers": [],
             # intents that ask a topic; greetings, thanks, yes and no repeat without harm
             "topic_intents": [
@@ -102,6 +113,7 @@ class RepeatedTopicPolicy(Policy):
     ) -> None:
         super().__init__(config, model_storage, resource, execution_context, featurizer)
         self.action = str(config.get("action") or "action_did_not_help")
+        self.action_intent = str(config.get("action_intent") or "did_not_help")
         self.offers = frozenset(str(o) for o in config.get("offers") or [])
         self.topic_intents = frozenset(str(i) for i in config.get("topic_intents") or [])
 
@@ -111,19 +123,41 @@ class RepeatedTopicPolicy(Policy):
         return self._resource
 
     def repeated(self, tracker: DialogueStateTracker) -> bool:
-        """Whether the member's message asks the topic the bot answered just before."""
+        """Whether the member's message, right after an answer, says that answer did not help.
+
+        Either it asks the topic the bot answered just before, or the NLU is
+        unsure (``nlu_fallback``) and its best guess is that same topic or
+        "it did not help" itself: right after an answer, 「アプリ再起動してもまだ
+        通りません」 is about that answer, and the reply (an apology with the
+        next steps as buttons, and a person) is itself a question.
+        """
         if tracker.latest_action_name != ACTION_LISTEN_NAME or tracker.active_loop_name:
             return False
         parse_data = tracker.latest_message.parse_data if tracker.latest_message else {}
-        if (parse_data.get("intent") or {}).get("name") not in self.topic_intents:
-            return False
-        topic = topic_of_message(parse_data)
-        if not topic:
+        intent = (parse_data.get("intent") or {}).get("name")
+        if intent == FALLBACK_INTENT:
+            guess = best_guess(parse_data)
+            if guess is None:
+                return False
+            parse_data, intent = guess, guess["intent"]["name"]
+            unsure_did_not_help = intent == self.action_intent
+        else:
+            unsure_did_not_help = False
+        if intent not in self.topic_intents and not unsure_did_not_help:
             return False
         answers = previous_answers(tracker)
         if not answers or any(a in self.offers for a in answers):
             return False
-        return f"utter_{topic}" in answers
+        if unsure_did_not_help:
+            return any(a.removeprefix("utter_") in self.answered_topics(a) for a in answers)
+        topic = topic_of_message(parse_data)
+        return bool(topic) and f"utter_{topic}" in answers
+
+    def answered_topics(self, response: str) -> frozenset:
+        """The topic a response answers, if it is a topic answer (not a greeting or a question)."""
+        topic = response.removeprefix("utter_")
+        name = topic.split("/", 1)[0]
+        return frozenset({topic}) if name in self.topic_intents else frozenset()
 
     def predict_action_probabilities(
         self,

@@ -13,7 +13,7 @@ from bot.repeated_topic_policy import RepeatedTopicPolicy
 
 DOMAIN = Domain.from_dict(
     {
-        "intents": ["faq", "account_locked", "greet"],
+        "intents": ["faq", "account_locked", "greet", "did_not_help", "nlu_fallback"],
         "actions": ["action_did_not_help"],
         "responses": {"utter_account_locked": [{"text": "x"}], "utter_greet": [{"text": "x"}]},
     }
@@ -81,3 +81,29 @@ def test_greetings_and_thanks_may_repeat(tmp_path):
 
 def test_a_first_message_is_never_a_repeat(tmp_path):
     assert predicted(policy(tmp_path), tracker(user("greet"))) is False
+
+
+def unsure(*ranking):
+    parse = {"intent": {"name": "nlu_fallback", "confidence": 0.5},
+             "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.5},
+                                *({"name": n, "confidence": c} for n, c in ranking)]}
+    return UserUttered("...", parse["intent"], parse_data=parse)
+
+
+def test_unsure_right_after_an_answer_leaning_to_did_not_help(tmp_path):
+    t = tracker(user("faq", "faq/qr_scan"), *answered("utter_faq/qr_scan"),
+                unsure(("did_not_help", 0.45), ("faq", 0.4)))
+    assert predicted(policy(tmp_path), t) == "action_did_not_help"
+
+
+def test_unsure_with_no_answer_before_is_left_to_the_clarification(tmp_path):
+    t = tracker(user("greet"), *answered("utter_greet"), unsure(("did_not_help", 0.45), ("faq", 0.4)))
+    assert predicted(policy(tmp_path), t) is False
+    t = tracker(unsure(("did_not_help", 0.45), ("faq", 0.4)))
+    assert predicted(policy(tmp_path), t) is False
+
+
+def test_unsure_leaning_to_another_topic_is_left_to_the_clarification(tmp_path):
+    t = tracker(user("faq", "faq/qr_scan"), *answered("utter_faq/qr_scan"),
+                unsure(("account_locked", 0.45), ("did_not_help", 0.4)))
+    assert predicted(policy(tmp_path), t) is False
