@@ -29,6 +29,7 @@ from actions.unlock import ActionOpenUnlockTicket, ActionTicketStatus
 from actions.user_id_reminder import ActionSendUserIdReminder
 from bot.portal.settings import DEFAULT_RATE_RULES
 from bot.portal_client import PortalClient
+from tests.actions.shown import shown
 from tests.portal.conftest import ADMIN_TOKEN, SERVICE_TOKEN, START, member
 
 ABUSE = 30
@@ -69,7 +70,7 @@ async def run(action: Any, url: str, t: Tracker) -> list[dict[str, Any]]:
 
 
 def said(messages: list[dict[str, Any]]) -> list[str]:
-    return [m.get("response") or m.get("text") or "" for m in messages]
+    return [shown(m) for m in messages]
 
 
 def code_now() -> str:
