@@ -164,10 +164,18 @@ _PASSWORD_PHRASE_RE = re.compile(
 # "one-time password" is the code, not the password (the code is masked as digits)
 _ONE_TIME_RE = re.compile(r"(?:ワンタイム|one[\s-]?time\s?|使い捨て)$", re.IGNORECASE)
 _STRICT_JOIN_RE = re.compile(r"\s{0,8}[は:=]\s{0,8}")
-# words that follow "パスワード" in questions and are not a password
+# words that follow "パスワード" or "password" in questions and are not a password
+# (English: "the password is incorrect", "Password forgotten", "doesn't work")
 _NOT_PASSWORDS = frozenset(
     {"authenticator", "microsoft", "password", "passcode", "kosmoweb", "reset", "change"}
+    | {
+        "forgotten", "incorrect", "invalid", "expired", "rejected", "accepted", "required",
+        "requirements", "working", "changed", "wrong", "rules", "length",
+        "doesn't", "isn't", "didn't", "wasn't", "won't", "can't", "cannot", "anymore",
+    }
 )
+# a word ending a question ("Authenticator?", "Android?"): prose, not a password
+_QUESTION_WORD_RE = re.compile(r"(?<![A-Za-z])[A-Za-z][a-z]{1,63}\?")
 
 
 def mixed_token(token: str) -> bool:
@@ -182,6 +190,7 @@ def mixed_token(token: str) -> bool:
     )
     return (
         classes >= 3
+        and not _QUESTION_WORD_RE.fullmatch(token)
         and not parse_email(token)
         and not _TICKET_LIKE_RE.fullmatch(token.upper())  # a mistyped ticket number
         and not token.lower().startswith(("http://", "https://"))
@@ -195,6 +204,8 @@ def _phrase_token_counts(match: re.Match[str], folded: str, *, digits: bool) -> 
     """Whether the token after a password word is taken for a password (``digits``: also PINs)."""
     token = match.group("token").strip(_QUOTES)
     if len(token) < 4 or parse_email(token) or token.lower().startswith(("http://", "https://")):
+        return False
+    if token.lower().rstrip("?!") in _NOT_PASSWORDS or _QUESTION_WORD_RE.fullmatch(token):
         return False
     if _TICKET_LIKE_RE.fullmatch(token.upper()):  # パスワードの件で UL-7F3K9Q
         return False
