@@ -187,11 +187,16 @@ _ONE_TIME_RE = re.compile(r"(?:ワンタイム|one[\s-]?time\s?|使い捨て)$",
 _STRICT_JOIN_RE = re.compile(r"\s{0,8}[は:=]\s{0,8}")
 # words that follow "パスワード" in questions and are not a password
 _NOT_PASSWORDS = frozenset(
-    {"authenticator", "microsoft", "password", "passcode", "kosmoweb", "reset", "change",
-     # English questions about a password ("the password is incorrect")
-     "incorrect", "invalid", "forgotten", "requirements", "rejected", "expired", "required",
-     "anymore", "accepted", "recognized", "recognised", "different"}
+    {"authenticator", "microsoft", "password", "passcode", "kosmoweb", "reset", "change"}
+    | {  # English questions about a password ("the password is incorrect", "doesn't work")
+        "forgotten", "incorrect", "invalid", "expired", "rejected", "accepted", "required",
+        "requirements", "working", "changed", "wrong", "rules", "length", "anymore",
+        "recognized", "recognised", "different",
+        "doesn't", "isn't", "didn't", "wasn't", "won't", "can't", "cannot",
+    }
 )
+# a word ending a question ("Authenticator?", "Android?"): prose, not a password
+_QUESTION_WORD_RE = re.compile(r"(?<![A-Za-z])[A-Za-z][a-z]{1,63}\?")
 # sentence punctuation after a word is not part of a token ("Authenticator?")
 _SENTENCE_END = "?!？！"
 # an English word with a contraction ("doesn't", "isn't"): a word, not a password
@@ -210,6 +215,7 @@ def mixed_token(token: str) -> bool:
     )
     return (
         classes >= 3
+        and not _QUESTION_WORD_RE.fullmatch(token)
         and not parse_email(token)
         and not _TICKET_LIKE_RE.fullmatch(token.upper())  # a mistyped ticket number
         and not token.lower().startswith(("http://", "https://"))
@@ -225,6 +231,8 @@ def _phrase_token_counts(match: re.Match[str], folded: str, *, digits: bool) -> 
     if _CONTRACTION_RE.fullmatch(token):
         return False
     if len(token) < 4 or parse_email(token) or token.lower().startswith(("http://", "https://")):
+        return False
+    if token.lower().rstrip("?!") in _NOT_PASSWORDS or _QUESTION_WORD_RE.fullmatch(token):
         return False
     if _TICKET_LIKE_RE.fullmatch(token.upper()):  # パスワードの件で UL-7F3K9Q
         return False

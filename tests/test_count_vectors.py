@@ -158,8 +158,10 @@ def vectorizers_to_check(pipeline) -> list[CountVectorizer]:
 
 def test_long_messages_features_equal_rasas(pipeline, installed):
     tokenizer, featurizers = pipeline
-    examples = [
-        m.get("text") for m in load_data(str(PROJECT_ROOT / "data" / "nlu")).intent_examples
+    examples = [  # Japanese ones: English words are longer, 2,000 characters of them fewer tokens
+        m.get("text")
+        for m in load_data(str(PROJECT_ROOT / "data" / "nlu")).intent_examples
+        if not m.get("text").isascii()
     ]
     for text in [(LONG_SOURCE * 30)[:2000], "。".join(examples)[:2000], "1 2 3 " * 300]:
         message = Message(data={"text": text})

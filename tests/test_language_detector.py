@@ -162,3 +162,17 @@ def test_the_detector_is_built_on_first_use_not_before():
     assert judge._detector is None  # noqa: SLF001
     judge.decide("I forgot my password again")
     assert judge._detector is not None  # noqa: SLF001
+
+
+@pytest.mark.parametrize("text", ["a" * 600, "ka" * 300, "na" * 300 + "x", "a@" * 300, "1a" * 300])
+def test_pathological_text_costs_little(judge, text):
+    started = time.perf_counter()
+    for _ in range(10):
+        judge.decide(text)
+    assert (time.perf_counter() - started) / 10 < 0.005
+
+
+def test_a_failing_romaji_match_does_not_backtrack():
+    started = time.perf_counter()
+    assert not is_romaji("na" * 20 + "x")
+    assert time.perf_counter() - started < 0.01

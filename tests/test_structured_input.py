@@ -7,6 +7,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.structured_input import StructuredInputClassifier, decide, ticket_span
+from bot.normalize import looks_like_password
 
 
 @pytest.mark.parametrize(
@@ -95,3 +96,18 @@ def test_password_overrides_the_fallback() -> None:
         [message("パスワードは Ichiro-Kose2024 です", "nlu_fallback", 0.5)]
     )
     assert m.get(INTENT)["name"] == "share_password"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It keeps saying the ID or password is incorrect",
+        "Password forgotten",
+        "What are the password requirements?",
+        "Do I need Microsoft Authenticator?",
+        "The one-time password doesn't work",
+        "What about Android?",
+    ],
+)
+def test_english_questions_about_passwords_are_not_passwords(text):
+    assert not looks_like_password(text)

@@ -44,6 +44,9 @@ NORMALIZED_TEXT = "normalized_text"
 # Only the start of a message is read: a language shows in a few sentences,
 # and the cost must not grow with a pasted 2,000-character text.
 MAX_CHARS = 600
+# lingua reads at most this much of the words: enough for a sentence or two,
+# and its cost grows with the text (about 0.45 ms for 600 characters).
+MAX_LINGUA_CHARS = 200
 # Fewer words than this (after structured values are taken out) say too little.
 MIN_WORDS = 3
 # At least this share of the words must be common English words ...
@@ -55,18 +58,25 @@ MAX_ROMAJI_SHARE = 0.5
 _JAPANESE_RE = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f々〆ヶ]")
 # Values that are not words of any language: URLs, e-mail addresses, and tokens
 # with a digit or an inner separator (user IDs, codes, UL-7F3K9Q, dates).
+# Each alternative starts only where a token starts, so a long run of letters
+# costs linear time, not quadratic.
 _STRUCTURED_RE = re.compile(
     r"(?:https?://|www\.)\S+"
-    r"|\S+@\S+"
-    r"|[A-Za-z0-9]*[0-9][A-Za-z0-9._@/:-]*"
-    r"|[A-Za-z]+(?:[._@/:-][A-Za-z0-9]+)+"
+    r"|(?<!\S)\S+@\S+"
+    r"|(?<![A-Za-z0-9._@/:-])[A-Za-z0-9]*[0-9][A-Za-z0-9._@/:-]*"
+    r"|(?<![A-Za-z0-9._@/:-])[A-Za-z]+(?:[._@/:-][A-Za-z0-9]+)+"
 )
 _WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?")
 # A word made only of Japanese morae (Hepburn, kunrei or keyboard spelling):
-# "pasuwaado", "wasureta", "todokanai", "roguin". Few English words are.
+# "pasuwaado", "wasureta", "todokanai", "roguin". Few English words are. Each
+# text has one reading (a syllabic n never stands before a vowel or y), so a
+# failing match cannot backtrack through many readings.
 _ROMAJI_RE = re.compile(
-    r"(?:(?:[kgsztdnhbpmrfjvw]|sh|ch|ts|[kgsztdnhbpmr]y)?[aiueo]|y[auo]|n'?|([kgsztdbpcfhjmr])(?=\1))+"
+    r"(?:(?:[kgsztdnhbpmrfjvw]|sh|ch|ts|[kgsztdnhbpmr]y)?[aiueo]|y[auo]"
+    r"|n'|n(?![aiueoy])|([kgsztdbpcfhjmr])(?=\1))+"
 )
+# longer "words" are not romaji of anything a member types
+MAX_ROMAJI_WORD = 40
 
 # Common English words, function words first: a sentence of English almost
 # always has some, romaji almost never. "no" and "to" are left out because
@@ -101,7 +111,7 @@ def words_of(text: str) -> List[str]:
 
 def is_romaji(word: str) -> bool:
     """Whether a word can be read as Japanese morae ("wasureta" can, "forgot" cannot)."""
-    return _ROMAJI_RE.fullmatch(word) is not None
+    return len(word) <= MAX_ROMAJI_WORD and _ROMAJI_RE.fullmatch(word) is not None
 
 
 def looks_english(words: List[str]) -> bool:
@@ -146,7 +156,7 @@ class LanguageJudge:
         words = words_of(head)
         if not looks_english(words):
             return None
-        found = self.detector.detect_language_of(" ".join(words))
+        found = self.detector.detect_language_of(" ".join(words)[:MAX_LINGUA_CHARS])
         return ENGLISH if found == Language.ENGLISH else None
 
 

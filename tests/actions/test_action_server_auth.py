@@ -214,7 +214,10 @@ def test_with_the_secret_the_actions_run(actions_server: RunningActions, portal:
     before = ticket_count(portal)
     code, body = post(f"{actions_server.url}/webhook", UNLOCK, auth)
     assert code == 200, body
-    assert any(m.get("response") == "utter_unlock_ticket_received" and m.get("ticket_id") for m in body["responses"])
+    assert any(
+        m.get("response") == "utter_unlock_ticket_received" and str(m.get("ticket_id")).startswith("UL-")
+        for m in body["responses"]
+    )
     assert ticket_count(portal) == before + 1
 
     code, body = post(f"{actions_server.url}/webhook", HANDOFF, auth)

@@ -29,7 +29,7 @@ from actions.unlock import ActionOpenUnlockTicket, ActionTicketStatus
 from actions.user_id_reminder import ActionSendUserIdReminder
 from bot.portal.settings import DEFAULT_RATE_RULES
 from bot.portal_client import PortalClient
-from tests.actions import rendered
+from tests.actions.shown import shown
 from tests.portal.conftest import ADMIN_TOKEN, SERVICE_TOKEN, START, member
 
 ABUSE = 30
@@ -69,7 +69,8 @@ async def run(action: Any, url: str, t: Tracker) -> list[dict[str, Any]]:
     return dispatcher.messages
 
 
-said = rendered.said
+def said(messages: list[dict[str, Any]]) -> list[str]:
+    return [shown(m) for m in messages]
 
 
 def code_now() -> str:

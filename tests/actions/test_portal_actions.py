@@ -27,7 +27,7 @@ from actions.unlock import (
 )
 from actions.user_id_reminder import ActionSendUserIdReminder, ValidateUserIdReminderForm
 from bot.portal_client import PortalClient
-from tests.actions import rendered
+from tests.actions.shown import shown
 from tests.portal.conftest import SERVICE_TOKEN, START, member
 
 SAKURA_SECRET = member("ono.sakura").totp_secret or ""
@@ -47,7 +47,7 @@ def tracker(tenant: str, **slots: Any) -> Tracker:
 
 
 def said(dispatcher: CollectingDispatcher) -> list[str]:
-    return rendered.said(dispatcher.messages)
+    return [shown(m) for m in dispatcher.messages]
 
 
 def closed_port() -> int:
