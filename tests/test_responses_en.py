@@ -261,3 +261,13 @@ async def test_japanese_conversations_are_unchanged(nlg, domain, language, name)
     theirs = await plain.generate(name, t, "rest")
     assert ours == theirs
     assert has_japanese(ours["text"])
+
+
+def test_english_facts_fall_back_to_the_japanese_ones(registry_with_fictional):
+    fictional = registry_with_fictional.resolve(FICTIONAL_KEY).template_variables()
+    assert fictional["society_name_en"] == fictional["society_name"]  # no name_en: the Japanese name
+    assert fictional["contact_en"] == fictional["contact"]
+    kose = load_registry().resolve("kose").template_variables()
+    assert kose["society_name_en"] == "KOSE Health Insurance Society"
+    assert kose["staffed_hours_en"] == "weekdays 9:00-17:00 (Japan time)"
+    assert kose["pw_example_birth_date_en"] == "November 1, 1990"
