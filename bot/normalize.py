@@ -200,7 +200,7 @@ _QUESTION_WORD_RE = re.compile(r"(?<![A-Za-z])[A-Za-z][a-z]{1,63}\?")
 # sentence punctuation after a word is not part of a token ("Authenticator?")
 _SENTENCE_END = "?!？！"
 # an English word with a contraction ("doesn't", "isn't"): a word, not a password
-_CONTRACTION_RE = re.compile(r"[A-Za-z]+'[A-Za-z]{1,2}")
+_CONTRACTION_RE = re.compile(r"[A-Za-z]{1,32}'[A-Za-z]{1,2}")
 
 
 def mixed_token(token: str) -> bool:

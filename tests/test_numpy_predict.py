@@ -336,6 +336,8 @@ def test_process_computes_the_diagnostics_only_when_the_graph_run_asks(
                 assert same_classification(ours.get(key), full.get(key)), (message.get("text")[:20], key)
             added = ours.get("diagnostic_data") or {}
             if diagnostics:
-                assert added and all(d["text_transformed"].shape[1] > 1 for d in added.values())
+                # as many as the full computation gives (none for a message without tokens: 「？？？」)
+                assert set(added) == set(full.get("diagnostic_data") or {}), message.get("text")
+                assert all(d["text_transformed"].shape[1] > 1 for d in added.values()), message.get("text")
             else:
                 assert not added

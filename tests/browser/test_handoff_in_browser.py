@@ -206,7 +206,7 @@ def test_member_asks_for_a_person_agent_takes_over_and_hands_back(
     # -- 4. the agent replies; the member sees it ------------------------------------------
     reply = "確認しました。ロックを解除しましたので、もう一度ログインしてください。"
     agent.get_by_label("会員への返信").fill(reply)
-    agent.get_by_role("button", name="送信").click()
+    agent.get_by_role("button", name="送信", exact=True).click()
     expect(transcript.locator(".msg.from-agent").last).to_contain_text(reply)
     expect(agent.get_by_label("会員への返信")).to_have_value("")
     expect(bot_bubbles(member).last).to_have_text(re.compile("担当者：" + re.escape(reply) + "$"))

@@ -42,7 +42,7 @@ def message_box(page: Page):
 def ask(page: Page, text: str) -> None:
     # the widget sends once its session is confirmed (until then 送信 is disabled and
     # the text stays in the box); on a busy machine that can take a moment
-    expect(page.get_by_role("button", name="送信")).to_be_enabled(timeout=TIMEOUT_MS)
+    expect(page.get_by_role("button", name="送信", exact=True)).to_be_enabled(timeout=TIMEOUT_MS)
     before = chat_log(page).locator(".msg.bot").count()
     box = message_box(page)
     box.fill(text)
@@ -195,7 +195,7 @@ def test_keyboard_screen_reader_and_typing_indicator(browser, web_stack):
     dialog = page.get_by_role("dialog", name="ログインのお困りごと相談")
     expect(dialog).to_be_visible()
     expect(message_box(page)).to_be_focused()
-    expect(page.get_by_role("button", name="送信")).to_be_enabled()
+    expect(page.get_by_role("button", name="送信", exact=True)).to_be_enabled()
     expect(page.get_by_role("button", name="チャットを閉じる")).to_be_visible()
     expect(chat_log(page)).to_contain_text(SOCIETY_NAME["ono"])
 
@@ -233,7 +233,7 @@ def test_readable_on_a_phone(browser, web_stack, artifacts):
     ask(page, "ポータルのURLは？")
     box = page.get_by_role("dialog").bounding_box()
     assert box is not None and box["width"] == 390 and box["x"] == 0  # the whole screen
-    send = page.get_by_role("button", name="送信").bounding_box()
+    send = page.get_by_role("button", name="送信", exact=True).bounding_box()
     assert send is not None and send["height"] >= 44  # a finger-sized target
     no_sideways_scroll = page.evaluate(
         "document.documentElement.scrollWidth <= document.documentElement.clientWidth"

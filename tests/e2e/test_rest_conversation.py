@@ -24,8 +24,9 @@ def sender() -> str:
 @pytest.mark.parametrize(
     "tenant, facts",
     [
-        ("kose", ["301234519901101", "8"]),
-        ("ono", ["10123420010101", "14"]),
+        # the rule as each manual gives it: kose states no digit counts, ono does
+        ("kose", ["301234519901101", "記号＋番号＋生年月日（西暦8桁）"]),
+        ("ono", ["10123420010101", "記号（2桁）＋番号（4桁）＋生年月日（8桁）"]),
         (FICTIONAL_KEY, [FICTIONAL_EXAMPLE_PASSWORD]),
     ],
 )
