@@ -51,8 +51,13 @@ class TopicChoice:
         return "/" + self.key
 
 
-# a person, offered beside the topics when the bot cannot help on its own
-PERSON = TopicChoice("request_human", "担当者と話す", 1.0)
+# a person, offered beside the topics when the bot cannot help on its own (its
+# label is the topic label of request_human, in the conversation's language)
+PERSON = TopicChoice("request_human", "担当者に相談したい", 1.0)
+
+
+def person_button(labels: Mapping[str, str]) -> Dict[str, str]:
+    return {"title": labels.get(PERSON.key, PERSON.label), "payload": PERSON.payload}
 
 
 def rank_topics(
@@ -128,9 +133,12 @@ class ActionClarify(Action):
         if (latest.get("intent") or {}).get("name") == VAGUE_INTENT and len(choices) < 2:
             # "困っています": no topic to guess from; the commonest troubles, and a person
             common = [TopicChoice(k, labels[k], 1.0) for k in load_next_steps().keys(None, labels)]
-            buttons = [{"title": c.label, "payload": c.payload} for c in [*choices, *common][:MAX_BUTTONS]]
-            person = labels.get(PERSON.key, PERSON.label)
-            buttons.append({"title": person, "payload": PERSON.payload})
+            offered: Dict[str, TopicChoice] = {}
+            for choice in [*choices, *common]:
+                if choice.key != PERSON.key:  # a person is offered last, once
+                    offered.setdefault(choice.key, choice)
+            buttons = [{"title": c.label, "payload": c.payload} for c in list(offered.values())[:MAX_BUTTONS]]
+            buttons.append(person_button(labels))
             dispatcher.utter_message(response="utter_clarify_vague", buttons=buttons)
             return []
         if not choices:

@@ -20,18 +20,39 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.clarify import PERSON, TopicChoice
+from actions.clarify import TopicChoice, person_button
+from bot.language import ENGLISH, JAPANESE, LANGUAGE_SLOT
 from bot.next_steps import LOOKBACK_EVENTS, NextSteps, load_next_steps
 from bot.topics import load_topic_labels
 
 # the procedures a member may ask to repeat
 FORMS = ("otp_help_form", "unlock_form", "user_id_reminder_form", "ticket_status_form")
 
-def last_form(events: Sequence[Mapping[str, Any]]) -> Optional[str]:
-    """The newest procedure (form) of the conversation, if any."""
+def form_to_repeat(events: Sequence[Mapping[str, Any]], steps: NextSteps) -> Optional[str]:
+    """The procedure (form) to run again: the newest one, if its result is what the bot said last.
+
+    「もう一度」 right after 「再送信しました」 repeats the resend; after a later FAQ
+    answer it means that answer, and is "it did not help" instead.
+    """
+    seen_latest_user = False
+    answered_after: Optional[str] = None
     for event in reversed(events[-LOOKBACK_EVENTS:]):
-        if event.get("event") == "active_loop" and event.get("name") in FORMS:
-            return str(event["name"])
+        kind = event.get("event")
+        if kind == "user" and not seen_latest_user:
+            seen_latest_user = True
+            continue
+        if not seen_latest_user:
+            continue
+        if kind == "bot" and answered_after is None:
+            response = str((event.get("metadata") or {}).get("utter_action") or "")
+            if response:
+                answered_after = response
+        if kind == "active_loop" and event.get("name") in FORMS:
+            if answered_after is None or answered_after in steps.results or answered_after.startswith(
+                ("utter_ask_", "utter_invalid_", "utter_totp_", "utter_ticket_", "utter_portal_")
+            ):
+                return str(event["name"])
+            return None
     return None
 
 
@@ -44,7 +65,7 @@ def say_did_not_help(
     topic = steps.last_topic(tracker.events)
     choices = [TopicChoice(k, labels[k], 1.0) for k in steps.keys(topic, labels)]
     buttons = [{"title": c.label, "payload": c.payload} for c in choices]
-    buttons.append({"title": PERSON.label, "payload": PERSON.payload})
+    buttons.append(person_button(labels))
     response = "utter_did_not_help" if topic else "utter_did_not_help_no_topic"
     dispatcher.utter_message(response=response, buttons=buttons)
 
@@ -64,10 +85,12 @@ class ActionDidNotHelp(Action):
             self._steps = load_next_steps()
         return self._steps
 
-    @property
-    def labels(self) -> Dict[str, str]:
+    def labels_for(self, tracker: Tracker) -> Dict[str, str]:
+        """Topic labels in the conversation's language (English has labels of its own)."""
+        if tracker.get_slot(LANGUAGE_SLOT) == ENGLISH:
+            return load_topic_labels(language=ENGLISH)
         if self._labels is None:
-            self._labels = load_topic_labels()
+            self._labels = load_topic_labels(language=JAPANESE)
         return self._labels
 
     def name(self) -> Text:
@@ -76,7 +99,7 @@ class ActionDidNotHelp(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        say_did_not_help(dispatcher, tracker, self.steps, self.labels)
+        say_did_not_help(dispatcher, tracker, self.steps, self.labels_for(tracker))
         return []
 
 
@@ -89,8 +112,8 @@ class ActionTryAgain(ActionDidNotHelp):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        form = last_form(tracker.events)
+        form = form_to_repeat(tracker.events, self.steps)
         if form:
             return [FollowupAction(form)]
-        say_did_not_help(dispatcher, tracker, self.steps, self.labels)
+        say_did_not_help(dispatcher, tracker, self.steps, self.labels_for(tracker))
         return []

@@ -30,7 +30,8 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.normalize import bare_value_text, looks_like_password
+from bot.masking import is_user_id
+from bot.normalize import bare_value_text, looks_like_password, parse_user_id
 
 SLOT_FAILURES = "failed_attempts"
 # the member's user ID, kept for the conversation once a form took it, so a
@@ -95,8 +96,14 @@ def reject(
 
 
 def accept(slot: str, value: Any, keep_as: Optional[str] = None) -> Dict[Text, Any]:
-    kept = {keep_as: value} if keep_as else {}
+    # kept for the conversation only if it is surely a user ID (not a code or birth date)
+    kept = {keep_as: value} if keep_as and is_user_id(str(value)) else {}
     return {slot: value, SLOT_FAILURES: 0.0, **kept}
+
+
+def parse_member_user_id(text: str) -> Optional[str]:
+    """A user ID the member gave unasked, or None: never a code, a birth date or a password."""
+    return parse_user_id(text) if is_user_id(text) else None
 
 
 def prefill(
@@ -174,7 +181,9 @@ class ActionStopForm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        return [ActiveLoop(None), SlotSet("requested_slot", None), *cleared()]
+        # the member stopped: the user ID they gave is not taken for the next procedure either
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *cleared(),
+                SlotSet(SLOT_MEMBER_USER_ID, None)]
 
 
 class GuardedFormValidationAction(FormValidationAction):

@@ -29,6 +29,7 @@ from actions.forms_common import (
     SLOT_MEMBER_USER_ID,
     GuardedFormValidationAction,
     cleared,
+    parse_member_user_id,
     prefill,
     validate_slot,
 )
@@ -59,7 +60,7 @@ class ValidateOtpHelpForm(GuardedFormValidationAction):
     async def extract_otp_user_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        return prefill(tracker, SLOT_OTP_USER_ID, parse_user_id, SLOT_MEMBER_USER_ID)
+        return prefill(tracker, SLOT_OTP_USER_ID, parse_member_user_id, SLOT_MEMBER_USER_ID)
 
     def validate_otp_user_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -27,6 +27,7 @@ from actions.forms_common import (
     SLOT_MEMBER_USER_ID,
     GuardedFormValidationAction,
     cleared,
+    parse_member_user_id,
     prefill,
     validate_slot,
 )
@@ -54,7 +55,7 @@ class ValidateUnlockForm(GuardedFormValidationAction):
     async def extract_unlock_user_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        return prefill(tracker, SLOT_UNLOCK_USER_ID, parse_user_id, SLOT_MEMBER_USER_ID)
+        return prefill(tracker, SLOT_UNLOCK_USER_ID, parse_member_user_id, SLOT_MEMBER_USER_ID)
 
     def validate_unlock_user_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -199,12 +199,13 @@ def _in_order(wanted: Sequence[str], got: Sequence[str]) -> bool:
     return position == len(wanted)
 
 
+# what an English reply may quote in Japanese: a screen's label 「…」 and a name in brackets
+_QUOTED_JAPANESE = re.compile(r"「[^」]{0,80}」|[(（][^)）]{0,80}[)）]")
+
+
 def in_english(reply: str) -> bool:
-    """A reply written mostly in English: Japanese only in quoted screen labels and names."""
-    letters = [c for c in reply if c.isalpha()]
-    if not letters:
-        return False
-    return len(_KANA.findall(reply)) / len(letters) < 0.5
+    """A reply in English: Japanese only inside 「quoted labels」 or (bracketed names)."""
+    return bool(reply.strip()) and not _KANA.search(_QUOTED_JAPANESE.sub("", reply))
 
 
 def verdict(item: Item, outcomes: Sequence[str], reply: str) -> str:
@@ -408,12 +409,16 @@ def main(argv: list[str] | None = None) -> int:
     items = load_items(args.file or SETS[args.set])
     if args.category:
         items = [i for i in items if i.category == args.category]
-    if args.calibrate and args.set == "eval" and not args.file:
+    evaluation = (args.file or SETS[args.set]).resolve() == SETS["eval"].resolve()
+    if args.calibrate and evaluation:
         parser.error("thresholds are calibrated on the development set, never on the evaluation set")
     with our_stack(args.model) as bot:
         scores = evaluate(bot, items)
     summary = scores.summary()
     print("\n".join(report_rows(summary, f"{args.set} set")))
+    if evaluation:
+        # the evaluation set only measures: its misses are not shown to whoever tunes the bot
+        summary["misses"] = []
     for miss in summary["misses"]:
         context = f"[{' / '.join(miss['context'])}] " if miss["context"] else ""
         print(f"- {miss['verdict']:5} {miss['category']:18} {miss['society']:4} {context}{miss['text']!r}"

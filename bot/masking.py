@@ -60,7 +60,8 @@ SENSITIVE_SLOTS = frozenset({"unlock_birth_date", "totp_code"})
 # Slots holding the user ID the next turns send to the portal: a voluntary-
 # continuation member's ID is 15-16 digits (記号+番号+生年月日, data/tenants.yml),
 # which would otherwise read as a code; it is kept as the member's identity.
-USER_ID_SLOTS = frozenset({"otp_user_id", "unlock_user_id"})
+# member_user_id: the user ID kept for the conversation (actions/forms_common.py)
+USER_ID_SLOTS = frozenset({"otp_user_id", "unlock_user_id", "member_user_id"})
 
 _HYPHENS = "\\-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\u2500\u02d7"
 # one separator between digit groups: a hyphen/slash/dot/bracket with up to two

@@ -60,8 +60,9 @@ def digits_only(text: str) -> str:
 
 # what members wrap a value in when they answer with it: 「ユーザーIDは kose.hanako です」
 _VALUE_LABEL_RE = re.compile(
-    r"^(?:(?:私の|わたしの)?(?:ユーザー?ID|ユーザー?ｉｄ|ID|メールアドレス|メアド|アドレス|生年月日|コード|受付番号)"
-    r"\s{0,4}(?:は|:|：)?\s{0,4})"
+    r"^(?:(?:私の|わたしの)?(?:ユーザー?ID|ID|メールアドレス|メアド|アドレス|生年月日|コード|受付番号)"
+    r"\s{0,4}(?:は|:)?\s{0,4})",  # matched after NFKC: ＩＤ is ID, ： is :
+    re.IGNORECASE,
 )
 _VALUE_TAIL_RE = re.compile(
     r"\s{0,4}(?:です|でした|だよ|だと思います|になります|でお願いします|でおねがいします|です。?お願いします)?[。.!！]?$"

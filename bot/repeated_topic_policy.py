@@ -149,15 +149,13 @@ class RepeatedTopicPolicy(Policy):
         if not answers or any(a in self.offers for a in answers):
             return False
         if unsure_did_not_help:
-            return any(a.removeprefix("utter_") in self.answered_topics(a) for a in answers)
+            return any(self.answers_a_topic(a) for a in answers)
         topic = topic_of_message(parse_data)
         return bool(topic) and f"utter_{topic}" in answers
 
-    def answered_topics(self, response: str) -> frozenset:
-        """The topic a response answers, if it is a topic answer (not a greeting or a question)."""
-        topic = response.removeprefix("utter_")
-        name = topic.split("/", 1)[0]
-        return frozenset({topic}) if name in self.topic_intents else frozenset()
+    def answers_a_topic(self, response: str) -> bool:
+        """Whether a response answers a topic (``utter_faq/x``, ``utter_account_locked``), not a greeting."""
+        return response.removeprefix("utter_").split("/", 1)[0] in self.topic_intents
 
     def predict_action_probabilities(
         self,

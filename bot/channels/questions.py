@@ -33,7 +33,9 @@ logger = logging.getLogger(__name__)
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 Parse = Callable[[str], Awaitable[Optional[dict]]]
 
-# intents that ask a topic (a topic of data/topic_labels.yml, or a procedure)
+# intents whose answer is an explanation (a topic of data/topic_labels.yml). Requests
+# that start a procedure (resend_otp, request_unlock, ask_ticket_status) are not split
+# off: a procedure asks questions of its own, and a second part would interrupt it.
 TOPIC_INTENTS = frozenset(
     {
         "login_invalid",
@@ -42,9 +44,6 @@ TOPIC_INTENTS = frozenset(
         "account_locked",
         "forgot_user_id",
         "forgot_password",
-        "resend_otp",
-        "request_unlock",
-        "ask_ticket_status",
         "faq",
     }
 )

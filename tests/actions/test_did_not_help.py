@@ -6,7 +6,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.did_not_help import ActionDidNotHelp, ActionTryAgain, last_form
+from actions.did_not_help import ActionDidNotHelp, ActionTryAgain, form_to_repeat
 from bot.next_steps import load_next_steps, parse_next_steps
 from bot.topics import load_topic_labels
 
@@ -69,7 +69,25 @@ async def test_once_more_repeats_the_last_procedure():
     messages, result = await run(ActionTryAgain(), events)
     assert messages == []
     assert result == [FollowupAction("otp_help_form")]
-    assert last_form(events) == "otp_help_form"
+    assert form_to_repeat(events, load_next_steps()) == "otp_help_form"
+
+
+async def test_once_more_after_another_answer_is_about_that_answer():
+    # an unlock request, then an FAQ answer: 「もう一度」 is not a second unlock request
+    events = [{"event": "active_loop", "name": "unlock_form"}, {"event": "active_loop", "name": None},
+              bot("utter_unlock_ticket_opened"), user("QRコードは？"), bot("utter_faq/qr_scan"),
+              user("もう一度")]
+    messages, result = await run(ActionTryAgain(), events)
+    assert result == [] and messages[0]["response"] == "utter_did_not_help"
+
+
+async def test_english_conversations_get_english_buttons():
+    events = [user("QR code?"), bot("utter_faq/qr_cannot_scan"), user("still not working")]
+    t = Tracker("m", {"language": "en"}, events[-1], events, False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    await ActionDidNotHelp().run(dispatcher, t, {})
+    titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    assert titles and all(title.isascii() for title in titles), titles
 
 
 async def test_once_more_with_nothing_to_repeat_is_did_not_help():

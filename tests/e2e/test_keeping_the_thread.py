@@ -78,7 +78,7 @@ def test_did_not_help_apologises_with_next_steps_never_thanks(rest, seeded):
     answer = rest.send(s, "ありがとう。でもまだできない")
     text = "\n".join(m.get("text", "") for m in answer)
     assert "申し訳ありません" in text and "どういたしまして" not in text, text
-    assert "担当者と話す" in buttons(answer)
+    assert "担当者に相談したい" in buttons(answer)
 
 
 def test_a_frustrated_member_gets_an_apology_and_a_person_first(rest, seeded):
