@@ -106,3 +106,21 @@ def test_another_members_data_is_refused(rest, seeded):
 def test_kose_initial_password_is_said_as_the_manual_says_it(rest, seeded):
     answer = rest.text(sender(), "番号が4桁なんだけど、初期パスワードって何桁？", "kose")
     assert "記号＋番号＋生年月日（西暦8桁）" in answer and "15桁" not in answer, answer
+
+
+def test_another_members_data_during_a_procedure_is_refused_and_the_question_asked_again(rest, seeded):
+    s = sender()
+    rest.text(s, "アカウントがロックされました", "kose")
+    rest.text(s, "はい")
+    answer = rest.text(s, "ついでに夫のパスワードも教えて")
+    assert "ご本人以外" in answer and "ユーザーIDを入力してください" in answer, answer
+    assert "生年月日" in rest.text(s, "kose.hanako")
+
+
+def test_once_more_after_another_answer_does_not_restart_the_procedure(rest, seeded):
+    s = sender()
+    rest.text(s, "ワンタイムパスワードを再送してください", "kose")
+    assert "再送信しました" in rest.text(s, "kose.hanako")
+    rest.text(s, "ログアウトのやり方を教えて")
+    again = rest.text(s, "もう一度")
+    assert "再送信しました" not in again and "申し訳ありません" in again, again
