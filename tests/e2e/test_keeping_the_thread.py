@@ -120,7 +120,8 @@ def test_another_members_data_during_a_procedure_is_refused_and_the_question_ask
 def test_once_more_after_another_answer_does_not_restart_the_procedure(rest, seeded):
     s = sender()
     rest.text(s, "ワンタイムパスワードを再送してください", "kose")
-    assert "再送信しました" in rest.text(s, "kose.hanako")
+    # an ID of its own: the portal limits resends per account, and other tests resend for kose.hanako
+    assert "再送信しました" in rest.text(s, "kose.saburo")
     rest.text(s, "ログアウトのやり方を教えて")
     again = rest.text(s, "もう一度")
     assert "再送信しました" not in again and "申し訳ありません" in again, again
