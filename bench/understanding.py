@@ -340,18 +340,24 @@ def calibrate(results: Sequence[ItemResult]) -> list[str]:
     """How raising the clarification thresholds would change the figures (development set only).
 
     An item whose NLU scores fall below a threshold would have been asked back
-    instead: right if asking was expected, else "asked". ``joint``: an FAQ's
-    confidence is P(faq) × P(answer) (``weigh_intent_by_answer``). A simulation,
+    instead: right if asking was expected, else "asked". ``floor``: an FAQ's
+    confidence is P(faq) × min(1, P(answer) / floor) (``weigh_intent_by_answer`` and
+    ``answer_floor``; 1.0 is the plain product). Run it on a model that weighs
+    nothing (raising a threshold can be simulated, lowering one cannot). A simulation,
     for choosing the thresholds in config.yml; the real figures come from a run.
     """
-    rows = ["| threshold | ambiguity | joint FAQ | right | asked | wrong |", "|---|---|---|---|---|---|"]
+    rows = ["| threshold | ambiguity | FAQ answer floor | right | asked | wrong | right − wrong |",
+            "|---|---|---|---|---|---|---|"]
     for top in (0.5, 0.6, 0.7, 0.8, 0.9):
         for margin in (0.1, 0.2, 0.3, 0.5):
-            for joint in (False, True):
+            # FAQ confidence × min(1, P(answer) / floor): 0 = not weighed, 1 = P(faq) × P(answer)
+            for floor in (0.0, 0.2, 0.3, 0.5, 1.0):
                 counts: Counter[str] = Counter()
                 for r in results:
                     n = r.nlu or {}
-                    confidence = n.get("top", 1.0) * (n.get("faq_answer", 1.0) if joint else 1.0)
+                    answer = n.get("faq_answer", 1.0)
+                    weight = min(1.0, answer / floor) if floor else 1.0
+                    confidence = n.get("top", 1.0) * weight
                     unsure = confidence < top or n.get("margin", 1.0) < margin
                     if unsure and r.verdict != "asked":
                         v = "right" if ASK in r.item.expect else "asked"
@@ -359,8 +365,9 @@ def calibrate(results: Sequence[ItemResult]) -> list[str]:
                         v = r.verdict
                     counts[v] += 1
                 total = max(len(results), 1)
-                rows.append(f"| {top} | {margin} | {joint} | {counts['right'] / total:.1%} | "
-                            f"{counts['asked'] / total:.1%} | {counts['wrong'] / total:.1%} |")
+                rows.append(f"| {top} | {margin} | {floor} | {counts['right'] / total:.1%} | "
+                            f"{counts['asked'] / total:.1%} | {counts['wrong'] / total:.1%} | "
+                            f"{(counts['right'] - counts['wrong']) / total:.1%} |")
     return rows
 
 

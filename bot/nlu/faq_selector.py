@@ -10,7 +10,7 @@ the handoff packet and the held-out evaluation read the selection only for
 messages whose intent is ``faq``. Training is the ResponseSelector's own.
 
 With ``weigh_intent_by_answer`` (config.yml), the ``faq`` intent's confidence
-becomes P(faq) × P(the selected answer): the FallbackClassifier after it then
+becomes P(faq) × min(1, P(the selected answer) / ``answer_floor``): the FallbackClassifier after it then
 asks back when DIET is sure the message is *some* FAQ but the selector is not
 sure *which* (its threshold was calibrated on the development set). The
 ranking keeps DIET's own figures, which the clarification buttons weigh.
@@ -57,7 +57,13 @@ class FaqResponseSelector(ResponseSelector):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**ResponseSelector.get_default_config(), "weigh_intent_by_answer": False}
+        return {
+            **ResponseSelector.get_default_config(),
+            "weigh_intent_by_answer": False,
+            # P(answer) at and above which the answer counts as sure (no weighing);
+            # below it the faq confidence is scaled by P(answer) / answer_floor. 1.0: the plain product
+            "answer_floor": 1.0,
+        }
 
     def weigh_intent_by_answer(self, message: Message) -> None:
         """The ``faq`` intent's confidence times the selected answer's."""
@@ -66,7 +72,8 @@ class FaqResponseSelector(ResponseSelector):
             return
         selected = (message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(self.retrieval_intent) or {}
         answer = float((selected.get("response") or {}).get(PREDICTED_CONFIDENCE_KEY) or 0.0)
-        confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) * answer
+        floor = float(self.component_config.get("answer_floor") or 1.0)
+        confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) * min(1.0, answer / floor)
         message.set(INTENT, {**intent, PREDICTED_CONFIDENCE_KEY: confidence}, add_to_output=True)
 
     def process(self, messages: List[Message]) -> List[Message]:
