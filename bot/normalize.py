@@ -192,11 +192,11 @@ _NOT_PASSWORDS = frozenset(
     | {  # English questions about a password ("the password is incorrect", "doesn't work")
         "forgotten", "incorrect", "invalid", "expired", "rejected", "accepted", "required",
         "requirements", "working", "changed", "wrong", "rules", "length", "anymore",
-        "recognized", "recognised", "different",
-        "doesn't", "isn't", "didn't", "wasn't", "won't", "can't", "cannot",
-    }
+        "recognized", "recognised", "different", "cannot",
+    }  # contractions ("doesn't", "can't") are words by _CONTRACTION_RE
 )
 # a word ending a question ("Authenticator?", "Android?"): prose, not a password
+# (for mixed_token's other callers; password_spans strips sentence punctuation first)
 _QUESTION_WORD_RE = re.compile(r"(?<![A-Za-z])[A-Za-z][a-z]{1,63}\?")
 # sentence punctuation after a word is not part of a token ("Authenticator?")
 _SENTENCE_END = "?!？！"
@@ -233,7 +233,7 @@ def _phrase_token_counts(match: re.Match[str], folded: str, *, digits: bool) -> 
         return False
     if len(token) < 4 or parse_email(token) or token.lower().startswith(("http://", "https://")):
         return False
-    if token.lower().rstrip("?!") in _NOT_PASSWORDS or _QUESTION_WORD_RE.fullmatch(token):
+    if token.lower() in _NOT_PASSWORDS:  # sentence punctuation is stripped above
         return False
     if _TICKET_LIKE_RE.fullmatch(token.upper()):  # パスワードの件で UL-7F3K9Q
         return False
@@ -250,7 +250,7 @@ def _phrase_token_counts(match: re.Match[str], folded: str, *, digits: bool) -> 
         return digits and has_digit  # masking: a short password (abc12) too
     if has_digit or any(not c.isalnum() for c in token):
         return True  # ichiro2024, abc-defg
-    return len(token) >= 8 and token.lower() not in _NOT_PASSWORDS
+    return len(token) >= 8
 
 
 def password_spans(text: str, *, digits: bool = False, mixed: bool = True) -> list[tuple[int, int]]:
