@@ -10,6 +10,8 @@ from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.loading import load_data
 from sklearn.metrics import f1_score
 
+from bot.topics import topic_of_parse
+
 
 def expected_label(message: Any) -> str:
     """`faq/<topic>` for FAQ examples, else the intent."""
@@ -17,11 +19,8 @@ def expected_label(message: Any) -> str:
 
 
 def predicted_label(parse: dict[str, Any]) -> str:
-    intent = (parse.get("intent") or {}).get("name") or ""
-    if intent == "faq":
-        selected = (parse.get("response_selector") or {}).get("faq", {}).get("response", {})
-        return selected.get("intent_response_key") or "faq"
-    return intent
+    """`faq/<topic>` for FAQ answers (`faq` when none was selected), else the intent."""
+    return topic_of_parse(parse) or (parse.get("intent") or {}).get("name") or ""
 
 
 @dataclass

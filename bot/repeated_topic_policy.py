@@ -36,22 +36,11 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-FAQ_INTENT = "faq"
+from bot.topics import topic_of_parse
+
 FALLBACK_INTENT = "nlu_fallback"
 # how far back to look for the bot's previous answer (events)
 LOOKBACK_EVENTS = 60
-
-
-def topic_of_message(parse_data: Dict[str, Any]) -> Optional[str]:
-    """The topic a parsed message asks: its intent, or ``faq/<name>`` for an FAQ."""
-    intent = (parse_data.get("intent") or {}).get("name")
-    if not intent:
-        return None
-    if intent != FAQ_INTENT:
-        return str(intent)
-    selected = ((parse_data.get("response_selector") or {}).get(FAQ_INTENT) or {}).get("response") or {}
-    key = selected.get("intent_response_key")
-    return str(key) if key else None
 
 
 def best_guess(parse_data: Dict[str, Any]) -> Optional[Dict[str, Any]]:
@@ -150,7 +139,7 @@ class RepeatedTopicPolicy(Policy):
             return False
         if unsure_did_not_help:
             return any(self.answers_a_topic(a) for a in answers)
-        topic = topic_of_message(parse_data)
+        topic = topic_of_parse(parse_data)
         return bool(topic) and f"utter_{topic}" in answers
 
     def answers_a_topic(self, response: str) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import yaml
 
@@ -58,3 +58,21 @@ def load_none_label(path: Optional[str | os.PathLike[str]] = None, language: str
     key = ENGLISH if language == ENGLISH else JAPANESE
     labels = _read(path).get("none_of_these") or {}
     return str(labels.get(key) or DEFAULT_NONE_LABELS[key])
+
+
+FAQ_INTENT = "faq"
+
+
+def topic_of_parse(parse_data: Mapping[str, Any]) -> Optional[str]:
+    """The topic a parsed message asks: its intent, or for the FAQ intent the answer the
+    ResponseSelector chose (``faq/<name>``; None when it chose none)."""
+    intent = parse_data.get("intent") or {}
+    name = intent.get("name")
+    if name != FAQ_INTENT:
+        return str(name) if name else None
+    selector = parse_data.get("response_selector") or {}
+    chosen = selector.get(FAQ_INTENT) or selector.get("default") or {}
+    key = intent.get("full_retrieval_intent_name") or (chosen.get("response") or {}).get(
+        "intent_response_key"
+    )
+    return str(key) if key else None

@@ -28,6 +28,8 @@ from typing import Any, Awaitable, Callable, List, Optional, Sequence, Tuple
 
 from rasa.core.channels.channel import UserMessage
 
+from bot.topics import topic_of_parse
+
 logger = logging.getLogger(__name__)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -85,10 +87,10 @@ def topic_of(parse_data: Optional[dict]) -> Optional[str]:
     ranked = [r for r in parse_data.get("intent_ranking") or [] if r.get("name") == FAQ_INTENT]
     if ranked:
         confidence = float(ranked[0].get("confidence") or 0.0)
+    key = topic_of_parse(parse_data)
     selected = ((parse_data.get("response_selector") or {}).get(FAQ_INTENT) or {}).get("response") or {}
-    key = selected.get("intent_response_key")
     score = float(selected.get("confidence") or 0.0)
-    return str(key) if key and confidence * score >= MIN_CONFIDENCE else None
+    return key if key and confidence * score >= MIN_CONFIDENCE else None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from bot.channels import shown_text
 from bot.masking import MASK, mask_event_dicts
 from bot.normalize import find_ticket_id, parse_ticket_id
 from bot.tenants import PROJECT_ROOT
+from bot.topics import topic_of_parse
 
 STEPS_FILE_ENV = "KOSMO_FIRST_LOGIN_STEPS_FILE"
 DEFAULT_STEPS_FILE = PROJECT_ROOT / "data" / "first_login_steps.yml"
@@ -43,7 +44,6 @@ MAX_ERROR_CHARS = 300
 # Asking for a person is why there is a packet, not what the member needs help with.
 NOT_TOPICS = frozenset({"request_human"})
 SLOT_TICKET_ID = "ticket_id"
-FAQ_INTENT = "faq"
 CHOOSE_TOPIC_INTENT = "choose_topic"
 # Rasa's prefix for intents the server triggers itself (EXTERNAL_handoff_taken ...)
 EXTERNAL_TEXT_PREFIX = "EXTERNAL: "
@@ -193,16 +193,8 @@ def current_session(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, An
 def topic_of(event: Mapping[str, Any], labels: Mapping[str, str]) -> Optional[str]:
     """The labelled topic of a user event: its intent, the FAQ it was answered with, or a button's topic."""
     parse = event.get("parse_data") or {}
-    intent = parse.get("intent") or {}
-    name = intent.get("name")
-    key: Optional[str] = name
-    if name == FAQ_INTENT:
-        selector = parse.get("response_selector") or {}
-        chosen = selector.get(FAQ_INTENT) or selector.get("default") or {}
-        key = intent.get("full_retrieval_intent_name") or (chosen.get("response") or {}).get(
-            "intent_response_key"
-        )
-    elif name == CHOOSE_TOPIC_INTENT:
+    key = topic_of_parse(parse)
+    if key == CHOOSE_TOPIC_INTENT:
         key = next(
             (e.get("value") for e in parse.get("entities") or [] if e.get("entity") == "topic"),
             None,
