@@ -23,6 +23,7 @@ from its name (``utter_faq/qr_scan`` answers ``faq/qr_scan``,
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
@@ -55,8 +56,8 @@ def previous_answers(tracker: DialogueStateTracker) -> List[str]:
     """The names of the responses the bot gave to the member's previous message."""
     answers: List[str] = []
     seen_latest = False
-    events = list(tracker.events)[-LOOKBACK_EVENTS:]
-    for event in reversed(events):
+    # newest first, without copying the conversation (this runs on every member message)
+    for event in islice(reversed(tracker.events), LOOKBACK_EVENTS):
         if isinstance(event, UserUttered):
             if seen_latest:
                 break
