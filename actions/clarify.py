@@ -88,6 +88,27 @@ def rank_topics(
     return ranked[:limit]
 
 
+class TopicLabels:
+    """Topic labels per language (``en``, else Japanese), each read once from the labels file."""
+
+    def __init__(
+        self,
+        japanese: Optional[Mapping[str, str]] = None,
+        english: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        self._by_language: Dict[str, Dict[str, str]] = {}
+        if japanese is not None:
+            self._by_language[JAPANESE] = dict(japanese)
+        if english is not None:
+            self._by_language[ENGLISH] = dict(english)
+
+    def for_language(self, language: Optional[str]) -> Dict[str, str]:
+        key = ENGLISH if language == ENGLISH else JAPANESE
+        if key not in self._by_language:
+            self._by_language[key] = load_labels(language=key)
+        return self._by_language[key]
+
+
 class ActionClarify(Action):
     """Ask which topic the member meant, with buttons."""
 
@@ -96,11 +117,7 @@ class ActionClarify(Action):
         labels: Optional[Mapping[str, str]] = None,
         english_labels: Optional[Mapping[str, str]] = None,
     ) -> None:
-        self._labels: Dict[str, Dict[str, str]] = {}
-        if labels is not None:
-            self._labels[JAPANESE] = dict(labels)
-        if english_labels is not None:
-            self._labels[ENGLISH] = dict(english_labels)
+        self.topic_labels = TopicLabels(labels, english_labels)
         self._none: Dict[str, str] = {}
 
     @property
@@ -109,10 +126,7 @@ class ActionClarify(Action):
 
     def labels_for(self, language: str) -> Dict[str, str]:
         """Topic labels in ``language`` (``en``, else Japanese), read once."""
-        key = ENGLISH if language == ENGLISH else JAPANESE
-        if key not in self._labels:
-            self._labels[key] = load_labels(language=key)
-        return self._labels[key]
+        return self.topic_labels.for_language(language)
 
     def none_label(self, language: str) -> str:
         key = ENGLISH if language == ENGLISH else JAPANESE

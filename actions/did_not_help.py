@@ -20,10 +20,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.clarify import TopicChoice, person_button
-from bot.language import ENGLISH, JAPANESE, LANGUAGE_SLOT
+from actions.clarify import TopicChoice, TopicLabels, person_button
+from bot.language import LANGUAGE_SLOT
 from bot.next_steps import LOOKBACK_EVENTS, NextSteps, load_next_steps
-from bot.topics import load_topic_labels
 
 # the procedures a member may ask to repeat
 FORMS = ("otp_help_form", "unlock_form", "user_id_reminder_form", "ticket_status_form")
@@ -77,7 +76,7 @@ class ActionDidNotHelp(Action):
         self, steps: Optional[NextSteps] = None, labels: Optional[Mapping[str, str]] = None
     ) -> None:
         self._steps = steps
-        self._labels = dict(labels) if labels is not None else None
+        self.topic_labels = TopicLabels(labels)
 
     @property
     def steps(self) -> NextSteps:
@@ -87,11 +86,7 @@ class ActionDidNotHelp(Action):
 
     def labels_for(self, tracker: Tracker) -> Dict[str, str]:
         """Topic labels in the conversation's language (English has labels of its own)."""
-        if tracker.get_slot(LANGUAGE_SLOT) == ENGLISH:
-            return load_topic_labels(language=ENGLISH)
-        if self._labels is None:
-            self._labels = load_topic_labels(language=JAPANESE)
-        return self._labels
+        return self.topic_labels.for_language(tracker.get_slot(LANGUAGE_SLOT))
 
     def name(self) -> Text:
         return "action_did_not_help"
