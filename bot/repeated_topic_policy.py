@@ -37,7 +37,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.topics import topic_of_parse
+from bot.topics import ANSWER_TOPIC_INTENTS, topic_of_parse
 
 FALLBACK_INTENT = "nlu_fallback"
 # how far back to look for the bot's previous answer (events)
@@ -83,10 +83,7 @@ class RepeatedTopicPolicy(Policy):
             "action_intent": "did_not_help",
             "offers": [],
             # intents that ask a topic; greetings, thanks, yes and no repeat without harm
-            "topic_intents": [
-                "faq", "login_invalid", "otp_rejected", "otp_not_received",
-                "account_locked", "forgot_user_id", "forgot_password",
-            ],
+            "topic_intents": sorted(ANSWER_TOPIC_INTENTS),
         }
 
     @staticmethod

@@ -61,6 +61,19 @@ def load_none_label(path: Optional[str | os.PathLike[str]] = None, language: str
 
 
 FAQ_INTENT = "faq"
+# intents whose answer explains a topic (an FAQ, or a trouble of data/topic_labels.yml);
+# requests that start a procedure (resend_otp, request_unlock, ...) are not among them
+ANSWER_TOPIC_INTENTS = frozenset(
+    {
+        FAQ_INTENT,
+        "login_invalid",
+        "otp_rejected",
+        "otp_not_received",
+        "account_locked",
+        "forgot_user_id",
+        "forgot_password",
+    }
+)
 
 
 def topic_of_parse(parse_data: Mapping[str, Any]) -> Optional[str]:

@@ -28,28 +28,13 @@ from typing import Any, Awaitable, Callable, List, Optional, Sequence, Tuple
 
 from rasa.core.channels.channel import UserMessage
 
-from bot.topics import topic_of_parse
+from bot.topics import ANSWER_TOPIC_INTENTS, FAQ_INTENT, topic_of_parse
 
 logger = logging.getLogger(__name__)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 Parse = Callable[[str], Awaitable[Optional[dict]]]
 
-# intents whose answer is an explanation (a topic of data/topic_labels.yml). Requests
-# that start a procedure (resend_otp, request_unlock, ask_ticket_status) are not split
-# off: a procedure asks questions of its own, and a second part would interrupt it.
-TOPIC_INTENTS = frozenset(
-    {
-        "login_invalid",
-        "otp_rejected",
-        "otp_not_received",
-        "account_locked",
-        "forgot_user_id",
-        "forgot_password",
-        "faq",
-    }
-)
-FAQ_INTENT = "faq"
 # a part counts as a question of its own only when the NLU is this sure of it
 MIN_CONFIDENCE = 0.6
 MAX_PARTS = 3  # polite mails of four or more sentences are one trouble far more often than two
@@ -79,7 +64,9 @@ def topic_of(parse_data: Optional[dict]) -> Optional[str]:
         return None
     intent = parse_data.get("intent") or {}
     name, confidence = intent.get("name"), float(intent.get("confidence") or 0.0)
-    if name not in TOPIC_INTENTS or confidence < MIN_CONFIDENCE:
+    # only explanations are split off: a procedure asks questions of its own, and a
+    # second part would interrupt it
+    if name not in ANSWER_TOPIC_INTENTS or confidence < MIN_CONFIDENCE:
         return None
     if name != FAQ_INTENT:
         return str(name)
