@@ -46,6 +46,16 @@ def test_parts_at_sentence_ends_and_connectives():
         "IDを忘れました。", "パスワードの条件も教えて"]
 
 
+def test_a_later_sentence_loses_its_opening_connective():
+    assert split_parts("パスワードを忘れました。それとユーザーIDもあやしいです") == [
+        "パスワードを忘れました。", "ユーザーIDもあやしいです"]
+    assert split_parts("QRコードが読めません。あとURLも知りたい") == ["QRコードが読めません。", "URLも知りたい"]
+    # 「あと3回」 is "three more times", not "and also"
+    assert split_parts("ロックされました。あと3回で何かありますか") == ["ロックされました。", "あと3回で何かありますか"]
+    # the first sentence keeps it: there is no question before it
+    assert split_parts("それからエラーが出ます") == ["それからエラーが出ます"]
+
+
 def test_a_condition_is_not_a_second_question():
     # 「と、」 after a verb is "when ...": one question
     assert split_parts("ログインしようとすると、エラーが出ます") == ["ログインしようとすると、エラーが出ます"]

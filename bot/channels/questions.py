@@ -49,12 +49,25 @@ _CONNECTIVE = re.compile(
 )
 
 
+# a connective that opens a later sentence (「。それとユーザーIDも…」) says only
+# "one more thing"; left on, it reads as a reply (それと → そう) to the NLU
+_LEADING_CONNECTIVE = re.compile(r"^(?:それと|それから|それに|あと(?:は|、)?(?![0-9０-９一二三何数])|ついでに|さらに|もう(?:一つ|ひとつ|1つ)(?:は|、)?)[、,，\s]*")
+
+
 def split_parts(text: str) -> List[str]:
-    """The message cut at sentence ends and question connectives (empty parts dropped)."""
+    """The message cut at sentence ends and question connectives (empty parts dropped).
+
+    A later part loses the connective it opens with.
+    """
     parts: List[str] = []
     for sentence in _SENTENCE_END.split(text):
         pieces = _CONNECTIVE.split(sentence)
-        parts.extend(p for p in (piece.strip() for piece in pieces) if p)
+        for piece in pieces:
+            piece = piece.strip()
+            if parts:
+                piece = _LEADING_CONNECTIVE.sub("", piece, count=1).strip() or piece
+            if piece:
+                parts.append(piece)
     return parts
 
 
