@@ -348,10 +348,10 @@ def calibrate(results: Sequence[ItemResult]) -> list[str]:
     """
     rows = ["| threshold | ambiguity | FAQ answer floor | right | asked | wrong | right − wrong |",
             "|---|---|---|---|---|---|---|"]
-    for top in (0.5, 0.6, 0.7, 0.8, 0.9):
-        for margin in (0.1, 0.2, 0.3, 0.5):
+    for top in (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8):
+        for margin in (0.0, 0.05, 0.1, 0.2):
             # FAQ confidence × min(1, P(answer) / floor): 0 = not weighed, 1 = P(faq) × P(answer)
-            for floor in (0.0, 0.2, 0.3, 0.5, 1.0):
+            for floor in (0.0, 0.5, 1.0):
                 counts: Counter[str] = Counter()
                 for r in results:
                     n = r.nlu or {}

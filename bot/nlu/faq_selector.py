@@ -15,6 +15,12 @@ asks back when DIET is sure the message is *some* FAQ but the selector is not
 sure *which* (its threshold was calibrated on the development set). The
 ranking keeps DIET's own figures, which the clarification buttons weigh.
 
+After :class:`bot.nlu.second_opinion.SecondOpinionClassifier`, the selected
+answer and the ranking are those of the average of both models'
+(:func:`bot.nlu.second_opinion.combine_answers`): the ranking's figures are
+then P(answer | faq), and the clarification buttons still weigh them by the
+ranking's ``faq``.
+
 Rasa's training-time check for a response selector (``DefaultV1RecipeValidator``)
 compares exact classes, so ``rasa train`` warns that none is configured; the
 Makefile filters that one warning.
@@ -33,9 +39,13 @@ from rasa.shared.nlu.constants import (
     INTENT_RANKING_KEY,
     PREDICTED_CONFIDENCE_KEY,
 )
+from rasa.shared.nlu.training_data import util
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.second_opinion import FAQ_OPINION, combine_answers
 from bot.topics import MIN_TOPIC_SCORE
+
+RANKING_LENGTH = 10
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -76,10 +86,42 @@ class FaqResponseSelector(ResponseSelector):
         confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) * min(1.0, answer / floor)
         message.set(INTENT, {**intent, PREDICTED_CONFIDENCE_KEY: confidence}, add_to_output=True)
 
+    def take_second_opinion(self, message: Message) -> None:
+        """The selection and ranking of the average of this selector's and the second opinion's."""
+        opinion = message.get(FAQ_OPINION)
+        properties = message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}
+        prediction = properties.get(self.retrieval_intent)
+        if not opinion or not prediction:
+            return
+        ranked = combine_answers(
+            float(opinion["diet_faq"]), prediction.get("ranking") or [], opinion["answers"], float(opinion["weight"])
+        )
+        if not ranked:
+            return
+        key, confidence = ranked[0]
+        template = util.intent_response_key_to_template_key(key)
+        responses = self.responses.get(template)
+        if not responses:  # an answer without responses (not in this model): keep the selector's own
+            return
+        prediction["response"] = {
+            **(prediction.get("response") or {}),
+            "responses": responses,
+            PREDICTED_CONFIDENCE_KEY: confidence,
+            "intent_response_key": key,
+            "utter_action": template,
+        }
+        ids = {r.get("intent_response_key"): r.get("id") for r in prediction.get("ranking") or []}
+        prediction["ranking"] = [
+            {"id": ids.get(k), PREDICTED_CONFIDENCE_KEY: c, "intent_response_key": k} for k, c in ranked[:RANKING_LENGTH]
+        ]
+        message.set(RESPONSE_SELECTOR_PROPERTY_NAME, properties, add_to_output=True)
+
     def process(self, messages: List[Message]) -> List[Message]:
         wanted = [m for m in messages if self.may_be_faq(m)]
         if wanted:
             super().process(wanted)
+            for message in wanted:
+                self.take_second_opinion(message)
             if self.component_config.get("weigh_intent_by_answer"):
                 for message in wanted:
                     self.weigh_intent_by_answer(message)
