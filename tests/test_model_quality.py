@@ -20,6 +20,7 @@ from bench.nlu_eval import evaluate_holdout, expected_label
 from bot.topics import MIN_TOPIC_SCORE
 from tests.conftest import PROJECT_ROOT
 from tests.model_support import model_path
+from tests.story_support import run_stories
 
 # one model load for the module: fixture and tests share the module's event loop
 pytestmark = [pytest.mark.model]
@@ -89,19 +90,102 @@ def test_stories_cover_every_topic_for_both_societies():
 
 @in_agent_loop
 async def test_stories_pass(agent):
-    from rasa.core.test import test as rasa_test
-
-    out = RESULTS / "stories"
-    out.mkdir(parents=True, exist_ok=True)
-    failed_file = out / "failed_test_stories.yml"
-    failed_file.unlink(missing_ok=True)
-    summary = await rasa_test(
-        str(STORIES_DIR), agent, out_directory=str(out), e2e=True, disable_plotting=True
+    """Every story in tests/stories, end to end: each message's intent, each action."""
+    run = await run_stories(agent, STORIES_DIR, RESULTS / "stories")
+    print(
+        f"\ntest stories: {len(run.evaluated)} evaluated, {len(run.failures)} failed, "
+        f"action accuracy {run.summary.get('accuracy')}"
     )
-    failed = failed_file.read_text(encoding="utf-8") if failed_file.exists() else ""
-    failed = failed if "- story:" in failed else ""
-    print(f"\ntest stories: accuracy {summary.get('accuracy')}")
-    assert not failed, f"failed test stories:\n{failed}"
+    assert run.declared, f"no stories in {STORIES_DIR}"
+    if run.not_evaluated:
+        pytest.fail(
+            "stories Rasa did not evaluate (the same conversation as another story, "
+            "e.g. differing only in the tenant: word the member's messages differently):\n"
+            + "\n".join(f"  {file}: {story!r}" for file, story in run.not_evaluated),
+            pytrace=False,
+        )
+    if run.failures:
+        pytest.fail(
+            f"{len(run.failures)} of {len(run.declared)} test stories failed "
+            f"(Rasa's own report: results/stories/failed_test_stories.yml):\n"
+            + "\n".join(map(str, run.failures)),
+            pytrace=False,
+        )
+
+
+WRONG_STORIES = """\
+version: "3.1"
+stories:
+- story: right answer
+  steps:
+  - slot_was_set:
+    - tenant: kose
+  - user: |
+      初期パスワードを教えてください
+    intent: faq/initial_password
+  - action: utter_faq
+
+- story: wrong action
+  steps:
+  - slot_was_set:
+    - tenant: kose
+  - user: |
+      初期パスワードを教えてください
+    intent: faq/initial_password
+  - action: utter_account_locked
+
+- story: wrong answer picked
+  steps:
+  - slot_was_set:
+    - tenant: kose
+  - user: |
+      最初のパスワードがわかりません
+    intent: faq/portal_url
+  - action: utter_faq
+
+- story: the same conversation, ono
+  steps:
+  - slot_was_set:
+    - tenant: ono
+  - user: |
+      初期パスワードを教えてください
+    intent: faq/initial_password
+  - action: utter_faq
+"""
+
+
+@in_agent_loop
+async def test_a_wrong_story_fails_naming_the_story_and_the_step(agent, tmp_path):
+    """The check can fail: a wrong action, a wrong FAQ answer and a story Rasa skips
+    are each reported, from a file named like ours (no ``test_`` prefix).
+
+    Each story needs its own message: Rasa sees only the intent ``faq`` when it
+    drops repeated conversations, so the same text under another FAQ key would
+    be skipped, not failed (which the last assertion shows for a tenant).
+    """
+    stories = tmp_path / "stories"
+    stories.mkdir()
+    (stories / "wrong.yml").write_text(WRONG_STORIES, encoding="utf-8")
+
+    run = await run_stories(agent, stories, tmp_path / "out")
+
+    failed = {f.story: f for f in run.failures}
+    assert sorted(failed) == ["wrong action", "wrong answer picked"]
+    assert all(f.file == "wrong.yml" for f in run.failures)
+    assert failed["wrong action"].wrong_steps == [
+        "after message 1 '初期パスワードを教えてください': expected action: utter_account_locked, "
+        "predicted utter_faq/initial_password"
+    ]
+    # the ResponseSelector's pick is checked, not only the intent `faq`
+    assert failed["wrong answer picked"].wrong_steps[0] == (
+        "message 1 '最初のパスワードがわかりません': expected intent: faq/portal_url, "
+        "read as faq/initial_password"
+    )
+    # Rasa evaluates a conversation once (which of the two copies it keeps is its
+    # choice): the one it dropped is reported
+    twins = {("wrong.yml", "right answer"), ("wrong.yml", "the same conversation, ono")}
+    assert len(run.not_evaluated) == 1 and set(run.not_evaluated) < twins
+    assert len(run.evaluated) == 3 and twins - set(run.not_evaluated) <= run.evaluated
 
 
 @in_agent_loop
