@@ -201,3 +201,20 @@ async def test_the_faq_answer_is_selected_only_for_messages_that_may_be_faqs(age
     )
     assert faq_confidence < MIN_TOPIC_SCORE
     assert "faq" not in (greeting.get("response_selector") or {})
+
+
+@in_agent_loop
+async def test_the_faq_confidence_is_the_average_of_both_models_for_the_selected_answer(agent):
+    # SecondOpinionClassifier + FaqResponseSelector (weigh_intent_by_answer): the faq
+    # intent's confidence is P(faq) x P(answer | faq) of the two models' average
+    parse = await agent.parse_message("初期パスワードを教えてください")
+    selected = parse["response_selector"]["faq"]
+    faq_in_ranking = next(i["confidence"] for i in parse["intent_ranking"] if i["name"] == "faq")
+    ranking = selected["ranking"]
+    assert selected["response"]["intent_response_key"] == ranking[0]["intent_response_key"]
+    assert ranking == sorted(ranking, key=lambda r: r["confidence"], reverse=True)
+    assert sum(r["confidence"] for r in ranking) <= 1.0 + 1e-6
+    assert parse["intent"]["confidence"] == pytest.approx(faq_in_ranking * selected["response"]["confidence"])
+    # the selected answer's responses are the domain's, for the rule's utter_faq
+    assert selected["response"]["utter_action"] == "utter_faq/initial_password"
+    assert selected["response"]["responses"]
