@@ -48,7 +48,7 @@ CALLED_WITH_FULLMATCH = {
 # patterns of these modules that never see member text
 NOT_MEMBER_TEXT = {
     # applied to the bot's own responses (markdown links) before they go to LINE
-    ("bot.channels.line", "_MARKDOWN_LINK"),
+    ("bot.channels.line_messages", "_MARKDOWN_LINK"),
 }
 
 CHARACTERS = list(
