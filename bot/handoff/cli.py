@@ -19,7 +19,7 @@ import getpass
 import sys
 from typing import Optional, Sequence, TextIO
 
-from bot.handoff.console import CHANNEL_LABELS, REASON_LABELS, STATUS_LABELS, format_duration
+from bot.handoff.display import CHANNEL_LABELS, REASON_LABELS, STATUS_LABELS, format_duration
 from bot.handoff.store import (
     MIN_PASSWORD_LENGTH,
     AgentExists,
