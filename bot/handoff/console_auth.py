@@ -1,7 +1,7 @@
 """Who may use the agents' console: session cookie, CSRF tokens, login and logout, society.
 
 :class:`ConsoleAuth` is the middle layer of :class:`bot.handoff.console.Console`:
-the session cookie (its token stored only as a hash, ``bot.handoff.store``), the
+the session cookie (its token stored only as a hash, ``bot.handoff.store_agents``), the
 CSRF checks of every POST (token and ``Origin``), the login form with its own
 double-submit token and the failed-login throttle (``bot.handoff.login_throttle``),
 and :meth:`ConsoleAuth.visible`, which hides another society's handoffs.
@@ -25,7 +25,8 @@ from bot.handoff.console_render import ConsoleRendering
 from bot.handoff.display import render
 from bot.handoff.login_throttle import LoginThrottle, Refusal
 from bot.handoff.models import Agent, Handoff
-from bot.handoff.store import HandoffStore, normalise_login
+from bot.handoff.store import HandoffStore
+from bot.handoff.store_agents import normalise_login
 
 # the console's one logger, whichever of its modules logs (operators filter on it)
 logger = logging.getLogger("bot.handoff.console")

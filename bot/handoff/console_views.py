@@ -29,7 +29,7 @@ from bot.handoff.display import (
     render,
 )
 from bot.handoff.models import STATUS_ACTIVE, Agent, Handoff, Message
-from bot.handoff.store import HandoffClosed, HandoffNotFound, NotAssigned
+from bot.handoff.store_errors import HandoffClosed, HandoffNotFound, NotAssigned
 
 # the console's one logger, whichever of its modules logs (operators filter on it)
 logger = logging.getLogger("bot.handoff.console")
