@@ -17,7 +17,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.portal import audit, ratelimit, services, tickets
+from bot.portal import audit, helpdesk_services, ratelimit, services, tickets
 from bot.portal.audit import AuditRecord
 from bot.portal.errors import ApiError
 from bot.portal.ratelimit import RateCheck
@@ -77,7 +77,7 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
 
         def work(s: Session) -> str:
             ratelimit.consume(s, check, portal.rules(), ctx.now)
-            return services.helpdesk_resend_otp(s, ctx, tenant.key, user_id)
+            return helpdesk_services.helpdesk_resend_otp(s, ctx, tenant.key, user_id)
 
         record.outcome = await portal.run(work)
         portal.send_later(ctx.mails)
@@ -95,7 +95,7 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
 
         def work(s: Session) -> str:
             ratelimit.consume(s, check, portal.rules(), ctx.now)
-            return services.helpdesk_user_id_reminder(s, ctx, tenant.key, email)
+            return helpdesk_services.helpdesk_user_id_reminder(s, ctx, tenant.key, email)
 
         record.outcome = await portal.run(work)
         portal.send_later(ctx.mails)
@@ -161,9 +161,9 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
         ctx = portal.ctx()
         check = [RateCheck("otp_diagnose", "account", f"{tenant.key}:{user_id}")]
 
-        def work(s: Session) -> tuple[services.Diagnosis, str]:
+        def work(s: Session) -> tuple[helpdesk_services.Diagnosis, str]:
             ratelimit.consume(s, check, portal.rules(), ctx.now)
-            return services.diagnose_totp(s, ctx, tenant.key, user_id, code)
+            return helpdesk_services.diagnose_totp(s, ctx, tenant.key, user_id, code)
 
         result, record.outcome = await portal.run(work)
         return json_response({**result.json(), "window_steps": portal.settings.totp_diagnose_window,

@@ -2,7 +2,7 @@
 
 Login, first-login steps (birth date, terms, user ID, password, e-mail and its
 verification), one-time password, logout, forgotten password and the reset page
-its mail links to. Each step runs one service function (``bot.portal.services``)
+its mail links to. Each step runs one service function (``bot.portal.login_steps``)
 in one transaction and answers the session and its next step.
 """
 
@@ -16,7 +16,7 @@ from sanic.response import HTTPResponse, html
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.portal import ratelimit, services
+from bot.portal import login_steps, ratelimit
 from bot.portal.errors import ApiError
 from bot.portal.ratelimit import RateCheck
 from bot.portal.routes.common import (
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from bot.portal.app import Portal
 
 
-def _step_json(result: services.StepResult) -> dict[str, Any]:
+def _step_json(result: login_steps.StepResult) -> dict[str, Any]:
     return {"session": result.session, "next_step": result.next_step, **result.details}
 
 
@@ -54,7 +54,7 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
     def session_of(body: dict[str, Any]) -> str:
         return parse_token(body.get("session"), "session")
 
-    async def step(fn: Callable[..., services.StepResult], *args: Any) -> HTTPResponse:
+    async def step(fn: Callable[..., login_steps.StepResult], *args: Any) -> HTTPResponse:
         ctx = portal.ctx()
         result = await portal.run(lambda s: fn(s, ctx, *args))
         portal.send_later(ctx.mails)
@@ -70,26 +70,26 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
         except ValidationError:
             # A malformed ID cannot exist; answer like a wrong password.
             raise ApiError(401, "invalid_credentials", "invalid user ID or password") from None
-        return await step(services.login, tenant.key, user_id, password)
+        return await step(login_steps.login, tenant.key, user_id, password)
 
     @app.post("/member/session")
     async def member_session(request: Request) -> HTTPResponse:
         body = _json_body(request, ("session",))
-        return await step(services.session_status, session_of(body))
+        return await step(login_steps.session_status, session_of(body))
 
     @app.post("/member/first-login/birth-date")
     async def first_login_birth_date(request: Request) -> HTTPResponse:
         body = _json_body(request, ("session", "birth_date"))
         token = session_of(body)
         birth = parse_birth_date(body.get("birth_date"), _today(portal))
-        return await step(services.first_login_birth_date, token, birth)
+        return await step(login_steps.first_login_birth_date, token, birth)
 
     @app.post("/member/first-login/terms")
     async def first_login_terms(request: Request) -> HTTPResponse:
         body = _json_body(request, ("session", "accept"))
         token = session_of(body)
         parse_bool_true(body.get("accept"), "accept")
-        return await step(services.first_login_terms, token)
+        return await step(login_steps.first_login_terms, token)
 
     @app.post("/member/first-login/user-id")
     async def first_login_user_id(request: Request) -> HTTPResponse:
@@ -101,7 +101,7 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
             # and checked again against the account's society below.
             tenant = await _session_tenant(portal, token)
             new_id = parse_tenant_user_id(body.get("user_id"), tenant, new=True)
-        return await step(services.first_login_user_id, token, new_id)
+        return await step(login_steps.first_login_user_id, token, new_id)
 
     @app.post("/member/first-login/password")
     async def first_login_password(request: Request) -> HTTPResponse:
@@ -111,24 +111,24 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
         password = parse_new_password(body.get("password"), tenant)
         if body.get("password_confirm") != password:
             raise ValidationError("password_confirm", "does not match password", "mismatch")
-        return await step(services.first_login_password, token, password)
+        return await step(login_steps.first_login_password, token, password)
 
     @app.post("/member/first-login/email")
     async def first_login_email(request: Request) -> HTTPResponse:
         body = _json_body(request, ("session", "email"))
         token = session_of(body)
         email = parse_email(body.get("email"))
-        return await step(services.first_login_email, token, email)
+        return await step(login_steps.first_login_email, token, email)
 
     @app.post("/member/first-login/email/resend")
     async def first_login_email_resend(request: Request) -> HTTPResponse:
         body = _json_body(request, ("session",))
-        return await step(services.member_resend_verification, session_of(body))
+        return await step(login_steps.member_resend_verification, session_of(body))
 
     @app.post("/member/first-login/email/check")
     async def first_login_email_check(request: Request) -> HTTPResponse:
         body = _json_body(request, ("session",))
-        return await step(services.first_login_email_check, session_of(body))
+        return await step(login_steps.first_login_email_check, session_of(body))
 
     @app.get("/member/verify-email")
     async def verify_email(request: Request) -> HTTPResponse:
@@ -138,7 +138,7 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
             ok = False
         else:
             ctx = portal.ctx()
-            ok = await portal.run(lambda s: services.verify_email(s, ctx, token))
+            ok = await portal.run(lambda s: login_steps.verify_email(s, ctx, token))
         if ok:
             return html(_page("メールアドレスを確認しました。元の画面に戻って続けてください。"))
         return html(_page("このリンクは無効か、有効期限が切れています。もう一度メールを送ってください。"), status=410)
@@ -148,19 +148,19 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
         body = _json_body(request, ("session", "code"))
         token = session_of(body)
         code = parse_otp_code(body.get("code"))
-        return await step(services.verify_otp, token, code)
+        return await step(login_steps.verify_otp, token, code)
 
     @app.post("/member/otp/resend")
     async def member_otp_resend(request: Request) -> HTTPResponse:
         body = _json_body(request, ("session",))
-        return await step(services.member_resend_otp, session_of(body))
+        return await step(login_steps.member_resend_otp, session_of(body))
 
     @app.post("/member/logout")
     async def member_logout(request: Request) -> HTTPResponse:
         body = _json_body(request, ("session",))
         token = session_of(body)
         ctx = portal.ctx()
-        await portal.run(lambda s: services.logout(s, ctx, token))
+        await portal.run(lambda s: login_steps.logout(s, ctx, token))
         return json_response({"status": "logged_out"})
 
     @app.post("/member/forgot-password")
@@ -177,7 +177,7 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
 
         def work(s: Session) -> str:
             ratelimit.consume(s, checks, portal.rules(), ctx.now)
-            return services.forgot_password(s, ctx, tenant.key, user_id)
+            return login_steps.forgot_password(s, ctx, tenant.key, user_id)
 
         await portal.run(work)
         portal.send_later(ctx.mails)
@@ -209,7 +209,7 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
 
         def work(s: Session) -> None:
             try:
-                services.reset_password(s, ctx, token, password_for)
+                login_steps.reset_password(s, ctx, token, password_for)
             except ValidationError as e:
                 raise _validation_error(e) from None
 
@@ -221,7 +221,7 @@ async def _session_tenant(portal: Portal, token: str) -> Tenant:
     ctx = portal.ctx()
 
     def work(s: Session) -> str:
-        _row, account = services.session_account(s, ctx, token)
+        _row, account = login_steps.session_account(s, ctx, token)
         return account.tenant
 
     return ctx.tenant(await portal.run(work))
