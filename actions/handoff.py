@@ -39,7 +39,8 @@ from actions.forms_common import (
 from actions.portal import tenant_of, tenant_registry
 from bot.handoff.models import HANDOFF_CHANNEL_OF
 from bot.handoff.packet import build_packet, load_first_login_steps
-from bot.handoff.store import HandoffError, HandoffStore
+from bot.handoff.store import HandoffStore
+from bot.handoff.store_errors import HandoffError
 from bot.topics import load_topic_labels
 
 logger = logging.getLogger(__name__)

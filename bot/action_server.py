@@ -140,7 +140,9 @@ def parse_args(argv: Optional[Sequence[str]], environ: Mapping[str, str]) -> arg
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     os.umask(0o077)
-    from bot.masking import install_log_masking  # birth dates, codes ... masked in every log record
+    from bot.masking_logs import (
+        install_log_masking,  # birth dates, codes ... masked in every log record
+    )
 
     install_log_masking()
     args = parse_args(argv, os.environ)

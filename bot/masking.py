@@ -3,8 +3,9 @@
 One place decides what is sensitive in a member's text, for everything that
 keeps or shows it: the tracker store (``bot.tracker_store``), the handoff
 packet (``bot.handoff.packet``), the handoff messages (``bot.handoff.store``)
-and the logs of both servers (:func:`install_log_masking`). No Rasa import:
-the action server and the console use it without loading Rasa.
+and the logs of both servers (``bot.masking_logs.install_log_masking``). No Rasa
+import: the action server and the console use it without loading Rasa. Masking
+Rasa's serialised events by what each message answered is ``bot.masking_events``.
 
 Members do not type in form fields. They write 「生年月日は 1978 02 14 です」,
 「誕生日は2月14日、1978年生まれです」, 「私のパスワード ichiro2024 が通りません」,
@@ -39,11 +40,9 @@ a run (a look-behind), so a search costs a constant per position:
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
-import warnings
-from typing import Any, Iterable, Mapping, Optional, TextIO
+from typing import Any, Iterable, Optional
 
 from bot.normalize import (
     _PASSWORD_PHRASE_RE,  # what password_spans looks for; the log pre-check searches it
@@ -354,178 +353,3 @@ def mask_member_text(text: str, requested: Optional[str]) -> str:
     if requested in USER_ID_SLOTS and is_user_id(text):
         return text
     return MASK if sensitive_text(text) else text
-
-
-# ---------------------------------------------------------------- events
-
-# Rasa's event type names and the form's slot (rasa.shared.core), spelled out
-# so that this module needs no Rasa: "form" is the old name of "active_loop".
-_SLOT_EVENT = "slot"
-_USER_EVENT = "user"
-_LOOP_EVENTS = frozenset({"active_loop", "form"})
-REQUESTED_SLOT = "requested_slot"
-# a button's title in a message's metadata (bot.channels.DISPLAY_TEXT_KEY): what
-# the packet shows for a payload, so it is masked like the text
-_DISPLAY_TEXT_KEY = "display_text"
-
-
-def requested_after(event: Mapping[str, Any], requested: Optional[str]) -> Optional[str]:
-    """The slot the bot is asking for after ``event``, given the one it asked for before.
-
-    A form's ``requested_slot`` names it; a form that ends clears it. The one
-    rule for everything that masks a member's answer by what it answered
-    (:func:`mask_events_from`, the review broker in ``bot.review.broker``).
-    """
-    kind = event.get("event")
-    if kind == _SLOT_EVENT and event.get("name") == REQUESTED_SLOT:
-        value = event.get("value")
-        return value if isinstance(value, str) else None
-    if kind in _LOOP_EVENTS and event.get("name") is None:
-        return None
-    return requested
-
-
-def mask_event_dicts(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Copies of serialised events (``Event.as_dict()``), sensitive values replaced by ``****``.
-
-    Works on dicts so that what Rasa stores (``bot.tracker_store``) and what
-    the action server sees (rasa_sdk's ``tracker.events``) go through one
-    masking: the handoff packet an agent reads (``bot.handoff.packet``) holds
-    no more than the database. The input is never changed (only the changed
-    levels are copied).
-    """
-    return mask_events_from(events, None)[0]
-
-
-def mask_events_from(
-    events: Iterable[Mapping[str, Any]], requested: Optional[str]
-) -> tuple[list[dict[str, Any]], Optional[str]]:
-    """Mask ``events`` that follow a prefix whose form was asking for ``requested``.
-
-    Returns the masked copies and the slot asked for after them, so that a
-    conversation's new events can be masked without going over the old ones.
-    A masked message loses its text and its entities (the society's stays).
-    """
-    out: list[dict[str, Any]] = []
-    for event in events:
-        data = dict(event)
-        kind = data.get("event")
-        requested = requested_after(data, requested)
-        if kind == _SLOT_EVENT:
-            name, value = data.get("name"), data.get("value")
-            if name != REQUESTED_SLOT:
-                data["value"] = mask_slot_value(name, value)
-        elif kind == _USER_EVENT:
-            text = data.get("text")
-            text = text if isinstance(text, str) else ""
-            metadata = data.get("metadata")
-            shown = metadata.get(_DISPLAY_TEXT_KEY) if isinstance(metadata, Mapping) else None
-            # the title is shown only for a payload (bot.channels.shown_text)
-            if text.lstrip().startswith("/") and isinstance(shown, str) and sensitive_text(shown):
-                data["metadata"] = {**metadata, _DISPLAY_TEXT_KEY: MASK}  # type: ignore[dict-item]
-            if mask_member_text(text, requested) != text:
-                data["text"] = MASK
-                parse = data.get("parse_data")
-                if isinstance(parse, Mapping):
-                    parse = data["parse_data"] = dict(parse)
-                    parse["text"] = MASK
-                    parse["entities"] = [
-                        e
-                        for e in parse.get("entities") or []
-                        if isinstance(e, Mapping) and e.get("entity") == "tenant"
-                    ]
-        out.append(data)
-    return out, requested
-
-
-# ---------------------------------------------------------------- logs
-
-_MASKED_MARK = "_kosmo_masked"
-
-
-class MaskingFilter(logging.Filter):
-    """Masks member text in every record it sees (message, arguments, exception text)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        mask_record(record)
-        return True
-
-
-def mask_record(record: logging.LogRecord) -> logging.LogRecord:
-    """Replace the record's message (merged with its arguments) and exception text by masked copies.
-
-    A record whose message cannot hold anything sensitive (:func:`log_text_may_be_sensitive`,
-    the text shown as it is) and that carries no exception or stack is left as it
-    is, message and arguments: most of the servers' lines are judged by three searches.
-    """
-    if getattr(record, _MASKED_MARK, False):
-        return record
-    try:
-        message = record.getMessage()
-    except Exception:  # a malformed call: keep what can be kept, without its arguments
-        message = str(record.msg)
-    else:
-        if not (record.exc_info or record.exc_text or record.stack_info):
-            shown, folded = _prepared(message, log=True)
-            if shown == message and not log_text_may_be_sensitive(folded):
-                setattr(record, _MASKED_MARK, True)
-                return record
-    record.msg = mask_log_text(message)
-    record.args = None
-    if record.exc_info and not record.exc_text:
-        record.exc_text = logging.Formatter().formatException(record.exc_info)
-    if record.exc_text:
-        record.exc_text = mask_log_text(record.exc_text)
-    if record.stack_info:
-        record.stack_info = mask_log_text(record.stack_info)
-    setattr(record, _MASKED_MARK, True)
-    return record
-
-
-def install_log_masking() -> bool:
-    """Mask member text in every log record and warning of this process; call it at the entry point.
-
-    Rasa configures its handlers after our entry point runs (and again per
-    command), so a filter on today's handlers would be lost: the record
-    factory runs for every record of every logger instead (only for records
-    that pass their logger's level). Python warnings are written by
-    ``warnings.showwarning`` (Rasa reports a malformed ``/intent{...}``
-    payload, with the member's text, as a warning): their message is masked
-    before it is shown. Returns False when already installed.
-    """
-    current = logging.getLogRecordFactory()
-    if getattr(current, _MASKED_MARK, False):
-        return False
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        return mask_record(current(*args, **kwargs))
-
-    setattr(factory, _MASKED_MARK, True)
-    factory.original = current  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)
-
-    show = warnings.showwarning
-
-    def showwarning(
-        message: Warning | str,
-        category: type[Warning],
-        filename: str,
-        lineno: int,
-        file: Optional[TextIO] = None,
-        line: Optional[str] = None,
-    ) -> None:
-        show(mask_log_text(str(message)), category, filename, lineno, file, line)
-
-    setattr(showwarning, _MASKED_MARK, True)
-    showwarning.original = show  # type: ignore[attr-defined]
-    warnings.showwarning = showwarning
-    return True
-
-
-def uninstall_log_masking() -> None:
-    """Undo :func:`install_log_masking` (for tests)."""
-    current = logging.getLogRecordFactory()
-    if getattr(current, _MASKED_MARK, False):
-        logging.setLogRecordFactory(current.original)  # type: ignore[attr-defined]
-    if getattr(warnings.showwarning, _MASKED_MARK, False):
-        warnings.showwarning = warnings.showwarning.original  # type: ignore[attr-defined]

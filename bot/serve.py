@@ -180,7 +180,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """Rasa's command line (``rasa`` with ``argv``), in a prepared process."""
     prepare_process()  # before server_args: Rasa's parser imports NumPy
     os.umask(PRIVATE_UMASK)
-    from bot.masking import install_log_masking  # birth dates, codes ... masked in every log record
+    from bot.masking_logs import (
+        install_log_masking,  # birth dates, codes ... masked in every log record
+    )
 
     install_log_masking()
     try:

@@ -30,12 +30,13 @@ from sqlalchemy import bindparam, func, insert, select, true
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
-# the masking lives in bot.masking (no Rasa there); the names stay importable from here
+# the masking lives in bot.masking and bot.masking_events (no Rasa there); the names stay
+# importable from here
 from bot.masking import MASK as MASK
 from bot.masking import SENSITIVE_SLOTS as SENSITIVE_SLOTS
-from bot.masking import mask_event_dicts as mask_event_dicts
-from bot.masking import mask_events_from
 from bot.masking import sensitive_text as sensitive_text
+from bot.masking_events import mask_event_dicts as mask_event_dicts
+from bot.masking_events import mask_events_from
 from bot.speedups import install_prediction_speedups
 from bot.sql import make_engine
 from bot.tenants import PROJECT_ROOT
@@ -66,7 +67,7 @@ def tracker_db_url(explicit: Optional[str] = None, environ: Optional[dict] = Non
 # Kept: a user ID in a user-ID slot and the message that gave it, even a
 # voluntary-continuation member's 16 digits, since the next turns send it to
 # the portal. Bot texts are ours and never repeat such values.
-# The event masking (``mask_event_dicts``) is in bot.masking, so that the
+# The event masking (``mask_event_dicts``) is in bot.masking_events, so that the
 # action server (the handoff packet) masks the same way without Rasa.
 
 # ---------------------------------------------------------------- action timeout

@@ -51,7 +51,7 @@ FICTIONAL_TENANT = {
     },
 }
 # In the test stacks the real societies' helpdesks are staffed at every hour, so
-# that no test depends on the time of day it runs at (bot.tenants.Helpdesk is
+# that no test depends on the time of day it runs at (bot.helpdesk_hours.Helpdesk is
 # tested with set clocks in tests/test_tenants.py).
 ALWAYS_STAFFED = {
     "staffed_hours": {

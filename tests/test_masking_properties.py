@@ -31,15 +31,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.handoff.packet import build_packet, load_first_login_steps
 from bot.handoff.store import HandoffStore
-from bot.masking import (
-    MASK,
-    MaskingFilter,
-    install_log_masking,
-    mask_log_text,
-    mask_text,
-    sensitive_text,
-    uninstall_log_masking,
-)
+from bot.masking import MASK, mask_log_text, mask_text, sensitive_text
+from bot.masking_logs import MaskingFilter, install_log_masking, uninstall_log_masking
 from bot.tenants import PROJECT_ROOT
 from bot.topics import load_topic_labels
 from bot.tracker_store import UrlSQLTrackerStore
@@ -447,7 +440,7 @@ def test_the_masking_and_the_packet_need_no_rasa():
     import sys
 
     code = (
-        "import sys, bot.masking, bot.handoff.packet;"
+        "import sys, bot.masking, bot.masking_events, bot.masking_logs, bot.handoff.packet;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rasa' or m == 'bot.tracker_store'))"
     )
     out = subprocess.run(

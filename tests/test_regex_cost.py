@@ -48,7 +48,7 @@ CALLED_WITH_FULLMATCH = {
 # patterns of these modules that never see member text
 NOT_MEMBER_TEXT = {
     # applied to the bot's own responses (markdown links) before they go to LINE
-    ("bot.channels.line", "_MARKDOWN_LINK"),
+    ("bot.channels.line_messages", "_MARKDOWN_LINK"),
 }
 
 CHARACTERS = list(
@@ -177,7 +177,7 @@ def test_every_pattern_is_linear_on_pathological_input(module_name, name, patter
 
 
 def member_functions() -> dict[str, Callable[[str], object]]:
-    from bot import masking, normalize
+    from bot import masking, masking_events, normalize
     from bot.handoff import packet
     from bot.nlu import structured_input
 
@@ -193,7 +193,7 @@ def member_functions() -> dict[str, Callable[[str], object]]:
         "mask_log_text": masking.mask_log_text,
         "sensitive_text": masking.sensitive_text,
         "is_user_id": masking.is_user_id,
-        "mask_event_dicts": lambda t: masking.mask_event_dicts(as_events(t)),
+        "mask_event_dicts": lambda t: masking_events.mask_event_dicts(as_events(t)),
         "looks_like_password": normalize.looks_like_password,
         "password_spans": lambda t: normalize.password_spans(t, digits=True),
         "parse_birth_date": normalize.parse_birth_date,

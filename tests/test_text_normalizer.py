@@ -23,12 +23,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bench.nlu_eval import predicted_label
+from bot.kana_romaji import romaji_kana
 from bot.kana_terms import (
     TermVocabulary,
     fold_width,
     learn_terms,
     normalise,
-    romaji_kana,
     term_key,
 )
 from bot.nlu.japanese_tokenizer import JapaneseTokenizer

@@ -43,7 +43,8 @@ from sanic.request import Request
 from sanic.response import BaseHTTPResponse
 
 from bot.client_address import ClientAddresses
-from bot.handoff.console import console_blueprint, secure_cookies_from_env
+from bot.handoff.console import console_blueprint
+from bot.handoff.console_auth import secure_cookies_from_env
 from bot.handoff.gate import GATE_CTX_KEY, HandoffGate, QueueWatcher
 from bot.handoff.link import RasaMemberLink
 from bot.handoff.store import HandoffStore

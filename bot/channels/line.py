@@ -37,9 +37,10 @@ environment (bot.channels.line_intake.WebhookLimits).
 
 The bot's messages of one turn are collected and sent together: by reply while the
 reply token is fresh (unused, under 50 s after the event) and LINE accepts it, by push
-otherwise. Buttons become quick replies on the last message; long texts are split and
-surplus messages merged so that a turn fits LINE's limits. When a turn takes longer
-than a second, the loading animation runs until the answer is sent.
+otherwise (``bot.channels.line_output``). Buttons become quick replies on the last
+message; long texts are split and surplus messages merged so that a turn fits LINE's
+limits (``bot.channels.line_messages``). When a turn takes longer than a second, the
+loading animation runs until the answer is sent.
 
 Conversation ids are ``line:<society>:<LINE userId>``, so one member's chats with two
 societies' accounts are two conversations, and a LINE conversation id never looks like
@@ -50,27 +51,21 @@ logged and dropped): a login helpdesk conversation does not belong in a group.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import logging
 import os
-import re
 import time
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.every_turn import answer_every_turn
 from bot.channels.input_bounds import BoundedOnNewMessage, InputBounds, bound_inputs
+from bot.channels.line_accounts import LineAccount, accounts_from_credentials
 from bot.channels.line_api import LineApi, LineApiError
 from bot.channels.line_dedup import EventLedger, event_key
 from bot.channels.line_intake import (
@@ -80,6 +75,13 @@ from bot.channels.line_intake import (
     read_body,
     stale_note,
     stop_reading,
+)
+from bot.channels.line_output import (
+    REPLY_TOKEN_TTL_S,
+    Clock,
+    LineOutput,
+    ReplyToken,
+    conversation_id,
 )
 from bot.channels.origin import KIND_LINE, Origins
 from bot.channels.questions import answer_each_question
@@ -92,17 +94,6 @@ API_BASE_ENV = "KOSMO_LINE_API_BASE"
 DEFAULT_API_BASE = "https://api.line.me"
 SIGNATURE_HEADER = "X-Line-Signature"
 
-# LINE's limits (Messaging API reference). Lengths are counted in UTF-16 code units,
-# which is never less than LINE's own count, so we stay inside the limit.
-MAX_MESSAGES_PER_CALL = 5
-MAX_TEXT = 5000
-MAX_QUICK_REPLY_ITEMS = 13
-MAX_ACTION_LABEL = 20
-MAX_POSTBACK_DATA = 300
-MAX_DISPLAY_TEXT = 300
-MAX_URI = 1000
-
-REPLY_TOKEN_TTL_S = 50.0  # LINE does not promise a lifetime; this leaves a margin
 LOADING_AFTER_S = 1.0  # turns quicker than this need no loading animation
 LOADING_SECONDS = 20  # 5..60 in steps of 5; renewed while the turn runs
 
@@ -114,351 +105,11 @@ PLEASE_TYPE = (
 SORRY_TRY_LATER = (
     "申し訳ありません。ただいまお答えできませんでした。しばらくしてからもう一度お試しください。"
 )
-CHOOSE_PROMPT = "次の中からお選びください。"
 
-CONVERSATION_PREFIX = "line"
-
-Clock = Callable[[], float]
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
-# --- conversation ids ---------------------------------------------------------------
-
-
-def conversation_id(society: str, user_id: str) -> str:
-    """The Rasa sender id of a LINE user talking to a society's account."""
-    return f"{CONVERSATION_PREFIX}:{society}:{user_id}"
-
-
-def parse_conversation_id(sender_id: str) -> tuple[str, str]:
-    """(society, LINE userId) of a conversation id made by :func:`conversation_id`."""
-    prefix, _, rest = sender_id.partition(":")
-    society, _, user_id = rest.rpartition(":")
-    if prefix != CONVERSATION_PREFIX or not society or not user_id:
-        raise ValueError(f"not a LINE conversation id: {sender_id!r}")
-    return society, user_id
-
-
-# --- LINE message objects -----------------------------------------------------------
-
-
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _prefix_within(text: str, limit: int) -> int:
-    """Length (in code points) of the longest prefix of ``text`` within ``limit`` units."""
-    units = 0
-    for i, ch in enumerate(text):
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > limit:
-            return i
-    return len(text)
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` UTF-16 units, ending with "…" when it was cut."""
-    if utf16_len(text) <= limit:
-        return text
-    return text[: _prefix_within(text, limit - 1)] + "…"
-
-
-_BREAKS = ("\n\n", "\n", "。", "、", " ")
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> List[str]:
-    """``text`` as pieces of at most ``limit`` units, cut at paragraph, line or sentence ends."""
-    pieces = []
-    rest = text.strip()
-    while rest:
-        if utf16_len(rest) <= limit:
-            pieces.append(rest)
-            break
-        hard = _prefix_within(rest, limit)
-        cut = 0
-        for mark in _BREAKS:
-            at = rest.rfind(mark, 0, hard - len(mark) + 1)
-            if at > hard // 2:
-                cut = at + len(mark)
-                break
-        cut = cut or hard
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    return [p for p in pieces if p]
-
-
-_MARKDOWN_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
-
-
-def plain_text(text: str) -> str:
-    """Bot text as LINE shows it: Markdown links become "label url" (LINE links the URL)."""
-    return _MARKDOWN_LINK.sub(lambda m: f"{m.group(1)} {m.group(2)}", text)
-
-
-def text_messages(text: str) -> List[Dict[str, Any]]:
-    return [{"type": "text", "text": piece} for piece in split_text(plain_text(text))]
-
-
-def quick_reply_items(buttons: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
-    """Rasa buttons as LINE quick reply items, within LINE's item and length limits.
-
-    A button's payload (``/intent`` or ``/intent{"slot": "value"}``) becomes postback
-    data, so pressing it sends the payload to Rasa; its title is shown as the member's
-    message. URL buttons open the URL. Buttons LINE cannot carry are dropped, logged.
-    """
-    items: List[Dict[str, Any]] = []
-    buttons = list(buttons)
-    for button in buttons:
-        title = str(button.get("title") or "").strip()
-        payload = str(button.get("payload") or "").strip()
-        url = str(button.get("url") or "").strip()
-        if (
-            not url
-            and button.get("type") == "web_url"
-            and payload.startswith(("https://", "http://"))
-        ):
-            url = payload
-        if not title or not (payload or url):
-            continue
-        label = clip(title, MAX_ACTION_LABEL)
-        if url:
-            if utf16_len(url) > MAX_URI or not url.startswith(("https://", "http://")):
-                logger.warning("LINE: dropping URL button %r: URL unusable in LINE", title)
-                continue
-            action: Dict[str, Any] = {"type": "uri", "label": label, "uri": url}
-        else:
-            if utf16_len(payload) > MAX_POSTBACK_DATA:
-                logger.warning(
-                    "LINE: dropping button %r: payload longer than %d", title, MAX_POSTBACK_DATA
-                )
-                continue
-            action = {
-                "type": "postback",
-                "label": label,
-                "data": payload,
-                "displayText": clip(title, MAX_DISPLAY_TEXT),
-            }
-        items.append({"type": "action", "action": action})
-    if len(items) > MAX_QUICK_REPLY_ITEMS:
-        logger.warning("LINE: %d buttons, only the first %d fit", len(items), MAX_QUICK_REPLY_ITEMS)
-        items = items[:MAX_QUICK_REPLY_ITEMS]
-    return items
-
-
-def _mergeable(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return (
-        a.get("type") == "text"
-        and b.get("type") == "text"
-        and set(a) == {"type", "text"}
-        and set(b) == {"type", "text"}
-        and utf16_len(a["text"]) + 2 + utf16_len(b["text"]) <= MAX_TEXT
-    )
-
-
-def plan_calls(
-    messages: List[Dict[str, Any]], quick_reply: Optional[List[Dict[str, Any]]] = None
-) -> List[List[Dict[str, Any]]]:
-    """A turn's messages as API calls of at most five messages each.
-
-    Adjacent texts are merged (shortest pair first) until the turn fits one call or
-    nothing more can merge, so a reply token covers as much as possible. The quick
-    reply goes on the very last message: LINE shows it only there.
-    """
-    msgs = [dict(m) for m in messages]
-    while len(msgs) > MAX_MESSAGES_PER_CALL:
-        pairs = [
-            (utf16_len(msgs[i]["text"]) + utf16_len(msgs[i + 1]["text"]), i)
-            for i in range(len(msgs) - 1)
-            if _mergeable(msgs[i], msgs[i + 1])
-        ]
-        if not pairs:
-            break
-        _, i = min(pairs)
-        msgs[i : i + 2] = [{"type": "text", "text": msgs[i]["text"] + "\n\n" + msgs[i + 1]["text"]}]
-    if quick_reply:
-        if not msgs:
-            msgs.append({"type": "text", "text": CHOOSE_PROMPT})
-        msgs[-1]["quickReply"] = {"items": quick_reply}
-    return [msgs[i : i + MAX_MESSAGES_PER_CALL] for i in range(0, len(msgs), MAX_MESSAGES_PER_CALL)]
-
-
-# --- reply tokens -------------------------------------------------------------------
-
-
-@dataclass
-class ReplyToken:
-    """A reply token: usable once, and only shortly after its event."""
-
-    token: str
-    issued_at: float
-    ttl: float = REPLY_TOKEN_TTL_S
-    used: bool = False
-
-    def usable(self, now: float) -> bool:
-        return not self.used and now - self.issued_at < self.ttl
-
-
-# --- output -------------------------------------------------------------------------
-
-
-class LineOutput(OutputChannel):
-    """Sends the bot's messages to LINE users.
-
-    ``buffered``: messages are kept until :meth:`flush` (a webhook turn, so one reply
-    call carries them all); otherwise each message is pushed at once (messages Rasa
-    sends outside a webhook turn, e.g. through the HTTP API).
-    """
-
-    @classmethod
-    def name(cls) -> Text:
-        return "line"
-
-    def __init__(
-        self,
-        apis: Mapping[str, LineApi],
-        reply_token: Optional[ReplyToken] = None,
-        buffered: bool = False,
-        clock: Clock = time.time,
-    ) -> None:
-        self.apis = apis
-        self.reply_token = reply_token
-        self.buffered = buffered
-        self.clock = clock
-        self._pending: Dict[str, List[Dict[str, Any]]] = {}
-        self._quick_reply: Dict[str, List[Dict[str, Any]]] = {}
-
-    async def _queue(
-        self,
-        recipient_id: Text,
-        messages: List[Dict[str, Any]],
-        quick_reply: Optional[List[Dict[str, Any]]] = None,
-    ) -> None:
-        self._pending.setdefault(recipient_id, []).extend(messages)
-        if quick_reply:
-            self._quick_reply[recipient_id] = quick_reply
-        if not self.buffered:
-            await self.flush()
-
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        await self._queue(recipient_id, text_messages(text))
-
-    async def send_text_with_buttons(
-        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
-    ) -> None:
-        await self._queue(recipient_id, text_messages(text), quick_reply_items(buttons))
-
-    async def send_quick_replies(
-        self, recipient_id: Text, text: Text, quick_replies: List[Dict[Text, Any]], **kwargs: Any
-    ) -> None:
-        await self.send_text_with_buttons(recipient_id, text, quick_replies, **kwargs)
-
-    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
-        if image.startswith("https://"):
-            message = {"type": "image", "originalContentUrl": image, "previewImageUrl": image}
-            await self._queue(recipient_id, [message])
-        else:
-            await self._queue(recipient_id, text_messages(image))
-
-    async def send_attachment(  # type: ignore[override]
-        self, recipient_id: Text, attachment: Any, **kwargs: Any
-    ) -> None:
-        await self._queue(recipient_id, text_messages(str(attachment)))
-
-    async def send_elements(
-        self, recipient_id: Text, elements: Iterable[Dict[Text, Any]], **kwargs: Any
-    ) -> None:
-        for element in elements:
-            text = "\n".join(str(element.get(k) or "") for k in ("title", "subtitle")).strip()
-            await self.send_text_with_buttons(recipient_id, text, element.get("buttons") or [])
-
-    async def send_custom_json(
-        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
-    ) -> None:
-        """``custom: {line: [<LINE message objects>]}`` in a response is sent as is."""
-        line_messages = json_message.get("line")
-        if isinstance(line_messages, dict):
-            line_messages = [line_messages]
-        if isinstance(line_messages, list) and all(isinstance(m, dict) for m in line_messages):
-            await self._queue(recipient_id, list(line_messages))
-        else:
-            logger.warning("LINE: custom payload without a 'line' message list ignored")
-
-    async def flush(self) -> None:
-        """Send everything queued: reply while the token is usable, push otherwise."""
-        pending, self._pending = self._pending, {}
-        quick, self._quick_reply = self._quick_reply, {}
-        for recipient_id, messages in pending.items():
-            try:
-                society, user_id = parse_conversation_id(recipient_id)
-            except ValueError:
-                logger.error("LINE: cannot send to %r: not a LINE conversation", recipient_id)
-                continue
-            api = self.apis.get(society)
-            if api is None:
-                logger.error("LINE: no channel configured for society %r", society)
-                continue
-            for call in plan_calls(messages, quick.get(recipient_id)):
-                await self._deliver(api, user_id, call)
-
-    async def _deliver(self, api: LineApi, user_id: str, messages: List[Dict[str, Any]]) -> None:
-        token = self.reply_token
-        if token is not None and token.usable(self.clock()):
-            token.used = True
-            try:
-                await api.reply(token.token, messages)
-                return
-            except LineApiError as e:
-                if not e.invalid_reply_token:
-                    logger.error("LINE reply failed: %s", e)
-                    return
-                logger.info("LINE reply token no longer valid; pushing instead")
-            except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-                # the reply may have arrived: pushing could say it twice
-                logger.error("LINE reply failed: %r", e)
-                return
-        try:
-            await api.push(user_id, messages)
-        except (LineApiError, aiohttp.ClientError, asyncio.TimeoutError) as e:
-            logger.error("LINE push to %s failed: %r", user_id, e)
-
-
 # --- input --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LineAccount:
-    """One society's LINE channel: its secret signs webhooks, its token calls the API."""
-
-    society: str
-    channel_secret: str = field(repr=False)
-    access_token: str = field(repr=False)
-
-    def signature_ok(self, body: bytes, signature: Optional[str]) -> bool:
-        if not signature:
-            return False
-        try:
-            given = base64.b64decode(signature.encode("ascii"), validate=True)
-        except (UnicodeEncodeError, binascii.Error):
-            return False
-        expected = hmac.new(self.channel_secret.encode("utf-8"), body, hashlib.sha256).digest()
-        return hmac.compare_digest(expected, given)
-
-
-def accounts_from_credentials(societies: Any) -> Dict[str, LineAccount]:
-    if not isinstance(societies, Mapping) or not societies:
-        raise RasaException("LINE channel: 'societies' must map society keys to LINE channels")
-    accounts = {}
-    for key, conf in societies.items():
-        society = str(key).strip().lower()
-        conf = conf or {}
-        secret = str(conf.get("channel_secret") or "")
-        token = str(conf.get("access_token") or "")
-        if not society or not secret or not token:
-            raise RasaException(
-                f"LINE channel {key!r}: channel_secret and access_token are required"
-            )
-        accounts[society] = LineAccount(society, secret, token)
-    return accounts
 
 
 class LineInput(InputChannel):

@@ -8,15 +8,16 @@ at import time: build a :class:`HandoffStore` (``HandoffStore.from_env()``) and
 hand it in.
 """
 
-from bot.handoff.console import MemberLink, console_blueprint
+from bot.handoff.console import console_blueprint
+from bot.handoff.console_views import MemberLink
 from bot.handoff.models import Agent, Handoff, Message
-from bot.handoff.store import (
+from bot.handoff.store import HandoffStore
+from bot.handoff.store_errors import (
     AgentExists,
     AgentNotFound,
     HandoffClosed,
     HandoffError,
     HandoffNotFound,
-    HandoffStore,
     InvalidValue,
     NotAssigned,
     UnknownSociety,

@@ -19,15 +19,10 @@ import getpass
 import sys
 from typing import Optional, Sequence, TextIO
 
-from bot.handoff.console import CHANNEL_LABELS, REASON_LABELS, STATUS_LABELS, format_duration
-from bot.handoff.store import (
-    MIN_PASSWORD_LENGTH,
-    AgentExists,
-    AgentNotFound,
-    HandoffStore,
-    InvalidValue,
-    WeakPassword,
-)
+from bot.handoff.display import CHANNEL_LABELS, REASON_LABELS, STATUS_LABELS, format_duration
+from bot.handoff.store import HandoffStore
+from bot.handoff.store_agents import MIN_PASSWORD_LENGTH
+from bot.handoff.store_errors import AgentExists, AgentNotFound, InvalidValue, WeakPassword
 from bot.tenants import TenantConfigError, load_registry
 
 

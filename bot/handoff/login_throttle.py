@@ -49,7 +49,8 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from bot.handoff.models import login_counters_table
-from bot.handoff.store import WRITE_OPTION, normalise_login, utc_now
+from bot.handoff.store_agents import normalise_login
+from bot.handoff.store_core import WRITE_OPTION, utc_now
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ numbers, and the transcript.
 It is built from the tracker's events as dicts (``Event.as_dict()``, the form
 rasa_sdk's ``tracker.events`` holds) by one pure function, :func:`build_packet`.
 The events go through the tracker store's masking first
-(:func:`bot.masking.mask_event_dicts`, the same function the tracker store
+(:func:`bot.masking_events.mask_event_dicts`, the same function the tracker store
 uses, without Rasa): birth dates, codes, passwords, insurance symbols/numbers
 and phone numbers reach the agent as ``****``, exactly as in the database.
 
@@ -31,7 +31,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import yaml
 
 from bot.channels import shown_text
-from bot.masking import MASK, mask_event_dicts
+from bot.masking import MASK
+from bot.masking_events import mask_event_dicts
 from bot.normalize import find_ticket_id, parse_ticket_id
 from bot.tenants import PROJECT_ROOT
 from bot.topics import topic_of_parse

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from bot.channels.line import conversation_id as line_conversation_id
+from bot.channels.line_output import conversation_id as line_conversation_id
 from tests.channels.fake_line import reply_token, text_event, user_id, webhook_body
 from tests.channels.test_widget_channel import RASA_METADATA, WidgetClient
 from tests.e2e.conftest import RestClient

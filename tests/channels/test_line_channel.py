@@ -21,22 +21,18 @@ from rasa.shared.exceptions import RasaException
 from sanic import Sanic
 
 from bot.channels import with_tenant_entity
-from bot.channels.line import (
+from bot.channels.line import SORRY_TRY_LATER, LineInput
+from bot.channels.line_accounts import LineAccount, accounts_from_credentials
+from bot.channels.line_dedup import SeenEvents
+from bot.channels.line_messages import (
     CHOOSE_PROMPT,
-    SORRY_TRY_LATER,
-    LineAccount,
-    LineInput,
-    ReplyToken,
-    accounts_from_credentials,
     clip,
-    conversation_id,
-    parse_conversation_id,
     plan_calls,
     quick_reply_items,
     split_text,
     utf16_len,
 )
-from bot.channels.line_dedup import SeenEvents
+from bot.channels.line_output import ReplyToken, conversation_id, parse_conversation_id
 from bot.channels.origin import KIND_LINE, Origins
 from bot.stack import free_port
 from tests.channels.fake_line import (

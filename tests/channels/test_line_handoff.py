@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable, Iterator, List
 
 import pytest
 
-from bot.channels.line import conversation_id
+from bot.channels.line_output import conversation_id
 from bot.handoff.store import HandoffStore
 from tests.channels.fake_line import (
     Call,

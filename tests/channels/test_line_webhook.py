@@ -15,9 +15,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
 from bot.channels import with_tenant_entity
-from bot.channels.line import PLEASE_TYPE, conversation_id
+from bot.channels.line import PLEASE_TYPE
 from bot.channels.line_dedup import event_key, seen_events_table
 from bot.channels.line_intake import stale_note
+from bot.channels.line_output import conversation_id
 from tests.channels.fake_line import (
     Call,
     follow_event,

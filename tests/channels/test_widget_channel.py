@@ -15,7 +15,7 @@ from typing import Any, List, Optional, Tuple
 import pytest
 import socketio
 
-from bot.channels.line import conversation_id
+from bot.channels.line_output import conversation_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 

@@ -11,7 +11,7 @@ from typing import Callable
 import aiohttp
 import pytest
 
-from bot.handoff.console import secure_cookies_from_env
+from bot.handoff.console_auth import secure_cookies_from_env
 from bot.handoff.store import HandoffStore
 from tests.handoff.conftest import (
     PACKET,

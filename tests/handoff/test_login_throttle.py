@@ -25,7 +25,8 @@ from bot.handoff.login_throttle import (
     LoginThrottle,
     Refusal,
 )
-from bot.handoff.store import HandoffStore, InvalidValue
+from bot.handoff.store import HandoffStore
+from bot.handoff.store_errors import InvalidValue
 from tests.handoff.conftest import (
     PASSWORD,
     AgentClient,
@@ -481,11 +482,11 @@ def test_counters_are_shared_through_the_database(
 def test_failures_are_counted_on_the_login_the_store_checks(
     throttle: LoginThrottle, store: HandoffStore
 ) -> None:
-    """One normalisation (``bot.handoff.store.normalise_login``) for the store and the
+    """One normalisation (``bot.handoff.store_agents.normalise_login``) for the store and the
     throttle: case and spaces do not make a new login, and a login longer than any
     agent's (64 characters), which names no agent, never counts against one that does."""
     import bot.handoff.login_throttle as login_throttle
-    import bot.handoff.store as handoff_store
+    import bot.handoff.store_agents as handoff_store
 
     assert login_throttle.normalise_login is handoff_store.normalise_login
     longest = "a" * 64

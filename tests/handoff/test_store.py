@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.handoff.store import (
+from bot.handoff.store import HandoffStore
+from bot.handoff.store_errors import (
     AgentExists,
     AgentNotFound,
     HandoffClosed,
     HandoffNotFound,
-    HandoffStore,
     InvalidValue,
     NotAssigned,
     UnknownSociety,
