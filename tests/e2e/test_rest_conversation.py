@@ -74,12 +74,12 @@ def test_society_stays_for_the_conversation(rest):
 
 def test_unclear_message_gets_buttons_then_an_honest_give_up_and_a_person(rest):
     s = sender()
-    # vague, not nonsense: whether noise ("ぽよぽよ") gets a button depends on tiny scores
+    # unclear, not nonsense: noise (「ふがふが」) gets the polite redirect of `nonsense`
     first = rest.send(s, "ワンタイムのことで", "ono")
     buttons = [b for m in first for b in m.get("buttons", [])]
     assert 2 <= len(buttons) <= 4, first
     assert buttons[-1]["payload"] == "/deny"
-    second = "\n".join(m.get("text", "") for m in rest.send(s, "ふがふが", "ono"))
+    second = "\n".join(m.get("text", "") for m in rest.send(s, "IDのことで", "ono"))
     assert "理解できませんでした" in second, second
     # two misses in a row: the offer of the society's helpdesk (human handoff)
     assert "小野薬品健保の担当者におつなぎできます" in second, second

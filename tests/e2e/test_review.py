@@ -52,15 +52,15 @@ def wait_for(
         time.sleep(0.3)
 
 
-NONSENSE = "ぽよぽよ"  # the clarification test's message (tests/e2e/test_rest_conversation.py)
+UNCLEAR = "コードのことで"  # which code? the bot asks back with buttons
 
 
-def test_a_nonsense_message_ends_up_in_the_review_list(stack, rest):
+def test_an_unclear_message_ends_up_in_the_review_list(stack, rest):
     # other tests of the session may send it too: this test counts its own row
-    before = group_of(stack, NONSENSE, "--society", "ono")
-    answer = rest.send(f"e2e-{uuid.uuid4().hex[:12]}", NONSENSE, "ono")
+    before = group_of(stack, UNCLEAR, "--society", "ono")
+    answer = rest.send(f"e2e-{uuid.uuid4().hex[:12]}", UNCLEAR, "ono")
     assert any(m.get("buttons") for m in answer), answer  # the clarification question
-    group = wait_for(stack, NONSENSE, "--society", "ono", more_than=before["count"])
+    group = wait_for(stack, UNCLEAR, "--society", "ono", more_than=before["count"])
     assert group["count"] == before["count"] + 1
     assert set(group["kinds"]) <= {"clarification", "fallback"}
     assert (
