@@ -35,6 +35,8 @@ import logging
 import unicodedata
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Text, Tuple
 
+import numpy as np
+
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -134,6 +136,9 @@ class SecondOpinionClassifier(GraphComponent, IntentClassifier):
             "retrieval_intent": "faq",
             "min_ngram": 1,
             "max_ngram": 4,
+            # n-grams seen in fewer examples are dropped: a third of the features
+            # and of the memory, for rarely seen character runs
+            "min_df": 2,
             # inverse regularisation of the regression
             "C": 20.0,
             # characters read at most (the channels stop at 2,000)
@@ -219,10 +224,17 @@ class SecondOpinionClassifier(GraphComponent, IntentClassifier):
         texts, labels = zip(*examples)
         ngrams = (int(self._config["min_ngram"]), int(self._config["max_ngram"]))
         model = make_pipeline(
-            TfidfVectorizer(analyzer="char_wb", ngram_range=ngrams, sublinear_tf=True),
+            TfidfVectorizer(
+                analyzer="char_wb", ngram_range=ngrams, sublinear_tf=True, min_df=int(self._config["min_df"]),
+                dtype=np.float32,
+            ),
             LogisticRegression(C=float(self._config["C"]), max_iter=5000),
         )
         model.fit(list(texts), list(labels))
+        vectorizer, regression = model[0], model[-1]
+        vectorizer.stop_words_ = None  # the dropped n-grams: only for inspection, and large
+        regression.coef_ = regression.coef_.astype(np.float32)  # the server's memory
+        regression.intercept_ = regression.intercept_.astype(np.float32)
         self.model = model
         with self._model_storage.write_to(self._resource) as directory:
             joblib.dump(model, directory / MODEL_FILE)
