@@ -38,13 +38,14 @@ from sanic.exceptions import Forbidden, SanicException, Unauthorized
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.settings import DEFAULT_ACTIONS_HOST, ActionServerSettings, SettingsError, reveal
 from bot.shared_secret import MIN_LENGTH, bearer_matches, weak_secret
 
 logger = logging.getLogger(__name__)
 
-TOKEN_ENV = "KOSMO_ACTION_SERVER_TOKEN"
+TOKEN_ENV = "KOSMO_ACTION_SERVER_TOKEN"  # the names, for messages (bot.settings reads them)
 HOST_ENV = "KOSMO_ACTIONS_HOST"
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = DEFAULT_ACTIONS_HOST
 OPEN_PATHS = frozenset({"/health"})
 # A tracker holds one session's events (the tracker store loads no older ones):
 # a few hundred kilobytes at most. Sanic's own default is 100 MB.
@@ -57,8 +58,7 @@ class ActionServerConfigError(RuntimeError):
 
 def token_from_env(environ: Optional[Mapping[str, str]] = None) -> str:
     """The shared secret, from ``$KOSMO_ACTION_SERVER_TOKEN``; refuses a missing or weak one."""
-    env = os.environ if environ is None else environ
-    token = (env.get(TOKEN_ENV) or "").strip()
+    token = reveal(ActionServerSettings.from_env(environ).token)
     if not token:
         raise ActionServerConfigError(
             f"{TOKEN_ENV} is not set: the action server refuses calls without a shared secret. "
@@ -129,7 +129,7 @@ def create_app(
 def parse_args(argv: Optional[Sequence[str]], environ: Mapping[str, str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot.action_server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default=environ.get(HOST_ENV) or DEFAULT_HOST,
+    parser.add_argument("--host", default=ActionServerSettings.from_env(environ).host,
                         help=f"interface to listen on (default ${HOST_ENV} or {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_SERVER_PORT)
     parser.add_argument("--actions", default="actions", help="package of the actions")
@@ -145,10 +145,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
 
     install_log_masking()
-    args = parse_args(argv, os.environ)
     try:
+        args = parse_args(argv, os.environ)
         token = token_from_env()
-    except ActionServerConfigError as e:
+    except (ActionServerConfigError, SettingsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     from rasa_sdk import utils

@@ -29,12 +29,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Union
 
+from bot.settings import ClientAddressSettings, list_of, parse_network
+
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
-CLIENT_IP_HEADER_ENV = "KOSMO_CLIENT_IP_HEADER"
-TRUSTED_PROXIES_ENV = "KOSMO_TRUSTED_PROXIES"
-DEFAULT_TRUSTED_PROXIES = "127.0.0.1/8,::1"
 UNKNOWN_CLIENT = "unknown"
 
 # Headers a reverse proxy sets; seen from a trusted proxy while KOSMO_CLIENT_IP_HEADER
@@ -93,24 +92,11 @@ def _entries_from_the_right(lines: list[str]) -> list[str]:
     return [entry.strip() for entry in reversed(entries)]
 
 
-def parse_trusted_proxies(raw: str, setting: str = TRUSTED_PROXIES_ENV) -> tuple[IPNetwork, ...]:
-    """Comma-separated addresses or networks (``127.0.0.1/8,::1,10.0.0.0/8``); ``setting``
-    names the variable in the error. An IPv4-mapped peer is checked as its IPv4 address."""
-    networks = []
-    for part in raw.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ValueError(
-                f"{setting}: {part!r} is not an IP address or network"
-            ) from None
-    return tuple(networks)
-
-
-_HEADER_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+def parse_trusted_proxies(raw: str, setting: str = "KOSMO_TRUSTED_PROXIES") -> tuple[IPNetwork, ...]:
+    """Addresses or networks separated by commas (``127.0.0.1/8,::1,10.0.0.0/8``), as
+    ``KOSMO_TRUSTED_PROXIES`` is read (bot.settings); ``setting`` names the variable in the
+    error. An IPv4-mapped peer is checked as its IPv4 address."""
+    return tuple(list_of(parse_network)(setting, raw))
 
 
 @dataclass(frozen=True)
@@ -126,17 +112,14 @@ class ClientAddresses:
     """
 
     header: Optional[str] = None
-    trusted_proxies: tuple[IPNetwork, ...] = parse_trusted_proxies(DEFAULT_TRUSTED_PROXIES)
+    trusted_proxies: tuple[IPNetwork, ...] = ClientAddressSettings().trusted_proxies
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "ClientAddresses":
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "ClientAddresses":
         """``KOSMO_CLIENT_IP_HEADER`` (e.g. ``X-Forwarded-For``; unset: the peer)
         and ``KOSMO_TRUSTED_PROXIES`` (addresses or networks, comma-separated)."""
-        header = (env.get(CLIENT_IP_HEADER_ENV) or "").strip().lower() or None
-        if header is not None and not set(header) <= _HEADER_NAME_CHARS:
-            raise ValueError(f"{CLIENT_IP_HEADER_ENV}: {header!r} is not a header name")
-        proxies = parse_trusted_proxies(env.get(TRUSTED_PROXIES_ENV) or DEFAULT_TRUSTED_PROXIES)
-        return cls(header=header, trusted_proxies=proxies)
+        settings = ClientAddressSettings.from_env(env)
+        return cls(header=settings.client_ip_header, trusted_proxies=settings.trusted_proxies)
 
     def _trusted(self, ip: Optional[IPAddress]) -> bool:
         return ip is not None and any(ip in network for network in self.trusted_proxies)

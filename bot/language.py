@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
-from bot.tenants import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, DataFiles
 
 LANGUAGE_SLOT = "language"
 LANGUAGE_ENTITY = "language"
@@ -31,9 +31,7 @@ ENGLISH = "en"
 JAPANESE = "ja"
 
 ENGLISH_SCOPE_RESPONSE = "utter_english_scope"
-RESPONSES_EN_ENV = "KOSMO_RESPONSES_EN_FILE"
 RESPONSES_EN_KEY = "responses_en"
-DEFAULT_RESPONSES_EN_FILE = PROJECT_ROOT / "data" / "responses_en.yml"
 # our own data file, but a file handed in by an operator is read only this far
 MAX_RESPONSES_FILE_BYTES = 1_000_000
 
@@ -51,7 +49,7 @@ def load_english_responses(
     path: Optional[str | os.PathLike[str]] = None,
 ) -> Dict[str, List[Dict[str, Any]]]:
     """English variations per response name: ``path``, else ``$KOSMO_RESPONSES_EN_FILE``, else the data file."""
-    file = Path(path or os.environ.get(RESPONSES_EN_ENV) or DEFAULT_RESPONSES_EN_FILE)
+    file = Path(path or DataFiles.from_env().responses_en_file)
     if not file.is_absolute() and not file.exists():
         file = PROJECT_ROOT / file
     try:

@@ -7,7 +7,6 @@ clarification of a vague message (``actions/clarify.py``): topic keys as in
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -15,10 +14,8 @@ from typing import Any, List, Mapping, Optional, Sequence
 
 import yaml
 
-from bot.tenants import PROJECT_ROOT
+from bot.settings import DataFiles
 
-NEXT_STEPS_FILE_ENV = "KOSMO_NEXT_STEPS_FILE"
-DEFAULT_NEXT_STEPS_FILE = PROJECT_ROOT / "data" / "next_steps.yml"
 MAX_STEPS = 3
 # how far back the bot looks for what it answered (events, not turns)
 LOOKBACK_EVENTS = 200
@@ -69,5 +66,5 @@ def parse_next_steps(raw: Any) -> NextSteps:
 
 @lru_cache(maxsize=4)
 def load_next_steps(path: Optional[str] = None) -> NextSteps:
-    file = Path(path or os.environ.get(NEXT_STEPS_FILE_ENV) or DEFAULT_NEXT_STEPS_FILE)
+    file = Path(path or DataFiles.from_env().next_steps_file)
     return parse_next_steps(yaml.safe_load(file.read_text(encoding="utf-8")))

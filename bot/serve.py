@@ -48,24 +48,30 @@ import argparse
 import contextlib
 import io
 import os
-import re
 import sys
 from typing import Any, Mapping, MutableMapping, Optional, Sequence
 
+from bot.settings import ORIGIN as ORIGIN
+from bot.settings import RasaServerSettings, SettingsError, list_of, parse_origin, reveal
 from bot.shared_secret import MIN_LENGTH, weak_secret
 
+# the names, for messages (bot.settings reads them)
 BLAS_THREADS_ENV = "OPENBLAS_NUM_THREADS"
 JAX_ENV = "KOSMO_SERVER_JAX"
 AUTH_TOKEN_ENV = "RASA_AUTH_TOKEN"
 CORS_ENV = "KOSMO_CORS_ORIGINS"
-# scheme://host[:port], nothing else: an origin as browsers send it
-# (sanic-cors compares such a string exactly; one with "*", "?", "]" or "\\" it treats as a regex)
-ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
 PRIVATE_UMASK = 0o077
 
 
 class ServeConfigError(RuntimeError):
     """The server cannot start as configured; the message says what to set."""
+
+
+def _settings(env: Mapping[str, str]) -> RasaServerSettings:
+    try:
+        return RasaServerSettings.from_env(env)
+    except SettingsError as e:
+        raise ServeConfigError(str(e)) from None
 
 
 def prepare_process(
@@ -75,11 +81,12 @@ def prepare_process(
     """Make the two settings (before NumPy/TensorFlow are imported); returns what was set."""
     env = os.environ if environ is None else environ
     mods: MutableMapping[str, Any] = sys.modules if modules is None else modules
+    settings = _settings(env)
     done = []
-    if BLAS_THREADS_ENV not in env:
+    if settings.blas_threads is None:
         env[BLAS_THREADS_ENV] = "1"
         done.append(f"{BLAS_THREADS_ENV}=1")
-    if (env.get(JAX_ENV) or "").strip().lower() not in ("on", "1", "true", "yes") and "jax" not in mods:
+    if not settings.jax and "jax" not in mods:
         mods["jax"] = None  # `import jax` now raises ImportError, which TensorFlow catches
         done.append("jax not importable")
     return done
@@ -87,14 +94,10 @@ def prepare_process(
 
 def cors_origins(value: str, source: str = CORS_ENV) -> list[str]:
     """The origins of ``$KOSMO_CORS_ORIGINS`` (spaces or commas between them)."""
-    origins = [o.rstrip("/") for o in re.split(r"[\s,]+", value.strip()) if o]
-    for origin in origins:
-        if origin == "*" or not ORIGIN.fullmatch(origin):
-            raise ServeConfigError(
-                f"{source}: {origin!r} is not an origin; name each site as "
-                "scheme://host[:port], e.g. https://www.kosekenpo.portal.kosmo-web.jp ('*' is not allowed)"
-            )
-    return origins
+    try:
+        return list(list_of(parse_origin)(source, value.strip()))
+    except SettingsError as e:
+        raise ServeConfigError(str(e)) from None
 
 
 def _rasa_arguments(args: Sequence[str]) -> tuple[list[str], Optional[argparse.Namespace]]:
@@ -156,8 +159,9 @@ def server_args(args: Sequence[str], environ: Optional[Mapping[str, str]] = None
         )
     if not _is_run(parsed, "run"):
         return list(args)
+    settings = _settings(env)
     out = list(fixed)
-    token = (env.get(AUTH_TOKEN_ENV) or "").strip()
+    token = reveal(settings.auth_token)
     if token and weak_secret(token):
         raise ServeConfigError(
             f"{AUTH_TOKEN_ENV} must be a random string of {MIN_LENGTH}+ characters, "
@@ -169,23 +173,21 @@ def server_args(args: Sequence[str], environ: Optional[Mapping[str, str]] = None
         raise ServeConfigError(f"--enable-api needs {AUTH_TOKEN_ENV}: the HTTP API would be open to anyone")
     if parsed.cors is not None:
         cors_origins(" ".join(parsed.cors), "--cors")  # refuses "*" and non-origins
-    else:
-        origins = cors_origins(env.get(CORS_ENV) or "")
-        if origins:
-            out += ["--cors", *origins]
+    elif settings.cors_origins:
+        out += ["--cors", *settings.cors_origins]
     return out
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Rasa's command line (``rasa`` with ``argv``), in a prepared process."""
-    prepare_process()  # before server_args: Rasa's parser imports NumPy
-    os.umask(PRIVATE_UMASK)
-    from bot.masking_logs import (
-        install_log_masking,  # birth dates, codes ... masked in every log record
-    )
-
-    install_log_masking()
     try:
+        prepare_process()  # before server_args: Rasa's parser imports NumPy
+        os.umask(PRIVATE_UMASK)
+        from bot.masking_logs import (
+            install_log_masking,  # birth dates, codes ... masked in every log record
+        )
+
+        install_log_masking()
         args = server_args(sys.argv[1:] if argv is None else argv)
     except ServeConfigError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -33,10 +33,9 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
-import os
 from typing import Any, Collection, Mapping, Optional
 
-SPEEDUPS_ENV = "KOSMO_RASA_SPEEDUPS"
+from bot.settings import RasaServerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +79,7 @@ def written_for(
 
 def install_prediction_speedups(environ: Optional[Mapping[str, str]] = None) -> bool:
     """Install every speed-up (idempotent); returns False if ``$KOSMO_RASA_SPEEDUPS`` is ``off``."""
-    env = os.environ if environ is None else environ
-    if (env.get(SPEEDUPS_ENV) or "").strip().lower() in ("off", "0", "false", "no"):
+    if not RasaServerSettings.from_env(environ).speedups:
         return False
     from bot.graph_runner import install_sequential_graph_runner
     from bot.nlu.count_vectors import count_vectors_directly

@@ -23,13 +23,12 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from bot.helpdesk_hours import Helpdesk
+from bot.settings import DEFAULT_TENANTS_FILE as DEFAULT_TENANTS_FILE
+from bot.settings import PROJECT_ROOT as PROJECT_ROOT
+from bot.settings import DataFiles
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TENANTS_FILE = PROJECT_ROOT / "data" / "tenants.yml"
-TENANTS_FILE_ENV = "KOSMO_TENANTS_FILE"
-DEFAULT_TENANT_ENV = "KOSMO_DEFAULT_TENANT"
 
 OTP_EMAIL = "email"
 OTP_TOTP = "totp"
@@ -420,8 +419,8 @@ def load_registry(
     ``path`` falls back to ``$KOSMO_TENANTS_FILE`` and then ``data/tenants.yml``;
     the default tenant falls back to ``$KOSMO_DEFAULT_TENANT`` and then the file.
     """
-    env = os.environ if environ is None else environ
-    file = Path(path or env.get(TENANTS_FILE_ENV) or DEFAULT_TENANTS_FILE)
+    files = DataFiles.from_env(environ)
+    file = Path(path or files.tenants_file)
     if not file.is_absolute() and not file.exists():
         file = PROJECT_ROOT / file
     try:
@@ -432,4 +431,4 @@ def load_registry(
         raise TenantConfigError(f"tenants file {file} is not valid YAML: {e}") from e
     if not isinstance(data, Mapping):
         raise TenantConfigError(f"tenants file {file}: expected a mapping at the top")
-    return parse_registry(data, default_override or env.get(DEFAULT_TENANT_ENV) or None)
+    return parse_registry(data, default_override or files.default_tenant)

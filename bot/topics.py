@@ -20,15 +20,13 @@ from typing import Any, Dict, Mapping, Optional
 import yaml
 
 from bot.language import ENGLISH, JAPANESE
-from bot.tenants import PROJECT_ROOT
+from bot.settings import DataFiles
 
-LABELS_FILE_ENV = "KOSMO_TOPIC_LABELS_FILE"
 # A topic whose score (its intent's confidence; for an FAQ topic, the ``faq``
 # intent's confidence times the ResponseSelector's) is below this is a guess too
 # poor to offer; the NLU does not rank FAQ topics below it at all
 # (bot.nlu.faq_selector).
 MIN_TOPIC_SCORE = 0.02
-DEFAULT_LABELS_FILE = PROJECT_ROOT / "data" / "topic_labels.yml"
 
 
 # "none of these", the last clarification button, when the file names none
@@ -36,7 +34,7 @@ DEFAULT_NONE_LABELS = {JAPANESE: "どれでもない", ENGLISH: "None of these"}
 
 
 def _read(path: Optional[str | os.PathLike[str]]) -> Dict[str, Any]:
-    file = Path(path or os.environ.get(LABELS_FILE_ENV) or DEFAULT_LABELS_FILE)
+    file = Path(path or DataFiles.from_env().topic_labels_file)
     data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     return data if isinstance(data, dict) else {}
 

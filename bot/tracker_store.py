@@ -14,7 +14,6 @@ the two sections below.
 from __future__ import annotations
 
 import json
-import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,18 +36,14 @@ from bot.masking import SENSITIVE_SLOTS as SENSITIVE_SLOTS
 from bot.masking import sensitive_text as sensitive_text
 from bot.masking_events import mask_event_dicts as mask_event_dicts
 from bot.masking_events import mask_events_from
+from bot.settings import RasaServerSettings
 from bot.speedups import install_prediction_speedups
 from bot.sql import make_engine
-from bot.tenants import PROJECT_ROOT
-
-TRACKER_DB_URL_ENV = "KOSMO_TRACKER_DB_URL"
-DEFAULT_SQLITE_FILE = PROJECT_ROOT / "var" / "tracker.db"
 
 
-def tracker_db_url(explicit: Optional[str] = None, environ: Optional[dict] = None) -> str:
-    """The URL to use: explicit, then the environment, then the SQLite default."""
-    env = os.environ if environ is None else environ
-    return explicit or env.get(TRACKER_DB_URL_ENV) or f"sqlite:///{DEFAULT_SQLITE_FILE}"
+def tracker_db_url(explicit: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> str:
+    """The URL to use: explicit, then ``$KOSMO_TRACKER_DB_URL``, then the SQLite default."""
+    return explicit or RasaServerSettings.from_env(environ).tracker_db_url
 
 
 # ---------------------------------------------------------------- masking
@@ -72,8 +67,6 @@ def tracker_db_url(explicit: Optional[str] = None, environ: Optional[dict] = Non
 
 # ---------------------------------------------------------------- action timeout
 
-ACTION_TIMEOUT_ENV = "KOSMO_ACTION_TIMEOUT"
-DEFAULT_ACTION_TIMEOUT = 5.0
 
 
 def bound_action_server_timeout(environ: Optional[Mapping[str, str]] = None) -> float:
@@ -90,12 +83,7 @@ def bound_action_server_timeout(environ: Optional[Mapping[str, str]] = None) -> 
     """
     import rasa.core.actions.action as rasa_action
 
-    env = os.environ if environ is None else environ
-    try:
-        seconds = float(env.get(ACTION_TIMEOUT_ENV) or DEFAULT_ACTION_TIMEOUT)
-    except ValueError:
-        seconds = DEFAULT_ACTION_TIMEOUT
-    seconds = max(1.0, seconds)
+    seconds = RasaServerSettings.from_env(environ).action_timeout  # at least 1
     rasa_action.DEFAULT_REQUEST_TIMEOUT = seconds  # type: ignore[attr-defined]
     return seconds
 
@@ -145,8 +133,6 @@ def index_event_types() -> None:
 
 # ---------------------------------------------------------------- the store
 
-CACHE_SIZE_ENV = "KOSMO_TRACKER_CACHE_SIZE"
-DEFAULT_CACHE_SIZE = 500
 
 
 @dataclass
@@ -222,7 +208,9 @@ class UrlSQLTrackerStore(SQLTrackerStore):
             self.engine.dispose()
             self.engine = make_engine(url.render_as_string(hide_password=False))
             self.sessionmaker = sessionmaker(bind=self.engine)
-        self.cache_size = cache_size if cache_size is not None else _env_cache_size()
+        self.cache_size = (
+            cache_size if cache_size is not None else RasaServerSettings.from_env().tracker_cache_size
+        )
         # built once: they run at every retrieve and save (Core, on the session's
         # connection: the ORM adds nothing for rows that are only counted or read)
         sender = bindparam("sender_id")
@@ -365,11 +353,3 @@ class UrlSQLTrackerStore(SQLTrackerStore):
                 last_id=last_id, events=latest_session(session_events), requested=requested
             ),
         )
-
-
-def _env_cache_size(environ: Optional[Mapping[str, str]] = None) -> int:
-    env = os.environ if environ is None else environ
-    try:
-        return max(0, int(env.get(CACHE_SIZE_ENV) or DEFAULT_CACHE_SIZE))
-    except ValueError:
-        return DEFAULT_CACHE_SIZE

@@ -24,7 +24,7 @@ The console sends no CORS headers at all (:func:`no_cors_for_console`): only
 its own pages call it, and Rasa's ``--cors`` (sanic-cors on every route, with
 credentials) must not let another site's scripts read or drive it.
 
-Settings from the environment: ``KOSMO_AGENT_SECURE_COOKIES`` (the session
+Settings from the environment (``bot.settings``): ``KOSMO_AGENT_SECURE_COOKIES`` (the session
 cookie is ``Secure`` unless ``false``, for plain-http development),
 ``KOSMO_CLIENT_IP_HEADER`` / ``KOSMO_TRUSTED_PROXIES`` (behind a
 reverse proxy: how clients are told apart, ``bot.client_address``)
@@ -34,7 +34,6 @@ and ``KOSMO_HANDOFF_WATCH_SECONDS`` (how often the queue is checked, default 15)
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -44,15 +43,13 @@ from sanic.response import BaseHTTPResponse
 
 from bot.client_address import ClientAddresses
 from bot.handoff.console import console_blueprint
-from bot.handoff.console_auth import secure_cookies_from_env
 from bot.handoff.gate import GATE_CTX_KEY, HandoffGate, QueueWatcher
 from bot.handoff.link import RasaMemberLink
 from bot.handoff.store import HandoffStore
+from bot.settings import HandoffSettings
 from bot.tenants import TenantRegistry, load_registry
 
 URL_PREFIX = "/webhooks/agent"
-SECURE_COOKIES_ENV = "KOSMO_AGENT_SECURE_COOKIES"
-WATCH_SECONDS_ENV = "KOSMO_HANDOFF_WATCH_SECONDS"
 CORS_HEADER_PREFIX = "access-control-"
 
 
@@ -99,12 +96,10 @@ class AgentConsoleInput(InputChannel):
     ) -> None:
         self.registry = registry or load_registry()
         self.store = store or HandoffStore.from_env(known_societies=set(self.registry.tenants))
-        env = os.environ
-        self.secure_cookies = (
-            secure_cookies if secure_cookies is not None else secure_cookies_from_env(env)
-        )
-        self.client_addresses = ClientAddresses.from_env(env)
-        self.watch_seconds = watch_seconds or float(env.get(WATCH_SECONDS_ENV) or 15)
+        settings = HandoffSettings.from_env()
+        self.secure_cookies = secure_cookies if secure_cookies is not None else settings.secure_cookies
+        self.client_addresses = ClientAddresses.from_env()
+        self.watch_seconds = watch_seconds or settings.watch_seconds
         self.link = RasaMemberLink()
         self._watcher: Optional[asyncio.Task] = None
 

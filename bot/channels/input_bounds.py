@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, FrozenSet, Mapping, Optional, Protocol
@@ -60,11 +59,10 @@ from rasa.core.channels.channel import UserMessage
 
 from bot.channels import DISPLAY_TEXT_KEY, MAX_DISPLAY_TEXT, TENANT_KEY, with_tenant_entity
 from bot.channels.origin import ORIGIN_KEY, ORIGIN_RE
+from bot.settings import DEFAULT_MAX_MESSAGE_CHARS, ChannelSettings
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS_ENV = "KOSMO_MAX_MESSAGE_CHARS"
-DEFAULT_MAX_MESSAGE_CHARS = 2000
 # a request carrying one message (REST body, widget socket.io packet). Large enough
 # that a message far over the length limit (40,000 characters even as JSON \\u
 # escapes) still arrives and gets the polite "too long" answer; small enough to read
@@ -129,16 +127,13 @@ class InputBounds:
     ) -> "InputBounds":
         """``KOSMO_MAX_MESSAGE_CHARS`` if set (a positive whole number), else the default;
         the payloads of our buttons, the clarification's topics (``bot.topics``) included."""
-        env = os.environ if environ is None else environ
-        raw = (env.get(MAX_MESSAGE_CHARS_ENV) or "").strip()
-        if raw and (not raw.isdigit() or int(raw) < 1):
-            raise ValueError(f"{MAX_MESSAGE_CHARS_ENV} must be a positive whole number, got {raw!r}")
+        settings = ChannelSettings.from_env(environ)
         if topic_labels is None:
             from bot.topics import load_topic_labels
 
             topic_labels = load_topic_labels()
         return cls(
-            max_message_chars=int(raw) if raw else DEFAULT_MAX_MESSAGE_CHARS,
+            max_message_chars=settings.max_message_chars,
             payloads=member_payloads(topic_labels),
         )
 

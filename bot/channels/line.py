@@ -53,7 +53,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
 
@@ -87,11 +86,10 @@ from bot.channels.origin import KIND_LINE, Origins
 from bot.channels.questions import answer_each_question
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
+from bot.settings import DEFAULT_LINE_API_BASE, ChannelSettings
 
 logger = logging.getLogger(__name__)
 
-API_BASE_ENV = "KOSMO_LINE_API_BASE"
-DEFAULT_API_BASE = "https://api.line.me"
 SIGNATURE_HEADER = "X-Line-Signature"
 
 LOADING_AFTER_S = 1.0  # turns quicker than this need no loading animation
@@ -123,17 +121,17 @@ class LineInput(InputChannel):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         if not credentials:
             return cls.raise_missing_credentials_exception()
-        api_base = credentials.get("api_base") or os.environ.get(API_BASE_ENV) or DEFAULT_API_BASE
+        settings = ChannelSettings.from_env()
         return cls(
             accounts_from_credentials(credentials.get("societies")),
-            api_base=api_base,
-            limits=WebhookLimits.from_env(),
+            api_base=credentials.get("api_base") or settings.line_api_base,
+            limits=WebhookLimits.from_settings(settings),
         )
 
     def __init__(
         self,
         accounts: Mapping[str, LineAccount],
-        api_base: str = DEFAULT_API_BASE,
+        api_base: str = DEFAULT_LINE_API_BASE,
         clock: Clock = time.time,
         ledger: Optional[EventLedger] = None,
         limits: Optional[WebhookLimits] = None,

@@ -28,11 +28,9 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Callable, List, Mapping, Optional, Sequence
 
 from sqlalchemy import Column, Float, Index, MetaData, String, Table, delete, insert
@@ -42,13 +40,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot import sql
+from bot.settings import HandoffSettings
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
-DB_URL_ENV = "KOSMO_HANDOFF_DB_URL"  # the handoff database (bot.handoff.store)
-DEFAULT_DB_PATH = Path(__file__).resolve().parents[2] / "var" / "handoff.db"
 RETENTION_S = 24 * 3600.0
 PURGE_EVERY_S = 600.0
 DB_TIMEOUT_S = 1.5
@@ -116,8 +113,8 @@ class SeenEvents:
 
 
 def default_db_url(environ: Optional[Mapping[str, str]] = None) -> str:
-    env = os.environ if environ is None else environ
-    return env.get(DB_URL_ENV) or f"sqlite:///{DEFAULT_DB_PATH}"
+    """The handoff database (``KOSMO_HANDOFF_DB_URL``, bot.handoff.store)."""
+    return HandoffSettings.from_env(environ).db_url
 
 
 class EventLedger:

@@ -11,7 +11,7 @@ sends a few per body, and each event can start a conversation. An event older th
 :attr:`WebhookLimits.max_event_age` is not answered as if it were new (see
 ``LineInput._stale`` for what the member gets instead).
 
-Settings (environment, read when the channel is built):
+Settings (environment, read when the channel is built; ``bot.settings``):
 
 ====================================  =========  ==============================================
 ``KOSMO_LINE_MAX_BODY_BYTES``         1048576    larger webhook bodies get 413, unread
@@ -25,21 +25,22 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-import os
 from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional
 
-from rasa.shared.exceptions import RasaException
 from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 
-MAX_BODY_BYTES_ENV = "KOSMO_LINE_MAX_BODY_BYTES"
-MAX_EVENTS_ENV = "KOSMO_LINE_MAX_EVENTS_PER_BODY"
-MAX_EVENT_AGE_ENV = "KOSMO_LINE_MAX_EVENT_AGE_SECONDS"
+from bot.settings import (
+    DEFAULT_LINE_MAX_BODY_BYTES,
+    DEFAULT_LINE_MAX_EVENT_AGE_S,
+    DEFAULT_LINE_MAX_EVENTS,
+    ChannelSettings,
+)
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-DEFAULT_MAX_EVENTS = 20
-DEFAULT_MAX_EVENT_AGE_S = 600.0
+DEFAULT_MAX_BODY_BYTES = DEFAULT_LINE_MAX_BODY_BYTES
+DEFAULT_MAX_EVENTS = DEFAULT_LINE_MAX_EVENTS
+DEFAULT_MAX_EVENT_AGE_S = DEFAULT_LINE_MAX_EVENT_AGE_S
 # LINE gives up on a webhook after 2 s; a body that takes longer to arrive is not LINE's
 BODY_READ_TIMEOUT_S = 5.0
 
@@ -57,25 +58,15 @@ class WebhookLimits:
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "WebhookLimits":
-        env = os.environ if environ is None else environ
+        return cls.from_settings(ChannelSettings.from_env(environ))
+
+    @classmethod
+    def from_settings(cls, settings: ChannelSettings) -> "WebhookLimits":
         return cls(
-            max_body_bytes=int(_positive(env, MAX_BODY_BYTES_ENV, DEFAULT_MAX_BODY_BYTES)),
-            max_events=int(_positive(env, MAX_EVENTS_ENV, DEFAULT_MAX_EVENTS)),
-            max_event_age=_positive(env, MAX_EVENT_AGE_ENV, DEFAULT_MAX_EVENT_AGE_S),
+            max_body_bytes=settings.line_max_body_bytes,
+            max_events=settings.line_max_events,
+            max_event_age=settings.line_max_event_age,
         )
-
-
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not math.isfinite(value) or value <= 0:
-        raise RasaException(f"{name} must be a positive number, not {raw!r}")
-    return value
 
 
 class BodyRefused(Exception):

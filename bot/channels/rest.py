@@ -46,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -116,7 +115,7 @@ class TenantRestInput(InputChannel):
         self._bounds = bounds
         self.max_body_bytes = max_body_bytes
         # KOSMO_CLIENT_IP_HEADER / KOSMO_TRUSTED_PROXIES, the Rasa server's one setting
-        self.client_addresses = client_addresses or ClientAddresses.from_env(os.environ)
+        self.client_addresses = client_addresses or ClientAddresses.from_env()
         self.origins = Origins(KIND_REST, self.token)
 
     @classmethod

@@ -42,7 +42,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
@@ -176,7 +175,7 @@ class WidgetInput(SocketIOInput):
         self._tracker_store: Optional[Callable[[], Any]] = None
         self._bounds = bounds
         # KOSMO_CLIENT_IP_HEADER / KOSMO_TRUSTED_PROXIES, the Rasa server's one setting
-        self.client_addresses = client_addresses or ClientAddresses.from_env(os.environ)
+        self.client_addresses = client_addresses or ClientAddresses.from_env()
         self.origins = Origins(KIND_WIDGET, session_ids.secret)
 
     def origin_of(self, environ: Any) -> str:

@@ -27,11 +27,11 @@ from bot.handoff.login_throttle import LoginThrottle, Refusal
 from bot.handoff.models import Agent, Handoff
 from bot.handoff.store import HandoffStore
 from bot.handoff.store_agents import normalise_login
+from bot.settings import HandoffSettings
 
 # the console's one logger, whichever of its modules logs (operators filter on it)
 logger = logging.getLogger("bot.handoff.console")
 
-SECURE_COOKIES_ENV = "KOSMO_AGENT_SECURE_COOKIES"
 SESSION_COOKIE = "kosmo_agent_session"
 LOGIN_CSRF_COOKIE = "kosmo_agent_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
@@ -191,12 +191,7 @@ class ConsoleAuth(ConsoleRendering):
         return agent, None
 
 
-def secure_cookies_from_env(env: Mapping[str, str]) -> bool:
+def secure_cookies_from_env(env: Optional[Mapping[str, str]] = None) -> bool:
     """``KOSMO_AGENT_SECURE_COOKIES``: the console's cookies are ``Secure`` unless it is
     ``false`` (plain-http development: ``make run`` and the tests set it)."""
-    raw = (env.get(SECURE_COOKIES_ENV) or "").strip().lower()
-    if raw in ("", "1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{SECURE_COOKIES_ENV} must be true or false, not {raw!r}")
+    return HandoffSettings.from_env(env).secure_cookies

@@ -34,11 +34,8 @@ from bot.channels import shown_text
 from bot.masking import MASK
 from bot.masking_events import mask_event_dicts
 from bot.normalize import find_ticket_id, parse_ticket_id
-from bot.tenants import PROJECT_ROOT
+from bot.settings import DataFiles
 from bot.topics import topic_of_parse
-
-STEPS_FILE_ENV = "KOSMO_FIRST_LOGIN_STEPS_FILE"
-DEFAULT_STEPS_FILE = PROJECT_ROOT / "data" / "first_login_steps.yml"
 
 MAX_ERRORS = 5
 MAX_ERROR_CHARS = 300
@@ -136,7 +133,7 @@ class FirstLoginSteps:
 
 def load_first_login_steps(path: Optional[str | os.PathLike[str]] = None) -> FirstLoginSteps:
     """``path``, else ``$KOSMO_FIRST_LOGIN_STEPS_FILE``, else ``data/first_login_steps.yml``."""
-    file = Path(path or os.environ.get(STEPS_FILE_ENV) or DEFAULT_STEPS_FILE)
+    file = Path(path or DataFiles.from_env().first_login_steps_file)
     data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     return FirstLoginSteps(
         tuple(

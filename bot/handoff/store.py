@@ -20,7 +20,6 @@ transactions), ``store_handoffs`` (the queue and its messages) and ``store_agent
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from typing import Any, Callable, Collection, Mapping, Optional, Union
 
@@ -28,8 +27,9 @@ from sqlalchemy.engine import Engine
 
 from bot.handoff.passwords import DEFAULT_PARAMS, ScryptParams
 from bot.handoff.store_agents import DEFAULT_SESSION_LIFETIME, AgentAccounts
-from bot.handoff.store_core import DB_URL_ENV, default_db_url, make_engine, utc_now
+from bot.handoff.store_core import make_engine, utc_now
 from bot.handoff.store_handoffs import HandoffQueue
+from bot.settings import HandoffSettings
 
 
 class HandoffStore(HandoffQueue, AgentAccounts):
@@ -62,5 +62,4 @@ class HandoffStore(HandoffQueue, AgentAccounts):
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None, **kwargs: Any) -> "HandoffStore":
         """The store at ``$KOSMO_HANDOFF_DB_URL`` (default ``var/handoff.db`` in the project)."""
-        env = os.environ if environ is None else environ
-        return cls(env.get(DB_URL_ENV) or default_db_url(), **kwargs)
+        return cls(HandoffSettings.from_env(environ).db_url, **kwargs)

@@ -1,4 +1,4 @@
-"""What every part of the handoff store stands on: the database URL, the engine, one transaction.
+"""What every part of the handoff store stands on: the engine and one transaction.
 
 :class:`StoreCore` is the base of :class:`bot.handoff.store.HandoffStore` (its parts
 ``store_handoffs`` and ``store_agents`` build on it): the clock, and a read or
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from pathlib import Path
 from typing import Callable, ParamSpec, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
@@ -22,17 +21,9 @@ from bot.handoff.models import metadata
 P = ParamSpec("P")
 T = TypeVar("T")
 
-DB_URL_ENV = "KOSMO_HANDOFF_DB_URL"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DB_PATH = PROJECT_ROOT / "var" / "handoff.db"
-
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def default_db_url() -> str:
-    return f"sqlite:///{DEFAULT_DB_PATH}"
 
 
 # connections that write begin with BEGIN IMMEDIATE (bot.sql.make_engine)

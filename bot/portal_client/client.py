@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -44,8 +43,9 @@ from bot.portal_client.errors import (
     PortalRejected,
     PortalUnavailable,
 )
+from bot.settings import DEFAULT_PORTAL_URL as DEFAULT_PORTAL_URL
+from bot.settings import PortalSettings, reveal
 
-DEFAULT_PORTAL_URL = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT = 3.0
 DEV_SERVICE_TOKEN = "dev-service-token"  # the portal's token in --dev mode (bot.portal.settings)
 _RETRY_STATUSES = frozenset({502, 503, 504})
@@ -153,16 +153,15 @@ class PortalClient:
 
         Without a token, only ``KOSMO_PORTAL_DEV=1`` falls back to the dev portal's token.
         """
-        env = os.environ if environ is None else environ
-        url = env.get("KOSMO_PORTAL_URL") or DEFAULT_PORTAL_URL
-        token = env.get("KOSMO_PORTAL_SERVICE_TOKEN") or ""
+        settings = PortalSettings.from_env(environ)
+        token = reveal(settings.service_token)
         if not token:
-            if env.get("KOSMO_PORTAL_DEV", "").strip().lower() in ("1", "true", "yes", "on"):
+            if settings.dev:
                 token = DEV_SERVICE_TOKEN
             else:
                 raise PortalConfigError("KOSMO_PORTAL_SERVICE_TOKEN is not set")
-        return cls(url, token, timeout=timeout, session=session,
-                   member_key=env.get(member_ids.KEY_ENV) or None)
+        return cls(settings.url, token, timeout=timeout, session=session,
+                   member_key=reveal(settings.member_id_key) or None)
 
     def member_of(self, sender_id: str, origin: str | None = None) -> member_ids.Member:
         """What to pass as ``member=`` for a Rasa sender id and the origin its channel

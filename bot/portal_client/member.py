@@ -42,14 +42,12 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from typing import Mapping
 
 MEMBER_HEADER = "X-Kosmo-Member"
 ORIGIN_HEADER = "X-Kosmo-Origin"
 SIGNATURE_HEADER = "X-Kosmo-Member-Signature"
 MEMBER_ID_RE = re.compile(r"^[a-z]{1,16}:[0-9a-f]{32}$")
 SIGNATURE_RE = re.compile(r"^[0-9a-f]{64}$")
-KEY_ENV = "KOSMO_MEMBER_ID_KEY"
 KIND_LINE = "line"
 KIND_CHAT = "chat"
 MAX_SENDER_ID_LENGTH = 512
@@ -66,10 +64,6 @@ def derive_key(service_token: str) -> bytes:
 def member_key(explicit: str | None, service_token: str) -> bytes:
     """``explicit`` (``KOSMO_MEMBER_ID_KEY``) if given, else :func:`derive_key` of the token."""
     return explicit.encode("utf-8") if explicit else derive_key(service_token)
-
-
-def key_from_env(env: Mapping[str, str], service_token: str) -> bytes:
-    return member_key(env.get(KEY_ENV) or None, service_token)
 
 
 def member_id_for(sender_id: str, key: bytes) -> str:

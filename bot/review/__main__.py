@@ -20,7 +20,7 @@ from typing import Callable, Optional, Sequence, TextIO
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.review.report import as_csv, as_json, as_nlu_yaml, as_text, grouped
-from bot.review.store import DB_URL_ENV, KINDS, ReviewDatabaseMissing, ReviewStore, review_db_url
+from bot.review.store import KINDS, ReviewDatabaseMissing, ReviewStore, review_db_url
 
 MAX_LIMIT = 10_000
 MAX_ROWS = 1_000_000
@@ -81,7 +81,7 @@ def parser() -> argparse.ArgumentParser:
         default=100_000,
         help="newest rows read at most (default 100000)",
     )
-    p.add_argument("--db-url", help=f"SQLAlchemy URL (default ${DB_URL_ENV}, then var/review.db)")
+    p.add_argument("--db-url", help="SQLAlchemy URL (default $KOSMO_REVIEW_DB_URL, then var/review.db)")
     return p
 
 
@@ -108,7 +108,7 @@ def main(
     except ReviewDatabaseMissing as error:
         print(
             f"error: {error}. The Rasa server creates it when it records the first message "
-            f"(event_broker in endpoints.yml); set {DB_URL_ENV} or --db-url to read another.",
+            f"(event_broker in endpoints.yml); set KOSMO_REVIEW_DB_URL or --db-url to read another.",
             file=stderr,
         )
         return 2

@@ -19,7 +19,6 @@ examples, not for finding a member.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
@@ -28,10 +27,7 @@ from sqlalchemy.engine import Engine
 
 from bot import sql
 from bot.handoff.models import UTCDateTime
-from bot.tenants import PROJECT_ROOT
-
-DB_URL_ENV = "KOSMO_REVIEW_DB_URL"
-DEFAULT_DB_PATH = PROJECT_ROOT / "var" / "review.db"
+from bot.settings import ReviewSettings
 
 KINDS = ("clarification", "fallback", "did_not_help", "handoff", "out_of_scope")
 
@@ -104,8 +100,7 @@ def review_db_url(
     explicit: Optional[str] = None, environ: Optional[Mapping[str, str]] = None
 ) -> str:
     """The URL to use: explicit, then ``$KOSMO_REVIEW_DB_URL``, then ``var/review.db``."""
-    env = os.environ if environ is None else environ
-    return explicit or env.get(DB_URL_ENV) or f"sqlite:///{DEFAULT_DB_PATH}"
+    return explicit or ReviewSettings.from_env(environ).db_url
 
 
 class ReviewDatabaseMissing(RuntimeError):

@@ -15,7 +15,6 @@ its own module (``demo``)::
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
@@ -24,15 +23,13 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.settings import DEFAULT_RASA_URL, WidgetServiceSettings
 from bot.tenants import TenantRegistry
 from bot.web import demo
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 WIDGET_DIR = STATIC_DIR / "widget"
 
-SOCKET_URL_ENV = "KOSMO_WIDGET_SOCKET_URL"
-RASA_URL_ENV = "KOSMO_RASA_URL"
-DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 
 
 @dataclass(frozen=True)
@@ -44,9 +41,9 @@ class WebSettings:
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "WebSettings":
-        env = os.environ if environ is None else environ
-        url = env.get(SOCKET_URL_ENV) or env.get(RASA_URL_ENV) or DEFAULT_RASA_URL
-        return cls(socket_url=url.rstrip("/"))
+        """``KOSMO_WIDGET_SOCKET_URL``, else ``KOSMO_RASA_URL`` (bot.settings)."""
+        settings = WidgetServiceSettings.from_env(environ)
+        return cls(socket_url=(settings.socket_url or settings.rasa_url).rstrip("/"))
 
 
 def create_app(registry: TenantRegistry, settings: WebSettings, name: str = "kosmo_web") -> Sanic:

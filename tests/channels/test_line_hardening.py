@@ -17,7 +17,6 @@ from typing import Any, List
 
 import pytest
 from rasa.core.channels.channel import UserMessage
-from rasa.shared.exceptions import RasaException
 
 from bot.channels.line_dedup import EventLedger, event_key, seen_events_table
 from bot.channels.line_intake import (
@@ -26,6 +25,7 @@ from bot.channels.line_intake import (
     event_age,
     stale_note,
 )
+from bot.settings import SettingsError
 from tests.channels.fake_line import (
     FakeLine,
     follow_event,
@@ -180,9 +180,13 @@ def test_event_age_and_the_limits_from_the_environment():
     assert WebhookLimits.from_env({}) == WebhookLimits()
     assert WebhookLimits().max_body_bytes == DEFAULT_MAX_BODY_BYTES == 1024 * 1024
     assert WebhookLimits().max_events == 20 and WebhookLimits().max_event_age == 600
-    for bad in ("0", "-5", "ten", "nan", "inf"):
-        with pytest.raises(RasaException):
+    for bad in ("0", "-5", "ten", "nan", "inf", "2.5"):
+        with pytest.raises(SettingsError, match="KOSMO_LINE_MAX_EVENTS_PER_BODY"):
             WebhookLimits.from_env({"KOSMO_LINE_MAX_EVENTS_PER_BODY": bad})
+    for bad in ("0", "-1", "nan", "inf", "soon"):
+        with pytest.raises(SettingsError, match="KOSMO_LINE_MAX_EVENT_AGE_SECONDS"):
+            WebhookLimits.from_env({"KOSMO_LINE_MAX_EVENT_AGE_SECONDS": bad})
+    assert WebhookLimits.from_env({"KOSMO_LINE_MAX_EVENT_AGE_SECONDS": "0.5"}).max_event_age == 0.5
     assert "12月7日 21時05分に" in stale_note(1_796_645_100_000)  # 12:05 UTC = 21:05 JST
     assert stale_note("garbage").startswith("申し訳ありません。お送りいただいた")
 
