@@ -38,6 +38,7 @@ from sanic.exceptions import Forbidden, SanicException, Unauthorized
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.preflight import SetupError, check_action_server
 from bot.settings import DEFAULT_ACTIONS_HOST, ActionServerSettings, SettingsError, reveal
 from bot.shared_secret import MIN_LENGTH, bearer_matches, weak_secret
 
@@ -148,7 +149,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = parse_args(argv, os.environ)
         token = token_from_env()
-    except (ActionServerConfigError, SettingsError) as e:
+        for warning in check_action_server(os.environ):  # refuses a broken set-up (SetupError)
+            print(f"warning: {warning}", file=sys.stderr)
+    except (ActionServerConfigError, SettingsError, SetupError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     from rasa_sdk import utils

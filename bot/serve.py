@@ -51,6 +51,7 @@ import os
 import sys
 from typing import Any, Mapping, MutableMapping, Optional, Sequence
 
+from bot.preflight import SetupError, check_rasa_server_args
 from bot.settings import ORIGIN as ORIGIN
 from bot.settings import RasaServerSettings, SettingsError, list_of, parse_origin, reveal
 from bot.shared_secret import MIN_LENGTH, weak_secret
@@ -140,6 +141,9 @@ def _is_run(namespace: argparse.Namespace, name: str) -> bool:
 def server_args(args: Sequence[str], environ: Optional[Mapping[str, str]] = None) -> list[str]:
     """``rasa run`` arguments with the API token and the CORS origins from the environment.
 
+    For ``run``, the set-up is checked first (``bot.preflight``: settings, the handoff
+    gate, placeholder secrets, the Rasa version); what must stop the server raises
+    :class:`bot.preflight.SetupError`, dev mode's warnings go to stderr.
     The arguments are judged by what Rasa's own parser makes of them. A token on
     the command line is refused for every command; ``rasa run actions`` (an action
     server with no secret) is refused; other commands than ``run`` are passed
@@ -160,6 +164,8 @@ def server_args(args: Sequence[str], environ: Optional[Mapping[str, str]] = None
     if not _is_run(parsed, "run"):
         return list(args)
     settings = _settings(env)
+    for warning in check_rasa_server_args(parsed, env):  # refuses a broken set-up (SetupError)
+        print(f"warning: {warning}", file=sys.stderr)
     out = list(fixed)
     token = reveal(settings.auth_token)
     if token and weak_secret(token):
@@ -189,7 +195,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
         install_log_masking()
         args = server_args(sys.argv[1:] if argv is None else argv)
-    except ServeConfigError as e:
+    except (ServeConfigError, SetupError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     from rasa.__main__ import main as rasa_main
