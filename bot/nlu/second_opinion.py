@@ -36,7 +36,6 @@ import unicodedata
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Text, Tuple
 
 import numpy as np
-
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -221,7 +220,8 @@ class SecondOpinionClassifier(GraphComponent, IntentClassifier):
         if len({label for _, label in examples}) < 2:
             logger.warning("SecondOpinionClassifier: fewer than two labels to learn; not trained")
             return self._resource
-        texts, labels = zip(*examples)
+        texts = [text for text, _ in examples]
+        labels = [label for _, label in examples]
         ngrams = (int(self._config["min_ngram"]), int(self._config["max_ngram"]))
         model = make_pipeline(
             TfidfVectorizer(
@@ -230,7 +230,7 @@ class SecondOpinionClassifier(GraphComponent, IntentClassifier):
             ),
             LogisticRegression(C=float(self._config["C"]), max_iter=5000),
         )
-        model.fit(list(texts), list(labels))
+        model.fit(texts, labels)
         vectorizer, regression = model[0], model[-1]
         vectorizer.stop_words_ = None  # the dropped n-grams: only for inspection, and large
         regression.coef_ = regression.coef_.astype(np.float32)  # the server's memory
@@ -248,7 +248,7 @@ class SecondOpinionClassifier(GraphComponent, IntentClassifier):
         if text is None:
             return None
         probabilities = self.model.predict_proba([text])[0]
-        return {str(label): float(p) for label, p in zip(self.model.classes_, probabilities)}
+        return {str(label): float(p) for label, p in zip(self.model.classes_, probabilities, strict=True)}
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
