@@ -67,10 +67,10 @@ train: $(STAMP) ## train a model (always)
 
 seed: $(STAMP) .env ## create/upgrade the portal database and its demo members
 	@set -a; source .env; set +a; \
-	if [ -f bot/portal/__main__.py ]; then $(PY) -m bot.portal db-upgrade && $(PY) -m bot.portal seed; fi
+	if [ -f dev/portal/__main__.py ]; then $(PY) -m dev.portal db-upgrade && $(PY) -m dev.portal seed; fi
 
 run: $(STAMP) .env $(MODEL) seed ## set up everything and start portal, actions and Rasa (Ctrl-C stops)
-	$(PY) -m bot.stack --model $(MODEL)
+	$(PY) -m dev.stack --model $(MODEL)
 
 validate: $(STAMP) ## check training data and domain (tests/test_data_validation.py also checks every warning)
 	$(RASA) data validate
@@ -91,12 +91,12 @@ bench: $(STAMP) .env $(MODEL) ## benchmark: NLU F1, latency, throughput, memory,
 	KOSMO_MODEL=$(MODEL) $(PY) -m bench
 
 lint: $(STAMP) ## ruff and mypy
-	$(VENV)/bin/ruff check bot actions tests bench
-	$(VENV)/bin/mypy bot actions
+	$(VENV)/bin/ruff check bot actions dev tests bench
+	$(VENV)/bin/mypy bot actions dev
 
 fmt: $(STAMP) ## format the code
-	$(VENV)/bin/ruff format bot actions tests bench
-	$(VENV)/bin/ruff check --fix bot actions tests bench
+	$(VENV)/bin/ruff format bot actions dev tests bench
+	$(VENV)/bin/ruff check --fix bot actions dev tests bench
 
 clean: ## remove trained models, results and local databases (keeps the venv)
 	rm -rf models/*.tar.gz results var .pytest_cache

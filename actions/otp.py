@@ -18,6 +18,7 @@ is stored as ``****`` (``bot.tracker_store``).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Tracker
@@ -66,7 +67,12 @@ class ValidateOtpHelpForm(GuardedFormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         return validate_slot(
-            dispatcher, tracker, SLOT_OTP_USER_ID, value, parse_user_id, "utter_invalid_user_id",
+            dispatcher,
+            tracker,
+            SLOT_OTP_USER_ID,
+            value,
+            partial(parse_user_id, tenant=tenant_of(tracker)),  # the society's own rule
+            "utter_invalid_user_id",
             keep_as=SLOT_MEMBER_USER_ID,
         )
 

@@ -16,6 +16,7 @@ other conversation as it answers an unknown number.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -61,7 +62,12 @@ class ValidateUnlockForm(GuardedFormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         return validate_slot(
-            dispatcher, tracker, SLOT_UNLOCK_USER_ID, value, parse_user_id, "utter_invalid_user_id",
+            dispatcher,
+            tracker,
+            SLOT_UNLOCK_USER_ID,
+            value,
+            partial(parse_user_id, tenant=tenant_of(tracker)),  # the society's own rule
+            "utter_invalid_user_id",
             keep_as=SLOT_MEMBER_USER_ID,
         )
 

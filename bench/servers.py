@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bench.understanding import RestBot
-from bot.stack import Service, Stack, credentials_env, free_port, newest_model
+from dev.stack import Service, Stack, credentials_env, free_port, newest_model
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -51,6 +51,7 @@ from bot.normalize import (
     parse_user_id,
     password_spans,
 )
+from bot.portal_contract import USER_ID_MIN_LENGTH
 
 MASK = "****"
 
@@ -304,9 +305,9 @@ def _masked(text: str, *, log: bool) -> str:
     return "".join(parts)
 
 
-# Chosen user IDs have 8-13 characters (data/tenants.yml), voluntary-continuation
-# IDs 15-16 digits: fewer digits alone are a code, not an ID.
-MIN_DIGITS_USER_ID = 8
+# Chosen user IDs have 8-13 characters, voluntary-continuation IDs 15-16 digits
+# (bot/portal_contract.py, data/tenants.yml): fewer digits alone are a code, not an ID.
+MIN_DIGITS_USER_ID = USER_ID_MIN_LENGTH
 
 
 def is_user_id(text: str) -> bool:

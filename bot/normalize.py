@@ -17,16 +17,26 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-# Hyphen look-alikes that Japanese keyboards produce in place of "-".
-_HYPHENS = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff0d\uff70\u2500\u02d7"
-_HYPHEN_TABLE = str.maketrans({ch: "-" for ch in _HYPHENS})
+from bot.portal_contract import (
+    DIGITS_USER_ID_MAX_LENGTH,
+    EARLIEST_BIRTH_DATE,
+    HYPHEN_TABLE,
+    OTP_CODE_RE,
+    TICKET_ID_RE,
+    USER_ID_MIN_LENGTH,
+    user_id_problem,
+)
+
+if TYPE_CHECKING:
+    from bot.tenants import Tenant
+
 _SPACES_RE = re.compile(r"\s+")
-
-USER_ID_CHARS_RE = re.compile(r"^[a-z0-9._@-]{6,16}$")
-OTP_CODE_RE = re.compile(r"^[0-9]{6}$")
-TICKET_ID_RE = re.compile(r"^UL-[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{6}$")
+# Where the society is not known (the NLU, masking): a chosen ID of the portal's
+# rule, or digits only up to the longest voluntary-continuation ID. A form checks
+# the member's own society's rule (``parse_user_id(text, tenant)``).
+_ANY_SOCIETY_DIGIT_LENGTHS = range(USER_ID_MIN_LENGTH, DIGITS_USER_ID_MAX_LENGTH + 1)
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 # Japanese eras: (names, first day). Year 1 of an era is written 元年 too.
@@ -40,12 +50,10 @@ ERAS: dict[str, dt.date] = {
 _ERA_LETTERS = {"M": "明治", "T": "大正", "S": "昭和", "H": "平成", "R": "令和"}
 _ERA_ORDER = list(ERAS)
 
-EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
-
 
 def fold(text: str) -> str:
     """Full-width letters/digits/symbols to half-width (NFKC), hyphen look-alikes to "-", trimmed."""
-    return unicodedata.normalize("NFKC", text).translate(_HYPHEN_TABLE).strip()
+    return unicodedata.normalize("NFKC", text).translate(HYPHEN_TABLE).strip()
 
 
 def compact(text: str) -> str:
@@ -86,10 +94,24 @@ def parse_otp_code(text: str) -> Optional[str]:
     return code if OTP_CODE_RE.match(code) else None
 
 
-def parse_user_id(text: str) -> Optional[str]:
-    """A user ID as the portal compares it (lower case, 6-16 of a-z 0-9 . _ @ -), or None."""
+def parse_user_id(text: str, tenant: Optional["Tenant"] = None) -> Optional[str]:
+    """A user ID as the portal compares it (lower case, a-z 0-9 . _ @ -), or None.
+
+    With ``tenant``, exactly the portal's rule for that society (``data/tenants.yml``:
+    8-13 characters, or a voluntary-continuation ID of digits); without, an ID of
+    any society (``bot.portal_contract``).
+    """
     value = compact(text).lower()
-    return value if USER_ID_CHARS_RE.match(value) else None
+    if tenant is None:
+        problem = user_id_problem(value, digit_lengths=_ANY_SOCIETY_DIGIT_LENGTHS)
+    else:
+        problem = user_id_problem(
+            value,
+            min_length=tenant.user_id_min_length,
+            max_length=tenant.user_id_max_length,
+            digit_lengths=tenant.user_id_digit_lengths,
+        )
+    return None if problem else value
 
 
 def parse_email(text: str) -> Optional[str]:

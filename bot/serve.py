@@ -1,7 +1,7 @@
 """The Rasa server process as we run it: two process settings, then Rasa's own CLI.
 
 ``python -m bot.serve run --model ... [rasa run options]`` is ``rasa run`` with
-two settings made before NumPy or TensorFlow is imported (``bot.stack`` starts
+two settings made before NumPy or TensorFlow is imported (``dev.stack`` starts
 the server this way, so ``make run``, the end-to-end tests and ``make bench``
 all get them):
 

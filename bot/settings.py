@@ -92,9 +92,11 @@ DEFAULT_ACTIONS_HOST = "127.0.0.1"
 DEFAULT_PORTAL_URL = "http://127.0.0.1:8080"
 DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 
-# Variables .env.example carries for the reference portal (bot/portal/settings.py reads
+# Variables .env.example carries for the reference portal (dev/portal/settings.py reads
 # them, docs/portal.md documents them). The bot does not read them.
-REFERENCE_PORTAL_VARIABLES = frozenset({"KOSMO_PORTAL_ADMIN_TOKEN", "KOSMO_PORTAL_DB_URL"})
+REFERENCE_PORTAL_VARIABLES = frozenset(
+    {"KOSMO_PORTAL_ADMIN_TOKEN", "KOSMO_PORTAL_DB_URL", "KOSMO_PORTAL_DEV"}
+)
 
 
 class SettingsError(ValueError):
@@ -473,8 +475,6 @@ class PortalSettings(_Group):
 
     url: str = setting("KOSMO_PORTAL_URL", url(), DEFAULT_PORTAL_URL)
     service_token: Optional[Secret] = setting("KOSMO_PORTAL_SERVICE_TOKEN", parse_secret)
-    # without a service token, the reference portal's dev token (bot.portal --dev)
-    dev: bool = setting("KOSMO_PORTAL_DEV", parse_bool, False)
     # signs the member identity sent to the portal (None: derived from the service token)
     member_id_key: Optional[Secret] = setting("KOSMO_MEMBER_ID_KEY", parse_secret)
 

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from bot.helpdesk_hours import Helpdesk
+from bot.portal_contract import DIGITS_USER_ID_MAX_LENGTH
 from bot.settings import DEFAULT_TENANTS_FILE as DEFAULT_TENANTS_FILE
 from bot.settings import PROJECT_ROOT as PROJECT_ROOT
 from bot.settings import DataFiles
@@ -73,7 +74,8 @@ class VoluntaryContinuation:
     symbol_digits: int
     number_digits: str
     # Their user ID is digits only (symbol + number + birth date), longer than
-    # the 8-13 characters a member may choose, so it is accepted by length.
+    # the 8-13 characters a member may choose, so it is accepted by length
+    # (bot.portal_contract.user_id_problem's digit_lengths).
     user_id_lengths: tuple[int, ...]
 
 
@@ -186,6 +188,12 @@ class Tenant:
     @property
     def uses_authenticator(self) -> bool:
         return self.otp_method == OTP_TOTP
+
+    @property
+    def user_id_digit_lengths(self) -> tuple[int, ...]:
+        """Lengths of the society's digits-only user IDs (voluntary continuation), if any."""
+        vc = self.voluntary_continuation
+        return vc.user_id_lengths if vc else ()
 
     def template_variables(self) -> dict[str, Any]:
         """The facts responses may interpolate, plus flags responses may test.
@@ -348,6 +356,11 @@ def parse_tenant(key: str, data: Mapping[str, Any]) -> Tenant:
                 for n in _require(vc_raw, "user_id_lengths", f"{w}.voluntary_continuation")
             ),
         )
+        if any(n > DIGITS_USER_ID_MAX_LENGTH for n in vc.user_id_lengths):
+            raise TenantConfigError(
+                f"{w}.voluntary_continuation.user_id_lengths: at most {DIGITS_USER_ID_MAX_LENGTH} "
+                "(bot/portal_contract.py: the longest user ID the bot recognises)"
+            )
     tenant = Tenant(
         key=key,
         name=str(_require(data, "name", w)),

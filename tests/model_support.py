@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.stack import StackError, newest_model
+from dev.stack import StackError, newest_model
 
 
 def model_path() -> Path:

@@ -9,7 +9,7 @@ from typing import AsyncIterator, Iterator
 import pytest
 from sanic import Sanic
 
-from bot.stack import free_port
+from dev.stack import free_port
 
 
 @contextlib.asynccontextmanager

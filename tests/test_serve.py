@@ -18,7 +18,7 @@ from bot.serve import (
     prepare_process,
     server_args,
 )
-from bot.stack import Stack
+from dev.stack import Stack
 from tests.conftest import PROJECT_ROOT
 
 

@@ -111,7 +111,7 @@ async def test_birth_date_code_and_password_are_masked_in_the_database(tmp_path)
     assert restored is not None and restored.get_slot("unlock_birth_date") == MASK
 
 
-VC_USER_ID = "1012345619800101"  # ono's voluntary-continuation demo member (bot/portal/seed.py)
+VC_USER_ID = "1012345619800101"  # ono's voluntary-continuation demo member (dev/portal/seed.py)
 
 
 def _form_domain() -> Domain:

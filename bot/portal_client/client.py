@@ -43,11 +43,11 @@ from bot.portal_client.errors import (
     PortalRejected,
     PortalUnavailable,
 )
+from bot.portal_contract import ERROR_NOT_FOUND, ERROR_OTP_METHOD_MISMATCH
 from bot.settings import DEFAULT_PORTAL_URL as DEFAULT_PORTAL_URL
 from bot.settings import PortalSettings, reveal
 
 DEFAULT_TIMEOUT = 3.0
-DEV_SERVICE_TOKEN = "dev-service-token"  # the portal's token in --dev mode (bot.portal.settings)
 _RETRY_STATUSES = frozenset({502, 503, 504})
 # who a call is made for: a Member (from PortalClient.member_of), a bare member id, or no one
 MemberArg = member_ids.Member | str | None
@@ -151,15 +151,14 @@ class PortalClient:
         """From ``KOSMO_PORTAL_URL`` (default http://127.0.0.1:8080), ``KOSMO_PORTAL_SERVICE_TOKEN``
         and ``KOSMO_MEMBER_ID_KEY`` (optional).
 
-        Without a token, only ``KOSMO_PORTAL_DEV=1`` falls back to the dev portal's token.
+        The token is required: the reference portal's development token is a dev tool's
+        secret (``dev.portal.settings``), not part of the contract; the dev stack hands
+        both sides one token (``dev.stack``).
         """
         settings = PortalSettings.from_env(environ)
         token = reveal(settings.service_token)
         if not token:
-            if settings.dev:
-                token = DEV_SERVICE_TOKEN
-            else:
-                raise PortalConfigError("KOSMO_PORTAL_SERVICE_TOKEN is not set")
+            raise PortalConfigError("KOSMO_PORTAL_SERVICE_TOKEN is not set")
         return cls(settings.url, token, timeout=timeout, session=session,
                    member_key=reveal(settings.member_id_key) or None)
 
@@ -349,8 +348,8 @@ def _error_for(status: int, data: Mapping[str, Any], retry_after: str | None, me
         seconds = _retry_seconds(retry_after, data.get("retry_after"))
         return PortalRateLimited(message, retry_after=seconds, status=status, code=code, field=field)
     if status == 404:
-        return PortalNotFound(message, status=status, code=code or "not_found", field=field)
-    if status == 409 and code == "otp_method_mismatch":
+        return PortalNotFound(message, status=status, code=code or ERROR_NOT_FOUND, field=field)
+    if status == 409 and code == ERROR_OTP_METHOD_MISMATCH:
         method_name = data.get("otp_method") if isinstance(data.get("otp_method"), str) else None
         return PortalNotSupported(message, otp_method=method_name, status=status, code=code, field=field or "tenant")
     return PortalRejected(message, status=status, code=code, field=field)

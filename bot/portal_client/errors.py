@@ -13,10 +13,12 @@
 
 Every error carries ``status`` (HTTP status, or None when there was no
 answer), ``code`` (the portal's stable error code) and a message meant for
-logs, never for members.
+logs, never for members. The codes are the contract's (``bot.portal_contract``).
 """
 
 from __future__ import annotations
+
+from bot.portal_contract import ERROR_OTP_METHOD_MISMATCH, ERROR_RATE_LIMITED
 
 
 class PortalError(Exception):
@@ -45,7 +47,7 @@ class PortalAuthError(PortalError):
 
 class PortalRateLimited(PortalError):
     def __init__(self, message: str, *, retry_after: int, status: int | None = 429,
-                 code: str | None = "rate_limited", field: str | None = None) -> None:
+                 code: str | None = ERROR_RATE_LIMITED, field: str | None = None) -> None:
         super().__init__(message, status=status, code=code, field=field)
         self.retry_after = retry_after
 
@@ -62,6 +64,6 @@ class PortalNotSupported(PortalRejected):
     """The endpoint does not apply to this society (email OTP vs authenticator app)."""
 
     def __init__(self, message: str, *, otp_method: str | None = None, status: int | None = 409,
-                 code: str | None = "otp_method_mismatch", field: str | None = "tenant") -> None:
+                 code: str | None = ERROR_OTP_METHOD_MISMATCH, field: str | None = "tenant") -> None:
         super().__init__(message, status=status, code=code, field=field)
         self.otp_method = otp_method

@@ -32,7 +32,7 @@ from the service token (:func:`derive_key`), so a stack that shares the token
 needs nothing more. A separate key means that holding the service token alone
 does not let a caller speak for a member.
 
-This module is the contract: the portal (``bot.portal``) verifies with the same
+This module is the contract: the portal (``dev.portal``) verifies with the same
 functions the client signs with.
 """
 

@@ -1,1 +1,4 @@
-"""Web service: demo portal pages with the chat widget (``python -m bot.web serve``)."""
+"""Web service: the chat widget's files that portals embed (``python -m bot.web serve``).
+
+The demo portal pages that show the widget are a development tool: ``dev/demo/``.
+"""

@@ -1,7 +1,8 @@
-"""``python -m bot.web serve --host H --port P``: the demo pages and widget files.
+"""``python -m bot.web serve --host H --port P``: the widget's files, for portals to embed.
 
-Started by ``bot.stack`` (``make run``). The socket URL the widget connects to is
-``$KOSMO_WIDGET_SOCKET_URL``, else ``$KOSMO_RASA_URL`` (set by the stack).
+The socket URL of the ``/agent`` redirect is ``$KOSMO_WIDGET_SOCKET_URL``, else
+``$KOSMO_RASA_URL``. ``make run`` serves this together with the demo pages
+(``python -m dev.demo serve``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bot.web.app import WebSettings, create_app
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.web", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the demo pages and the widget")
+    serve = sub.add_parser("serve", help="serve the widget's files")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)

@@ -1,16 +1,15 @@
-"""The web service: demo portal pages and the chat widget's files.
+"""The web service: the chat widget's files, as a portal page loads them.
 
 ``create_app`` builds the Sanic app from what it is handed (the societies, the
-settings); nothing is read or started at import time. Each part is a blueprint of
-its own module (``demo``)::
+settings); nothing is read or started at import time::
 
-    GET /healthz               200 "ok" (``bot.stack`` waits for it)
-    GET /                      list of demo pages
-    GET /demo/<society>        a society's demo portal page with the widget (404 page if unknown)
+    GET /healthz               200 "ok" (``dev.stack`` waits for it)
     GET /agent                 302 to the agents' console, served by the Rasa server
                                (bot/channels/agent_console.py) at <Rasa>/webhooks/agent/
     GET /widget/widget.js      the widget (+ widget.css, vendor/socket.io.min.js)
-    GET /static/demo/demo.css  the demo pages' look
+
+The demo portal pages (``/``, ``/demo/<society>``) are added by ``dev.demo.app``,
+a development tool that is not shipped.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from sanic.response import HTTPResponse
 
 from bot.settings import DEFAULT_RASA_URL, WidgetServiceSettings
 from bot.tenants import TenantRegistry
-from bot.web import demo
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 WIDGET_DIR = STATIC_DIR / "widget"
@@ -47,7 +45,8 @@ class WebSettings:
 
 
 def create_app(registry: TenantRegistry, settings: WebSettings, name: str = "kosmo_web") -> Sanic:
-    """The web app for ``registry``'s societies (``name`` must be unique per process)."""
+    """The widget service (``name`` must be unique per process); ``registry`` is for
+    callers that add pages per society (``dev.demo.app``)."""
     app = Sanic(name)
     app.config.FALLBACK_ERROR_FORMAT = "html"
 
@@ -60,8 +59,6 @@ def create_app(registry: TenantRegistry, settings: WebSettings, name: str = "kos
         return response.redirect(f"{settings.socket_url}/webhooks/agent/")
 
     app.static("/widget", str(WIDGET_DIR), name="widget")
-    app.static("/static/demo", str(STATIC_DIR / "demo"), name="demo_static")
-    app.blueprint(demo.blueprint(registry, settings.socket_url))
 
     @app.middleware("response")
     async def security_headers(_: Request, resp: HTTPResponse) -> None:

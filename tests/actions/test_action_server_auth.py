@@ -35,7 +35,7 @@ from bot.action_server import (
 )
 from bot.handoff.store import HandoffStore
 from bot.shared_secret import bearer_matches
-from bot.stack import free_port
+from dev.stack import free_port
 from tests.conftest import PROJECT_ROOT
 from tests.portal.conftest import SERVICE_TOKEN, RunningPortal
 from tests.served_app import listening_addresses

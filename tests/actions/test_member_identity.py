@@ -27,8 +27,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.otp import ActionOtpHelp
 from actions.unlock import ActionOpenUnlockTicket, ActionTicketStatus
 from actions.user_id_reminder import ActionSendUserIdReminder
-from bot.portal.settings import DEFAULT_RATE_RULES
 from bot.portal_client import PortalClient
+from dev.portal.settings import DEFAULT_RATE_RULES
 from tests.actions.shown import shown
 from tests.portal.conftest import ADMIN_TOKEN, SERVICE_TOKEN, START, member
 

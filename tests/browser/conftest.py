@@ -7,8 +7,8 @@ from typing import Iterator
 
 import pytest
 
-from bot.stack import Stack
 from bot.tenants import PROJECT_ROOT
+from dev.stack import Stack
 from tests.e2e.conftest import make_stack
 
 CHROMIUM = Path("/usr/bin/chromium")

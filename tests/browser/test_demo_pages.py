@@ -1,4 +1,5 @@
-"""The web service on loopback: health, demo pages per society, widget files (no model)."""
+"""The widget service with the demo pages on loopback: health, demo pages per society,
+widget files (no model); and the shipped widget service alone, without the demo pages."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.web.app import WebSettings, create_app
-from bot.web.demo import PALETTE, accent_colour
+from bot.web.app import WebSettings
+from bot.web.app import create_app as create_widget_app
+from dev.demo.app import create_app
+from dev.demo.pages import PALETTE, accent_colour
 from tests.conftest import FICTIONAL_KEY
 from tests.served_app import (
     sanic_test_mode,  # noqa: F401 (autouse fixture)
@@ -108,3 +111,13 @@ def test_colour_from_data_or_palette(registry):
 )
 def test_socket_url_setting(env, url):
     assert WebSettings.from_env(env).socket_url == url
+
+
+async def test_the_shipped_widget_service_has_no_demo_pages(registry):
+    app = create_widget_app(
+        registry, WebSettings(socket_url=SOCKET_URL), name=f"widget_{uuid.uuid4().hex}"
+    )
+    async with served(app) as base:
+        assert (await get(f"{base}/widget/widget.js"))[0] == 200
+        for path in ("/", "/demo/kose", "/static/demo/demo.css"):
+            assert (await get(base + path))[0] == 404, path

@@ -11,7 +11,7 @@ from typing import Dict, Iterator, Optional
 
 import pytest
 
-from bot.stack import Stack
+from dev.stack import Stack
 from tests.channels.fake_line import FakeLine, sign
 from tests.e2e.conftest import RestClient, credentials_env, make_stack
 

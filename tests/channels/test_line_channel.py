@@ -34,7 +34,7 @@ from bot.channels.line_messages import (
 )
 from bot.channels.line_output import ReplyToken, conversation_id, parse_conversation_id
 from bot.channels.origin import KIND_LINE, Origins
-from bot.stack import free_port
+from dev.stack import free_port
 from tests.channels.fake_line import (
     FakeLine,
     limit_problems,

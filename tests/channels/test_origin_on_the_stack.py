@@ -14,7 +14,7 @@ import pytest
 
 from bot.channels.line_output import conversation_id as line_conversation_id
 from bot.channels.origin import KIND_LINE, KIND_REST, KIND_WIDGET, Origins
-from bot.portal.settings import DEFAULT_RATE_RULES
+from dev.portal.settings import DEFAULT_RATE_RULES
 from tests.channels.fake_line import reply_token, text_event, user_id, webhook_body
 from tests.channels.test_widget_channel import WidgetClient
 from tests.e2e.conftest import RestClient

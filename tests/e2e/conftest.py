@@ -17,7 +17,7 @@ import pytest
 
 from bot.channels.rest import conversation_id as rest_conversation_id
 from bot.handoff.store import HandoffStore
-from bot.stack import Stack, credentials_env, free_port
+from dev.stack import Stack, credentials_env, free_port
 from tests.model_support import model_path
 
 
@@ -131,10 +131,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tenants_file_with_fictional:
 
 @pytest.fixture(scope="module")
 def seeded(stack):
-    """The stack's portal with its demo members (`python -m bot.portal seed`)."""
+    """The stack's portal with its demo members (`python -m dev.portal seed`)."""
     env = {**stack.base_env(), "KOSMO_PORTAL_DB_URL": stack.env["KOSMO_PORTAL_DB_URL"]}
     subprocess.run(
-        [sys.executable, "-m", "bot.portal", "seed"],
+        [sys.executable, "-m", "dev.portal", "seed"],
         env=env,
         check=True,
         capture_output=True,

@@ -15,8 +15,8 @@ import uuid
 
 import pytest
 
-from bot.stack import Stack
 from bot.tenants import PROJECT_ROOT
+from dev.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 

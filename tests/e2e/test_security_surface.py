@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from bot.sql import sqlite_file
-from bot.stack import Stack
+from dev.stack import Stack
 from tests.e2e.conftest import RestClient
 from tests.served_app import listening_addresses
 

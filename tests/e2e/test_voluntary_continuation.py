@@ -20,7 +20,7 @@ from tests.e2e.test_rest_conversation import sender
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
-VC_USER_ID = "1012345619800101"  # ono, オノ ニンケイ (bot/portal/seed.py), born 1980-01-01
+VC_USER_ID = "1012345619800101"  # ono, オノ ニンケイ (dev/portal/seed.py), born 1980-01-01
 VC_SECRET = "KOSMOONONINKEIDEMO234567KOSMOXY"
 
 

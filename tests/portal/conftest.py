@@ -23,20 +23,20 @@ import aiohttp
 import pyotp
 import pytest
 
-from bot.portal.app import create_app
-from bot.portal.clock import FakeClock
-from bot.portal.db import Database, upgrade
-from bot.portal.devsmtp import DevOutbox, DevSmtpServer
-from bot.portal.mail import SmtpMailer
-from bot.portal.seed import DEMO_MEMBERS, DemoMember, seed
-from bot.portal.settings import (
+from bot.portal_client import member as member_ids
+from bot.tenants import TenantRegistry, load_registry
+from dev.portal.app import create_app
+from dev.portal.clock import FakeClock
+from dev.portal.db import Database, upgrade
+from dev.portal.devsmtp import DevOutbox, DevSmtpServer
+from dev.portal.mail import SmtpMailer
+from dev.portal.seed import DEMO_MEMBERS, DemoMember, seed
+from dev.portal.settings import (
     DEFAULT_RATE_RULES,
     LockoutPolicy,
     PortalSettings,
 )
-from bot.portal_client import member as member_ids
-from bot.stack import free_port  # noqa: F401  (tests import it from here)
-from bot.tenants import TenantRegistry, load_registry
+from dev.stack import free_port  # noqa: F401  (tests import it from here)
 
 SERVICE_TOKEN = "test-service-token-0123456789"
 ADMIN_TOKEN = "test-admin-token-0123456789"

@@ -1,4 +1,4 @@
-"""``python -m bot.portal ...`` as the Makefile and staff run it (real subprocesses)."""
+"""``python -m dev.portal ...`` as the Makefile and staff run it (real subprocesses)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.portal.seed import DEMO_MEMBERS
+from dev.portal.seed import DEMO_MEMBERS
 from tests.portal.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.portal", *args], cwd=ROOT, env=env, capture_output=True,
+        [sys.executable, "-m", "dev.portal", *args], cwd=ROOT, env=env, capture_output=True,
         text=True, timeout=timeout,
     )
 
@@ -38,7 +38,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def cli(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     """The CLI's ``main`` in this process (fast); subprocess tests below cover the real entry point."""
-    from bot.portal.cli import main
+    from dev.portal.cli import main
 
     for key in [k for k in os.environ if k.startswith("KOSMO_")]:
         monkeypatch.delenv(key)
@@ -67,12 +67,12 @@ def test_upgrade_seed_and_tickets(cli, env: dict[str, str], tmp_path: Path, monk
     # open tickets through the library, as the API does
     import datetime as dt
 
-    from bot.portal.clock import SystemClock
-    from bot.portal.db import Database
-    from bot.portal.services import Ctx
-    from bot.portal.settings import PortalSettings
-    from bot.portal.tickets import open_unlock_ticket
     from bot.tenants import load_registry
+    from dev.portal.clock import SystemClock
+    from dev.portal.db import Database
+    from dev.portal.services import Ctx
+    from dev.portal.settings import PortalSettings
+    from dev.portal.tickets import open_unlock_ticket
 
     db = Database.from_url(env["KOSMO_PORTAL_DB_URL"])
     ctx = Ctx(PortalSettings(db_url="", service_token="x", admin_token=None), load_registry(), SystemClock().now())
@@ -84,7 +84,7 @@ def test_upgrade_seed_and_tickets(cli, env: dict[str, str], tmp_path: Path, monk
     assert ticket["ticket_id"] in out and "kose.ichiro" in out
     assert "identity NOT verified" in out
     # closing a ticket mails the member, through the SMTP server the portal is configured with
-    from bot.portal.devsmtp import DevOutbox, DevSmtpServer
+    from dev.portal.devsmtp import DevOutbox, DevSmtpServer
 
     outbox = DevOutbox()
     smtp_port = free_port()
@@ -155,7 +155,7 @@ def test_serve_without_token_refuses_to_start(env: dict[str, str]) -> None:
 def test_serve_dev_end_to_end(env: dict[str, str]) -> None:
     port, smtp_port = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.portal", "serve", "--dev", "--port", str(port)],
+        [sys.executable, "-m", "dev.portal", "serve", "--dev", "--port", str(port)],
         cwd=ROOT, env={**env, "KOSMO_SMTP_PORT": str(smtp_port)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
@@ -197,12 +197,12 @@ def test_serve_dev_end_to_end(env: dict[str, str]) -> None:
 def test_a_dead_mail_server_does_not_undo_the_closing(cli, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     import datetime as dt
 
-    from bot.portal.clock import SystemClock
-    from bot.portal.db import Database
-    from bot.portal.services import Ctx
-    from bot.portal.settings import PortalSettings
-    from bot.portal.tickets import open_unlock_ticket
     from bot.tenants import load_registry
+    from dev.portal.clock import SystemClock
+    from dev.portal.db import Database
+    from dev.portal.services import Ctx
+    from dev.portal.settings import PortalSettings
+    from dev.portal.tickets import open_unlock_ticket
 
     assert cli("seed")[0] == 0
     db = Database.from_url(env["KOSMO_PORTAL_DB_URL"])

@@ -6,12 +6,12 @@ import asyncio
 import dataclasses
 import datetime as dt
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.portal.settings import RateRule
 from bot.portal_client import (
     Accepted,
     PortalAuthError,
@@ -26,6 +26,7 @@ from bot.portal_client import (
     TotpDiagnosis,
     UnlockTicket,
 )
+from dev.portal.settings import RateRule
 from tests.portal.conftest import ADMIN_TOKEN, SERVICE_TOKEN, RunningPortal, free_port, member
 
 
@@ -232,14 +233,16 @@ def test_from_env() -> None:
     assert c.base_url == "https://portal.example"
     with pytest.raises(PortalConfigError):
         PortalClient.from_env({})
-    assert PortalClient.from_env({"KOSMO_PORTAL_DEV": "1"})._token == "dev-service-token"
+    with pytest.raises(PortalConfigError):  # the dev portal's token is not the client's to know
+        PortalClient.from_env({"KOSMO_PORTAL_DEV": "1"})
     with pytest.raises(PortalConfigError):
         PortalClient("ftp://x", "t")
     assert "abc" not in repr(PortalClient.from_env({"KOSMO_PORTAL_SERVICE_TOKEN": "abc"}))
 
 
-def test_dev_token_matches_the_portal() -> None:
-    from bot.portal.settings import DEV_SERVICE_TOKEN
-    from bot.portal_client.client import DEV_SERVICE_TOKEN as CLIENT_DEV_TOKEN
+def test_the_client_knows_no_dev_token() -> None:
+    import bot.portal_client.client as client_module
+    from dev.portal.settings import DEV_SERVICE_TOKEN
 
-    assert CLIENT_DEV_TOKEN == DEV_SERVICE_TOKEN
+    assert not hasattr(client_module, "DEV_SERVICE_TOKEN")
+    assert DEV_SERVICE_TOKEN not in Path(client_module.__file__).read_text(encoding="utf-8")

@@ -262,7 +262,7 @@ async def test_unknown_route_is_json(api: Api) -> None:
 
 
 async def test_audit_log_records_calls_without_secrets(api: Api, portal: RunningPortal) -> None:
-    from bot.portal import audit
+    from dev.portal import audit
 
     await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"},
                    sender="line:kose:Uconv-secret-123")
@@ -293,7 +293,7 @@ async def test_a_dead_mail_server_changes_nothing_in_the_answer(make_portal, htt
     portal = make_portal()
     portal.smtp.stop()
     api = Api(http, portal.url)
-    with caplog.at_level("ERROR", logger="bot.portal.app"):
+    with caplog.at_level("ERROR", logger="dev.portal.app"):
         reply = await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"})
         assert (reply.status, reply.body) == (202, ACCEPTED)
         for _ in range(100):

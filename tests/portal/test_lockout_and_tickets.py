@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.portal.settings import LockoutPolicy
+from dev.portal.settings import LockoutPolicy
 from tests.portal.conftest import ADMIN_TOKEN, Api, RunningPortal, member
 
 HANAKO = member("kose.hanako")
@@ -151,7 +151,7 @@ async def test_concurrent_failures_are_all_counted(make_portal, http) -> None:
 
     from sqlalchemy import select
 
-    from bot.portal.models import Account
+    from dev.portal.models import Account
 
     portal = make_portal(lockout=LockoutPolicy(max_failures=30))
     api = Api(http, portal.url)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import pytest
 
-from bot.portal.settings import DEFAULT_RATE_RULES
+from dev.portal.settings import DEFAULT_RATE_RULES
 from tests.portal.conftest import Api, RunningPortal, member
 
 ABUSE = 30

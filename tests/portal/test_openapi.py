@@ -8,8 +8,8 @@ import re
 import jsonschema
 import pytest
 
-from bot.portal.app import OPENAPI_PATH, create_app, load_openapi
 from bot.portal_client import member as member_ids
+from dev.portal.app import OPENAPI_PATH, create_app, load_openapi
 from tests.portal.conftest import (
     ADMIN_TOKEN,
     Api,

@@ -14,14 +14,14 @@ from typing import Iterator
 import aiohttp
 import pytest
 
-from bot.portal.app import create_app
-from bot.portal.clock import FakeClock
-from bot.portal.db import Database, current_revision, upgrade
-from bot.portal.devsmtp import DevOutbox, DevSmtpServer
-from bot.portal.mail import SmtpMailer
-from bot.portal.seed import seed
-from bot.portal.settings import LockoutPolicy
 from bot.portal_client import PortalClient
+from dev.portal.app import create_app
+from dev.portal.clock import FakeClock
+from dev.portal.db import Database, current_revision, upgrade
+from dev.portal.devsmtp import DevOutbox, DevSmtpServer
+from dev.portal.mail import SmtpMailer
+from dev.portal.seed import seed
+from dev.portal.settings import LockoutPolicy
 from tests.portal.conftest import (
     ADMIN_TOKEN,
     ITERATIONS,
@@ -112,8 +112,8 @@ def test_a_racing_insert_gets_the_ticket_that_won(pg_portal, registry) -> None:
 
     from sqlalchemy import text
 
-    from bot.portal.services import Ctx
-    from bot.portal.tickets import open_unlock_ticket
+    from dev.portal.services import Ctx
+    from dev.portal.tickets import open_unlock_ticket
 
     assert PG_URL
     db = Database.from_url(PG_URL)

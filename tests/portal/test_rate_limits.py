@@ -13,9 +13,9 @@ import pytest
 from multidict import CIMultiDict
 
 from bot.client_address import parse_trusted_proxies
-from bot.portal import audit
-from bot.portal.settings import RateRule, SettingsError, parse_rate_overrides
 from bot.portal_client import member as member_ids
+from dev.portal import audit
+from dev.portal.settings import RateRule, SettingsError, parse_rate_overrides
 from tests.portal.conftest import (
     MEMBER_KEY,
     SERVICE_TOKEN,
@@ -202,7 +202,7 @@ def test_earlier_scope_names_are_still_read() -> None:
 
 
 def test_member_key_setting() -> None:
-    from bot.portal.settings import settings_from_env
+    from dev.portal.settings import settings_from_env
 
     env = {"KOSMO_PORTAL_SERVICE_TOKEN": "s" * 20}
     assert settings_from_env(env).member_id_key is None  # derived from the token
@@ -284,7 +284,7 @@ async def test_forwarded_for_counts_only_from_a_trusted_proxy(make_portal, http)
 
 
 def test_trusted_proxies_setting() -> None:
-    from bot.portal.settings import settings_from_env
+    from dev.portal.settings import settings_from_env
 
     env = {"KOSMO_PORTAL_SERVICE_TOKEN": "s" * 20}
     default = settings_from_env(env)

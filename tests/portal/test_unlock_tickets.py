@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.portal.db import Database, current_revision, upgrade
-from bot.portal.models import UnlockTicket
+from dev.portal.db import Database, current_revision, upgrade
+from dev.portal.models import UnlockTicket
 from tests.portal.conftest import ADMIN_TOKEN, START, Api, RunningPortal, member
 
 ICHIRO = member("kose.ichiro")  # locked, verified address
@@ -236,7 +236,7 @@ async def test_a_ticket_verified_by_a_request_without_member_is_told_to_no_one(
 
 
 async def test_refused_status_reads_are_audited_for_staff(api: Api, portal: RunningPortal) -> None:
-    from bot.portal import audit
+    from dev.portal import audit
 
     opened = await api.post("/api/v1/unlock-tickets", body(), sender=OPENER)
     await status_of(api, opened.body["ticket_id"], SOMEONE_ELSE)
@@ -318,7 +318,7 @@ def test_migration_closes_open_duplicates_and_keeps_the_verified_one(
     # and back down, and up again
     from alembic import command
 
-    from bot.portal.db import alembic_config
+    from dev.portal.db import alembic_config
 
     command.downgrade(alembic_config(url), "0001")
     assert current_revision(url) == "0001"
@@ -329,7 +329,7 @@ def test_migration_closes_open_duplicates_and_keeps_the_verified_one(
 
 
 def test_tickets_before_the_migration_are_told_to_no_one() -> None:
-    from bot.portal.tickets import told_to
+    from dev.portal.tickets import told_to
 
     legacy = UnlockTicket(
         id="UL-AAAAAA",

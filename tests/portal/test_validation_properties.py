@@ -9,9 +9,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.portal.security import new_ticket_id
-from bot.portal.validation import (
-    USER_ID_CHARS,
+from bot.portal_contract import USER_ID_CHARS
+from bot.tenants import load_registry
+from dev.portal.security import new_ticket_id
+from dev.portal.validation import (
     ValidationError,
     fold_width,
     parse_birth_date,
@@ -21,7 +22,6 @@ from bot.portal.validation import (
     parse_ticket_id,
     parse_user_id,
 )
-from bot.tenants import load_registry
 
 TODAY = dt.date(2025, 4, 1)
 ID_ALPHABET = string.ascii_letters + string.digits + "-_.@"

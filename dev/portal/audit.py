@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.portal.models import AuditEvent
-from bot.portal.security import digest
+from dev.portal.models import AuditEvent
+from dev.portal.security import digest
 
 logger = logging.getLogger("kosmo.portal.audit")
 

@@ -25,9 +25,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.portal.models import RateBucket
-from bot.portal.security import digest
-from bot.portal.settings import RateRule
+from dev.portal.models import RateBucket
+from dev.portal.security import digest
+from dev.portal.settings import RateRule
 
 
 @dataclass(frozen=True)

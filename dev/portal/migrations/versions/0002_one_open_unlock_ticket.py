@@ -56,7 +56,7 @@ def _close_open_duplicates() -> None:
     groups: dict[tuple[str, str], list[sa.engine.Row]] = {}
     for row in rows:
         groups.setdefault((row.tenant, row.claimed_user_id), []).append(row)
-    # Naive UTC is what the model's UTCDateTime (bot.portal.db) writes into these plain
+    # Naive UTC is what the model's UTCDateTime (dev.portal.db) writes into these plain
     # DateTime columns (0001: TIMESTAMP WITHOUT TIME ZONE on PostgreSQL, the same text form
     # on SQLite) and reads back as aware UTC; kept self-contained here so a later change to
     # the model's type cannot change what this revision writes. Tested in

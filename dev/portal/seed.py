@@ -1,6 +1,6 @@
 """Demo members of both societies, for development, tests and demos.
 
-``python -m bot.portal seed`` creates the missing ones and leaves existing
+``python -m dev.portal seed`` creates the missing ones and leaves existing
 ones alone (safe on every ``make run``); ``seed --reset`` puts them back in
 their initial state. These are made-up people with example.com addresses; the
 passwords and the TOTP seed are published in docs/portal.md on purpose.
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.portal.models import Account, EmailToken, LoginSession
-from bot.portal.security import hash_password
-from bot.portal.services import find_account, initial_password
 from bot.tenants import TenantRegistry
+from dev.portal.models import Account, EmailToken, LoginSession
+from dev.portal.security import hash_password
+from dev.portal.services import find_account, initial_password
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""Start, watch and stop the whole system: portal, action server, Rasa server.
+"""Start, watch and stop the whole system: portal, demo pages, action server, Rasa server.
 
-Used three ways, so the three agree on how the system is started:
+A development tool (not shipped): the portal is the reference one (``dev.portal``)
+and the pages the demo ones (``dev.demo``). Used three ways, so the three agree on
+how the system is started:
 
-- ``make run`` -> ``python -m bot.stack`` (prints what runs where; Ctrl-C stops all);
+- ``make run`` -> ``python -m dev.stack`` (prints what runs where; Ctrl-C stops all);
 - the end-to-end tests, which start a stack on free loopback ports;
 - ``make bench``, which measures it.
 
@@ -13,7 +15,9 @@ Secrets reach the services through the environment only, never their command
 lines (``ps`` shows those to every user): the Rasa HTTP API token
 (``RASA_AUTH_TOKEN``, read by ``bot.serve``) and the action server's shared
 secret (``KOSMO_ACTION_SERVER_TOKEN``, sent by Rasa per ``endpoints.yml`` and
-checked by ``bot.action_server``; a stack without one makes a random one).
+checked by ``bot.action_server``) and the portal's helpdesk API token
+(``KOSMO_PORTAL_SERVICE_TOKEN``, held by the portal and its client); a stack
+without one makes a random one for each.
 Services run with umask 077, and the stack's logs and ``var/`` are private to
 its user (files 0600, folders 0700).
 """
@@ -38,6 +42,7 @@ from typing import IO, Mapping, Sequence
 from bot.tenants import PROJECT_ROOT
 
 ACTION_TOKEN_ENV = "KOSMO_ACTION_SERVER_TOKEN"
+PORTAL_TOKEN_ENV = "KOSMO_PORTAL_SERVICE_TOKEN"
 CORS_ENV = "KOSMO_CORS_ORIGINS"
 PRIVATE_UMASK = 0o077
 VAR_DIR = PROJECT_ROOT / "var"
@@ -184,9 +189,11 @@ class Stack:
     services: list[Service] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        # the shared secret between Rasa and the action server: .env's, else one for this stack
-        if not (self.env.get(ACTION_TOKEN_ENV) or os.environ.get(ACTION_TOKEN_ENV)):
-            self.env[ACTION_TOKEN_ENV] = secrets.token_urlsafe(32)
+        # the secrets two services share (Rasa and the action server; the action server's
+        # portal client and the portal): .env's, else one for this stack
+        for name in (ACTION_TOKEN_ENV, PORTAL_TOKEN_ENV):
+            if not (self.env.get(name) or os.environ.get(name)):
+                self.env[name] = secrets.token_urlsafe(32)
 
     @property
     def rasa_url(self) -> str:
@@ -227,21 +234,21 @@ class Stack:
         py = sys.executable
         env = self.base_env()
         services = []
-        if self.with_portal and (PROJECT_ROOT / "bot" / "portal" / "__main__.py").exists():
+        if self.with_portal and (PROJECT_ROOT / "dev" / "portal" / "__main__.py").exists():
             services.append(
                 Service(
                     "portal",
-                    [py, "-m", "bot.portal", "serve", "--dev", "--host", self.host,
+                    [py, "-m", "dev.portal", "serve", "--dev", "--host", self.host,
                      "--port", str(self.portal_port)],
                     ready_url=f"{self.portal_url}/api/v1/openapi.json",
                     describe=f"reference portal   {self.portal_url}  (dev outbox: {self.portal_url}/dev/outbox, SMTP {self.host}:{self.smtp_port})",
                 )
             )
-        if (PROJECT_ROOT / "bot" / "web" / "__main__.py").exists():
+        if (PROJECT_ROOT / "dev" / "demo" / "__main__.py").exists():
             services.append(
                 Service(
-                    "web",
-                    [py, "-m", "bot.web", "serve", "--host", self.host, "--port", str(self.web_port)],
+                    "web",  # the widget's files (bot.web) and the demo pages
+                    [py, "-m", "dev.demo", "serve", "--host", self.host, "--port", str(self.web_port)],
                     ready_url=f"{self.web_url}/healthz",
                     describe=f"demo portal pages  {self.web_url}/demo/kose  {self.web_url}/demo/ono",
                 )
@@ -336,7 +343,7 @@ class Stack:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.stack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m dev.stack", description=__doc__)
     parser.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
     parser.add_argument("--rasa-port", type=int, default=5005)
     parser.add_argument("--actions-port", type=int, default=5055)

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
-from bot.portal.db import UTCDateTime
+from dev.portal.db import UTCDateTime
 
 Base: Any = declarative_base()
 

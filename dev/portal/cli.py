@@ -1,12 +1,12 @@
 """Command line of the reference portal.
 
-    python -m bot.portal db-upgrade
-    python -m bot.portal seed [--reset]
-    python -m bot.portal serve [--host 127.0.0.1] [--port 8080] [--dev]
-    python -m bot.portal tickets list [--tenant T] [--status open|closed]
-    python -m bot.portal tickets resolve TICKET_ID   (mails the member how it ended)
-    python -m bot.portal tickets reject TICKET_ID
-    python -m bot.portal audit [--limit N]
+    python -m dev.portal db-upgrade
+    python -m dev.portal seed [--reset]
+    python -m dev.portal serve [--host 127.0.0.1] [--port 8080] [--dev]
+    python -m dev.portal tickets list [--tenant T] [--status open|closed]
+    python -m dev.portal tickets resolve TICKET_ID   (mails the member how it ended)
+    python -m dev.portal tickets reject TICKET_ID
+    python -m dev.portal audit [--limit N]
 
 User errors end with one line on stderr and exit status 2 (bad input) or 1
 (the operation failed); never with a traceback.
@@ -22,13 +22,13 @@ import sys
 from email.message import EmailMessage
 from typing import Any, NoReturn, Sequence
 
-from bot.portal.settings import (
+from bot.tenants import TenantConfigError
+from dev.portal.settings import (
     DEV_SERVICE_TOKEN,
     PortalSettings,
     SettingsError,
     default_db_url,
 )
-from bot.tenants import TenantConfigError
 
 
 class CliError(Exception):
@@ -65,7 +65,7 @@ def _clean_url(url: str) -> str:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from bot.portal.db import upgrade
+    from dev.portal.db import upgrade
 
     url = _db_url()
     upgrade(url)
@@ -74,10 +74,10 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from bot.portal.clock import SystemClock
-    from bot.portal.db import Database, upgrade
-    from bot.portal.seed import seed
     from bot.tenants import load_registry
+    from dev.portal.clock import SystemClock
+    from dev.portal.db import Database, upgrade
+    from dev.portal.seed import seed
 
     url = _db_url()
     upgrade(url)
@@ -94,18 +94,18 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def _load_settings(dev: bool) -> PortalSettings:
-    from bot.portal.settings import settings_from_env
+    from dev.portal.settings import settings_from_env
 
     env_dev = os.environ.get("KOSMO_PORTAL_DEV", "").strip().lower() in ("1", "true", "yes", "on")
     return settings_from_env(dev=dev or env_dev)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bot.portal.app import create_app
-    from bot.portal.db import upgrade
-    from bot.portal.devsmtp import DevOutbox, DevSmtpServer
-    from bot.portal.mail import SmtpMailer
     from bot.tenants import load_registry
+    from dev.portal.app import create_app
+    from dev.portal.db import upgrade
+    from dev.portal.devsmtp import DevOutbox, DevSmtpServer
+    from dev.portal.mail import SmtpMailer
 
     settings = _load_settings(args.dev)
     if not os.environ.get("KOSMO_PORTAL_PUBLIC_URL") and not os.environ.get("KOSMO_PORTAL_URL"):
@@ -160,8 +160,8 @@ def _mail_member(message: EmailMessage) -> None:
     """
     import asyncio
 
-    from bot.portal.mail import SmtpMailer
-    from bot.portal.settings import settings_from_env
+    from dev.portal.mail import SmtpMailer
+    from dev.portal.settings import settings_from_env
 
     try:
         settings = settings_from_env(require_token=False)
@@ -188,15 +188,15 @@ def _ticket_line(t: dict) -> str:
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
-    from bot.portal import tickets
-    from bot.portal.clock import SystemClock
-    from bot.portal.db import Database, current_revision
-    from bot.portal.validation import ValidationError, parse_ticket_id
     from bot.tenants import load_registry
+    from dev.portal import tickets
+    from dev.portal.clock import SystemClock
+    from dev.portal.db import Database, current_revision
+    from dev.portal.validation import ValidationError, parse_ticket_id
 
     url = _db_url()
     if current_revision(url) is None:
-        raise CliError("the portal database has no schema yet; run: python -m bot.portal db-upgrade")
+        raise CliError("the portal database has no schema yet; run: python -m dev.portal db-upgrade")
     db = Database.from_url(url)
     try:
         if args.action == "list":
@@ -241,8 +241,8 @@ def cmd_tickets(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from bot.portal import audit
-    from bot.portal.db import Database
+    from dev.portal import audit
+    from dev.portal.db import Database
 
     db = Database.from_url(_db_url())
     try:
@@ -263,7 +263,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m bot.portal", description="KOSMO Web reference portal")
+    parser = _Parser(prog="python -m dev.portal", description="KOSMO Web reference portal")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("db-upgrade", help="apply schema migrations to $KOSMO_PORTAL_DB_URL").set_defaults(func=cmd_db_upgrade)
     p = sub.add_parser("seed", help="create the demo members of every society (idempotent)")

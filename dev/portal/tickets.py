@@ -1,6 +1,6 @@
 """Unlock tickets: opening one per user ID, telling its status to its opener, closing it.
 
-Like :mod:`bot.portal.services`, plain functions over one database session,
+Like :mod:`dev.portal.services`, plain functions over one database session,
 run by the app (or the CLI) inside one transaction; mail is returned, never sent here.
 
 - One ticket is open per society and user ID asked about (known or not,
@@ -26,12 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.portal import mail
-from bot.portal.errors import ApiError
-from bot.portal.models import Account, UnlockTicket
-from bot.portal.security import constant_time_equals, digest, new_ticket_id
-from bot.portal.services import Ctx, find_account, unlock
 from bot.tenants import TenantRegistry
+from dev.portal import mail
+from dev.portal.errors import ApiError
+from dev.portal.models import Account, UnlockTicket
+from dev.portal.security import constant_time_equals, digest, new_ticket_id
+from dev.portal.services import Ctx, find_account, unlock
 
 
 def member_tag(member_id: str | None) -> str | None:

@@ -1,4 +1,4 @@
-"""The reference portal's routes, one module per group; ``bot.portal.app.create_app`` adds them.
+"""The reference portal's routes, one module per group; ``dev.portal.app.create_app`` adds them.
 
 - ``member``: ``/member/...``, the login a member goes through;
 - ``helpdesk``: ``/api/v1/...``, the helpdesk API the bot calls (service bearer token);

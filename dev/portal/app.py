@@ -10,7 +10,7 @@ Routes (the full contract is ``openapi.json`` beside this file):
 - ``/admin/v1/...`` staff closing unlock tickets, with the admin bearer token;
 - ``/dev/outbox``   mail the local SMTP server received (dev mode only).
 
-Each group of routes is a module of ``bot.portal.routes`` (``member``,
+Each group of routes is a module of ``dev.portal.routes`` (``member``,
 ``helpdesk``, ``admin``; what they share is ``routes.common``); the dev routes
 and the error handler are here.
 
@@ -47,21 +47,22 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.portal import services
-from bot.portal.clock import Clock, SystemClock
-from bot.portal.db import Database
-from bot.portal.devsmtp import DevOutbox
-from bot.portal.errors import ApiError
-from bot.portal.mail import Mailer, SmtpMailer
-from bot.portal.ratelimit import RateLimited
-from bot.portal.routes.admin import _add_admin_routes
-from bot.portal.routes.common import _error, _rate_limited, _validation_error
-from bot.portal.routes.helpdesk import _add_helpdesk_routes
-from bot.portal.routes.member import _add_member_routes
-from bot.portal.settings import PortalSettings
-from bot.portal.validation import ValidationError
 from bot.portal_client import member as member_ids
+from bot.portal_contract import ERROR_NOT_FOUND
 from bot.tenants import TenantRegistry, load_registry
+from dev.portal import services
+from dev.portal.clock import Clock, SystemClock
+from dev.portal.db import Database
+from dev.portal.devsmtp import DevOutbox
+from dev.portal.errors import ApiError
+from dev.portal.mail import Mailer, SmtpMailer
+from dev.portal.ratelimit import RateLimited
+from dev.portal.routes.admin import _add_admin_routes
+from dev.portal.routes.common import _error, _rate_limited, _validation_error
+from dev.portal.routes.helpdesk import _add_helpdesk_routes
+from dev.portal.routes.member import _add_member_routes
+from dev.portal.settings import PortalSettings
+from dev.portal.validation import ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def create_app(
             return _error(_rate_limited(exc))
         if isinstance(exc, SanicException):
             status = int(getattr(exc, "status_code", 500) or 500)
-            code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "bad_request")
+            code = {404: ERROR_NOT_FOUND, 405: "method_not_allowed", 413: "too_large"}.get(status, "bad_request")
             message = str(exc) if status < 500 else "internal error"
             return _error(ApiError(status, code, message))
         logger.exception("unhandled error on %s %s", request.method, request.path)

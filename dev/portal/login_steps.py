@@ -1,6 +1,6 @@
 """The member's login, step by step: password, first-login steps, one-time password, reset.
 
-Plain functions over one database session, like :mod:`bot.portal.services`
+Plain functions over one database session, like :mod:`dev.portal.services`
 (whose account rules and lockout they use); each returns a :class:`StepResult`
 (the session and its next step) or raises an ``ApiError``. A login session is
 a token the member holds (only its digest is stored), kept alive by every use;
@@ -17,16 +17,18 @@ import pyotp
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.portal import mail, models
-from bot.portal.errors import (
+from bot.portal_contract import ERROR_OTP_METHOD_MISMATCH, ERROR_VALIDATION
+from bot.tenants import OTP_EMAIL, OTP_TOTP
+from dev.portal import mail, models
+from dev.portal.errors import (
     ApiError,
     invalid_code,
     invalid_credentials,
     session_invalid,
     wrong_step,
 )
-from bot.portal.models import Account, EmailToken, LoginSession
-from bot.portal.security import (
+from dev.portal.models import Account, EmailToken, LoginSession
+from dev.portal.security import (
     constant_time_equals,
     digest,
     hash_password,
@@ -34,7 +36,7 @@ from bot.portal.security import (
     new_token,
     verify_password,
 )
-from bot.portal.services import (
+from dev.portal.services import (
     Ctx,
     _dummy_hash,
     _usable,
@@ -46,7 +48,6 @@ from bot.portal.services import (
     totp_matching_offset,
     totp_step,
 )
-from bot.tenants import OTP_EMAIL, OTP_TOTP
 
 PURPOSE_VERIFY_EMAIL = "verify_email"
 PURPOSE_RESET_PASSWORD = "reset_password"
@@ -215,7 +216,7 @@ def first_login_password(session: Session, ctx: Ctx, token: str, password: str) 
     row, account = session_account(session, ctx, token, models.STEP_PASSWORD)
     initial = initial_password(account.insurance_symbol, account.insurance_number, account.birth_date)
     if password == initial:
-        raise ApiError(422, "validation_error", "must differ from the initial password", "password")
+        raise ApiError(422, ERROR_VALIDATION, "must differ from the initial password", "password")
     account.password_hash = hash_password(password, ctx.settings.password_hash_iterations)
     account.password_changed_at = ctx.now
     account.updated_at = ctx.now
@@ -321,7 +322,7 @@ def verify_otp(session: Session, ctx: Ctx, token: str, code: str) -> StepResult:
 def member_resend_otp(session: Session, ctx: Ctx, token: str) -> StepResult:
     row, account = session_account(session, ctx, token, models.STEP_OTP)
     if account.otp_method != OTP_EMAIL:
-        raise ApiError(409, "otp_method_mismatch", "this society uses an authenticator app", "session",
+        raise ApiError(409, ERROR_OTP_METHOD_MISMATCH, "this society uses an authenticator app", "session",
                        extra={"otp_method": account.otp_method})
     _issue_email_otp(ctx, account)
     return StepResult(token, row.step, _step_details(ctx, account, row.step))

@@ -1,11 +1,11 @@
-"""Alembic environment for the portal schema; run by ``python -m bot.portal db-upgrade``."""
+"""Alembic environment for the portal schema; run by ``python -m dev.portal db-upgrade``."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from bot.portal.db import make_engine
-from bot.portal.models import Base
+from dev.portal.db import make_engine
+from dev.portal.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -16,14 +16,15 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.portal import tickets
-from bot.portal.audit import AuditRecord
-from bot.portal.errors import ApiError
-from bot.portal.routes.common import Handler, _audited
-from bot.portal.validation import ValidationError, parse_tenant, parse_ticket_id
+from bot.portal_contract import ERROR_NOT_FOUND
+from dev.portal import tickets
+from dev.portal.audit import AuditRecord
+from dev.portal.errors import ApiError
+from dev.portal.routes.common import Handler, _audited
+from dev.portal.validation import ValidationError, parse_tenant, parse_ticket_id
 
 if TYPE_CHECKING:
-    from bot.portal.app import Portal
+    from dev.portal.app import Portal
 
 
 def _add_admin_routes(app: Sanic, portal: Portal) -> None:
@@ -60,7 +61,7 @@ def _add_admin_routes(app: Sanic, portal: Portal) -> None:
                     ticket = fn(s, now, tid, "admin-api")
                 except tickets.TicketError as e:
                     status = 404 if str(e).startswith("no ticket") else 409
-                    raise ApiError(status, "not_found" if status == 404 else "ticket_not_resolvable",
+                    raise ApiError(status, ERROR_NOT_FOUND if status == 404 else "ticket_not_resolvable",
                                    str(e), "ticket_id") from None
                 message = tickets.closed_ticket_mail(s, portal.registry, portal.settings.mail_sender, ticket)
                 mails.extend([message] if message else [])

@@ -16,9 +16,10 @@ import hmac
 import secrets
 from typing import Mapping
 
-from bot.portal.errors import ApiError
-from bot.portal.validation import TICKET_ID_ALPHABET, TICKET_ID_LENGTH, ValidationError
 from bot.portal_client import member as member_ids
+from bot.portal_contract import TICKET_ID_ALPHABET, TICKET_ID_LENGTH, TICKET_ID_PREFIX
+from dev.portal.errors import ApiError
+from dev.portal.validation import ValidationError
 
 _SCHEME = "pbkdf2_sha512"
 
@@ -61,7 +62,9 @@ def new_email_otp() -> str:
 
 def new_ticket_id() -> str:
     """``UL-`` and six characters from a 32-letter alphabet without 0/O/1/I (about 10^9 ids)."""
-    return "UL-" + "".join(secrets.choice(TICKET_ID_ALPHABET) for _ in range(TICKET_ID_LENGTH))
+    return TICKET_ID_PREFIX + "".join(
+        secrets.choice(TICKET_ID_ALPHABET) for _ in range(TICKET_ID_LENGTH)
+    )
 
 
 def constant_time_equals(a: str, b: str) -> bool:

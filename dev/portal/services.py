@@ -1,7 +1,7 @@
 """Account rules of the portal, as plain functions over one database session.
 
 The app validates a request, then runs one of these functions in a worker
-thread inside one transaction (:meth:`bot.portal.db.Database.run`). They
+thread inside one transaction (:meth:`dev.portal.db.Database.run`). They
 never send mail themselves: they return the messages to send, which the app
 sends after the transaction committed, in the background, so a caller cannot
 tell from the answer time whether an account exists.
@@ -11,12 +11,12 @@ password, wrong birth date, wrong one-time password) counts; the counter
 restarts when the last failure is older than the failure reset time; every
 ``max_failures``-th failure locks the account. A locked account gets the same
 answer for a right password as for a wrong one. Unlock tickets, which lift a
-lock, are in :mod:`bot.portal.tickets`.
+lock, are in :mod:`dev.portal.tickets`.
 
 What the portal's services share is here: the context every function gets
 (:class:`Ctx`), finding an account, its lockout, and TOTP codes. The member's
-login, step by step, is :mod:`bot.portal.login_steps`; what the helpdesk API
-does, :mod:`bot.portal.helpdesk_services`.
+login, step by step, is :mod:`dev.portal.login_steps`; what the helpdesk API
+does, :mod:`dev.portal.helpdesk_services`.
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ import pyotp
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.portal.errors import ApiError
-from bot.portal.models import Account
-from bot.portal.security import constant_time_equals, hash_password
-from bot.portal.settings import PortalSettings
+from bot.portal_contract import ERROR_VALIDATION
 from bot.tenants import Tenant, TenantRegistry
+from dev.portal.errors import ApiError
+from dev.portal.models import Account
+from dev.portal.security import constant_time_equals, hash_password
+from dev.portal.settings import PortalSettings
 
 TOTP_INTERVAL = 30
 TOTP_DIGITS = 6
@@ -61,7 +62,7 @@ class Ctx:
     def tenant(self, key: str) -> Tenant:
         tenant = self.registry.get(key)
         if tenant is None:  # accounts of a society removed from tenants.yml
-            raise ApiError(422, "validation_error", "is not a known society", "tenant")
+            raise ApiError(422, ERROR_VALIDATION, "is not a known society", "tenant")
         return tenant
 
 

@@ -4,6 +4,9 @@ Each parser takes the raw JSON value and returns a clean Python value or raises
 :class:`ValidationError` naming the field, which the app turns into a 422 JSON
 error. Members type on Japanese keyboards, so full-width ASCII (``１２３``,
 ``ＡＢＣ``, ``＠``) is folded to half-width before any rule is applied.
+
+The rules the bot relies on too (user IDs, codes, ticket numbers, hyphens, the
+earliest birth date) come from ``bot.portal_contract``; the bot checks the same.
 """
 
 from __future__ import annotations
@@ -11,25 +14,27 @@ from __future__ import annotations
 import datetime as dt
 import re
 import string
-from typing import Any, Iterable, Mapping
+from typing import Any, Collection, Iterable, Mapping
 
+from bot.portal_contract import (
+    EARLIEST_BIRTH_DATE,
+    HYPHEN_TABLE,
+    OTP_CODE_DIGITS,
+    OTP_CODE_RE,
+    TICKET_ID_RE,
+    USER_ID_CHARACTERS,
+    USER_ID_MAX_LENGTH,
+    USER_ID_MIN_LENGTH,
+    user_id_problem,
+)
 from bot.tenants import Tenant, TenantRegistry
 
 # Longest raw string we even look at; anything longer is refused before work.
 MAX_RAW_LENGTH = 320
-
-USER_ID_CHARS = frozenset(string.ascii_lowercase + string.digits + "-_.@")
-OTP_CODE_RE = re.compile(r"^[0-9]{6}$")
-TICKET_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
-TICKET_ID_LENGTH = 6
-TICKET_ID_RE = re.compile(rf"^UL-[{TICKET_ID_ALPHABET}]{{{TICKET_ID_LENGTH}}}$")
 _EMAIL_LOCAL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _EMAIL_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _DATE_DASHED_RE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
 _DATE_COMPACT_RE = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$")
-# Dashes members may type between date parts: hyphen variants, minus, full-width forms.
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff70"), "-")
-EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
 
 
 class ValidationError(ValueError):
@@ -94,21 +99,25 @@ def parse_tenant(value: Any, registry: TenantRegistry, field: str = "tenant") ->
 
 
 def parse_user_id(
-    value: Any, field: str = "user_id", *, min_length: int = 8, max_length: int = 13
+    value: Any,
+    field: str = "user_id",
+    *,
+    min_length: int = USER_ID_MIN_LENGTH,
+    max_length: int = USER_ID_MAX_LENGTH,
+    digit_lengths: Collection[int] = (),
 ) -> str:
-    """A user ID: half-width letters, digits and ``- _ . @``; stored and compared lower-case."""
+    """A user ID by the contract's rule (``bot.portal_contract.user_id_problem``): half-width
+    letters, digits and ``- _ . @``; stored and compared lower-case."""
     text = _string(value, field).lower()
     if not text:
         raise ValidationError(field, "is required", "required")
-    if len(text) < min_length or len(text) > max_length:
-        raise ValidationError(
-            field, f"must be {min_length} to {max_length} characters", "length"
-        )
-    bad = sorted({ch for ch in text if ch not in USER_ID_CHARS})
-    if bad:
-        raise ValidationError(
-            field, "may contain only letters, digits and - _ . @", "characters"
-        )
+    problem = user_id_problem(
+        text, min_length=min_length, max_length=max_length, digit_lengths=digit_lengths
+    )
+    if problem == USER_ID_CHARACTERS:
+        raise ValidationError(field, "may contain only letters, digits and - _ . @", problem)
+    if problem:
+        raise ValidationError(field, f"must be {min_length} to {max_length} characters", problem)
     return text
 
 
@@ -121,13 +130,12 @@ def parse_tenant_user_id(
     longer than the chosen-ID limit, where the society has them); a ``new`` ID
     the member chooses must follow the chosen-ID rule.
     """
-    vc = tenant.voluntary_continuation
-    if not new and vc is not None:
-        text = _string(value, field)
-        if text.isascii() and text.isdigit() and len(text) in vc.user_id_lengths:
-            return text
     return parse_user_id(
-        value, field, min_length=tenant.user_id_min_length, max_length=tenant.user_id_max_length
+        value,
+        field,
+        min_length=tenant.user_id_min_length,
+        max_length=tenant.user_id_max_length,
+        digit_lengths=() if new else tenant.user_id_digit_lengths,
     )
 
 
@@ -155,7 +163,7 @@ def parse_email(value: Any, field: str = "email") -> str:
 
 def parse_birth_date(value: Any, today: dt.date, field: str = "birth_date") -> dt.date:
     """A birth date as ``YYYY-MM-DD`` (or the eight digits ``YYYYMMDD``), not in the future."""
-    text = _string(value, field, max_length=32).translate(_DASHES).replace("/", "-")
+    text = _string(value, field, max_length=32).translate(HYPHEN_TABLE).replace("/", "-")
     m = _DATE_DASHED_RE.match(text) or _DATE_COMPACT_RE.match(text)
     if not m:
         raise ValidationError(field, "must be a date YYYY-MM-DD", "format")
@@ -172,7 +180,7 @@ def parse_otp_code(value: Any, field: str = "code") -> str:
     """Six digits; spaces a member types between groups (``123 456``) are dropped."""
     text = "".join(_string(value, field, max_length=32).split())
     if not OTP_CODE_RE.match(text):
-        raise ValidationError(field, "must be 6 digits", "format")
+        raise ValidationError(field, f"must be {OTP_CODE_DIGITS} digits", "format")
     return text
 
 

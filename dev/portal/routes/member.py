@@ -2,7 +2,7 @@
 
 Login, first-login steps (birth date, terms, user ID, password, e-mail and its
 verification), one-time password, logout, forgotten password and the reset page
-its mail links to. Each step runs one service function (``bot.portal.login_steps``)
+its mail links to. Each step runs one service function (``dev.portal.login_steps``)
 in one transaction and answers the session and its next step.
 """
 
@@ -16,17 +16,18 @@ from sanic.response import HTTPResponse, html
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.portal import login_steps, ratelimit
-from bot.portal.errors import ApiError
-from bot.portal.ratelimit import RateCheck
-from bot.portal.routes.common import (
+from bot.tenants import Tenant
+from dev.portal import login_steps, ratelimit
+from dev.portal.errors import ApiError
+from dev.portal.ratelimit import RateCheck
+from dev.portal.routes.common import (
     ACCEPTED_BODY,
     _client_ip,
     _json_body,
     _today,
     _validation_error,
 )
-from bot.portal.validation import (
+from dev.portal.validation import (
     ValidationError,
     parse_birth_date,
     parse_bool_true,
@@ -38,10 +39,9 @@ from bot.portal.validation import (
     parse_tenant_user_id,
     parse_token,
 )
-from bot.tenants import Tenant
 
 if TYPE_CHECKING:
-    from bot.portal.app import Portal
+    from dev.portal.app import Portal
 
 
 def _step_json(result: login_steps.StepResult) -> dict[str, Any]:

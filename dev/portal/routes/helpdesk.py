@@ -17,18 +17,20 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.portal import audit, helpdesk_services, ratelimit, services, tickets
-from bot.portal.audit import AuditRecord
-from bot.portal.errors import ApiError
-from bot.portal.ratelimit import RateCheck
-from bot.portal.routes.common import (
+from bot.portal_contract import ERROR_NOT_FOUND
+from bot.tenants import OTP_EMAIL, OTP_TOTP
+from dev.portal import audit, helpdesk_services, ratelimit, services, tickets
+from dev.portal.audit import AuditRecord
+from dev.portal.errors import ApiError
+from dev.portal.ratelimit import RateCheck
+from dev.portal.routes.common import (
     ACCEPTED_BODY,
     _audited,
     _json_body,
     _otp_method_mismatch,
     _today,
 )
-from bot.portal.validation import (
+from dev.portal.validation import (
     ValidationError,
     parse_birth_date,
     parse_email,
@@ -37,10 +39,9 @@ from bot.portal.validation import (
     parse_tenant_user_id,
     parse_ticket_id,
 )
-from bot.tenants import OTP_EMAIL, OTP_TOTP
 
 if TYPE_CHECKING:
-    from bot.portal.app import Portal
+    from dev.portal.app import Portal
 
 
 def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
@@ -144,7 +145,7 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
         if found is None:
             # Another member's ticket is answered like a number that does not exist.
             record.outcome = "not_opener" if exists else "not_found"
-            raise ApiError(404, "not_found", "no such ticket for this society", "ticket_id")
+            raise ApiError(404, ERROR_NOT_FOUND, "no such ticket for this society", "ticket_id")
         record.outcome = found["status"]
         return json_response(found)
 

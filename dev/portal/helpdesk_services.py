@@ -1,9 +1,9 @@
 """What the helpdesk API does for the bot: resend an OTP, remind a user ID, diagnose a TOTP code.
 
-Plain functions over one database session, like :mod:`bot.portal.services`. Each
+Plain functions over one database session, like :mod:`dev.portal.services`. Each
 returns an outcome for the audit log ("sent", "unknown_account", ...) that the
 caller never shows: the API's answer is the same whether or not the account
-exists. Unlock tickets are :mod:`bot.portal.tickets`.
+exists. Unlock tickets are :mod:`dev.portal.tickets`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.portal import mail
-from bot.portal.login_steps import _issue_email_otp
-from bot.portal.models import Account
-from bot.portal.services import TOTP_INTERVAL, Ctx, _usable, find_account, totp_matching_offset
+from dev.portal import mail
+from dev.portal.login_steps import _issue_email_otp
+from dev.portal.models import Account
+from dev.portal.services import TOTP_INTERVAL, Ctx, _usable, find_account, totp_matching_offset
 
 
 def helpdesk_resend_otp(session: Session, ctx: Ctx, tenant: str, user_id: str) -> str:

@@ -17,18 +17,19 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from bot.portal import audit
-from bot.portal.audit import AuditRecord
-from bot.portal.errors import ApiError
-from bot.portal.ratelimit import RateLimited
-from bot.portal.security import identity_from_headers
-from bot.portal.settings import PortalSettings
-from bot.portal.validation import ValidationError, reject_unknown_fields, require_object
+from bot.portal_contract import ERROR_OTP_METHOD_MISMATCH, ERROR_RATE_LIMITED, ERROR_VALIDATION
 from bot.shared_secret import bearer_matches
 from bot.tenants import OTP_EMAIL, Tenant
+from dev.portal import audit
+from dev.portal.audit import AuditRecord
+from dev.portal.errors import ApiError
+from dev.portal.ratelimit import RateLimited
+from dev.portal.security import identity_from_headers
+from dev.portal.settings import PortalSettings
+from dev.portal.validation import ValidationError, reject_unknown_fields, require_object
 
 if TYPE_CHECKING:
-    from bot.portal.app import Portal
+    from dev.portal.app import Portal
 
 JST = dt.timezone(dt.timedelta(hours=9))
 ACCEPTED_BODY = {
@@ -42,7 +43,7 @@ def _error(e: ApiError) -> HTTPResponse:
 
 
 def _validation_error(e: ValidationError) -> ApiError:
-    return ApiError(422, "validation_error", e.message, e.field, extra={"reason": e.code})
+    return ApiError(422, ERROR_VALIDATION, e.message, e.field, extra={"reason": e.code})
 
 
 def _client_ip(request: Request, settings: PortalSettings) -> str:
@@ -77,7 +78,7 @@ def _json_body(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
 def _otp_method_mismatch(tenant: Tenant, wanted: str) -> ApiError:
     what = "email one-time passwords" if wanted == OTP_EMAIL else "an authenticator app (TOTP)"
     return ApiError(
-        409, "otp_method_mismatch",
+        409, ERROR_OTP_METHOD_MISMATCH,
         f"society {tenant.key!r} does not use {what}; it uses {tenant.otp_method}", "tenant",
         extra={"otp_method": tenant.otp_method},
     )
@@ -89,7 +90,7 @@ def _today(portal: Portal) -> dt.date:
 
 def _rate_limited(e: RateLimited) -> ApiError:
     return ApiError(
-        429, "rate_limited", "too many requests; try again later", None,
+        429, ERROR_RATE_LIMITED, "too many requests; try again later", None,
         headers={"Retry-After": str(e.retry_after)}, extra={"retry_after": e.retry_after},
     )
 
