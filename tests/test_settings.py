@@ -137,7 +137,7 @@ def test_the_defaults_are_the_ones_the_bot_always_had():
     assert s.review.db_url == f"sqlite:///{PROJECT_ROOT / 'var' / 'review.db'}"
     assert s.data.tenants_file == PROJECT_ROOT / "data" / "tenants.yml" and s.data.default_tenant is None
     assert s.action_server.host == "127.0.0.1" and s.action_server.token is None
-    assert s.portal == PortalSettings("http://127.0.0.1:8080", None, False, None)
+    assert s.portal == PortalSettings("http://127.0.0.1:8080", None, None)
     assert s.widget_service.socket_url is None and s.widget_service.rasa_url == "http://127.0.0.1:5005"
 
 
