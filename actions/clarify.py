@@ -32,8 +32,6 @@ from bot.topics import load_topic_labels as load_labels
 FAQ_INTENT = "faq"
 FALLBACK_INTENT = "nlu_fallback"
 VAGUE_INTENT = "vague"
-# messages that name no topic: a vague trouble, or a "no" when nothing was asked
-NO_TOPIC_INTENTS = frozenset({VAGUE_INTENT, "deny"})
 MAX_BUTTONS = 3
 
 SLOT_TOPIC = "topic"
@@ -146,9 +144,8 @@ class ActionClarify(Action):
         labels = self.labels_for(language)
         latest = tracker.latest_message or {}
         choices = rank_topics(latest, labels)
-        if (latest.get("intent") or {}).get("name") in NO_TOPIC_INTENTS and len(choices) < 2:
-            # "困っています", or a "no" to nothing: no topic to guess from; the commonest
-            # troubles, and a person
+        if (latest.get("intent") or {}).get("name") == VAGUE_INTENT and len(choices) < 2:
+            # "困っています": no topic to guess from; the commonest troubles, and a person
             common = [TopicChoice(k, labels[k], 1.0) for k in load_next_steps().keys(None, labels)]
             offered: Dict[str, TopicChoice] = {}
             for choice in [*choices, *common]:

@@ -143,9 +143,6 @@ class ActionHandoff(HandoffAction):
         return [SlotSet(SLOT_HANDOFF_REASON, None)]
 
 
-SOLVED_INTENTS = frozenset({"affirm", "thank"})
-
-
 class ActionRecordHandoffSolved(HandoffAction):
     def name(self) -> Text:
         return "action_record_handoff_solved"
@@ -153,8 +150,8 @@ class ActionRecordHandoffSolved(HandoffAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        # 「はい」, or 「ありがとう、解決しました」; no, or 「まだできません」, is not solved
-        solved = ((tracker.latest_message or {}).get("intent") or {}).get("name") in SOLVED_INTENTS
+        # yes is solved; no, or 「まだできません」 (did_not_help), is not
+        solved = ((tracker.latest_message or {}).get("intent") or {}).get("name") == "affirm"
         try:
             store = self.store_factory()
             await store.run(store.record_solved, solved, conversation_id=tracker.sender_id)

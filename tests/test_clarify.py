@@ -96,20 +96,3 @@ async def test_japanese_conversation_keeps_the_japanese_buttons():
 def test_english_labels_name_known_topics():
     assert set(load_labels(language="en")) <= set(load_labels())
 
-
-async def test_a_no_to_nothing_asked_offers_the_commonest_troubles_and_a_person():
-    from rasa_sdk import Tracker
-    from rasa_sdk.executor import CollectingDispatcher
-
-    from actions.clarify import ActionClarify
-
-    latest = {
-        "intent": {"name": "deny", "confidence": 0.9},
-        "intent_ranking": [{"name": "deny", "confidence": 0.9}, {"name": "greet", "confidence": 0.1}],
-    }
-    dispatcher = CollectingDispatcher()
-    await ActionClarify().run(dispatcher, Tracker("s", {}, latest, [], False, None, {}, ""), {})
-    (message,) = dispatcher.messages
-    assert message["response"] == "utter_clarify_vague"
-    assert len(message["buttons"]) >= 3
-    assert message["buttons"][-1]["payload"] == "/request_human"

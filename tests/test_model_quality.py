@@ -207,6 +207,11 @@ async def test_the_faq_answer_is_selected_only_for_messages_that_may_be_faqs(age
 async def test_the_faq_confidence_is_the_average_of_both_models_for_the_selected_answer(agent):
     # SecondOpinionClassifier + FaqResponseSelector (weigh_intent_by_answer): the faq
     # intent's confidence is P(faq) x P(answer | faq) of the two models' average
+    from bot.nlu.second_opinion import SecondOpinionClassifier
+
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()
+    [second] = [n._component for n in nodes if isinstance(n._component, SecondOpinionClassifier)]
+    assert second.model is not None
     parse = await agent.parse_message("初期パスワードを教えてください")
     selected = parse["response_selector"]["faq"]
     faq_in_ranking = next(i["confidence"] for i in parse["intent_ranking"] if i["name"] == "faq")

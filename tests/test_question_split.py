@@ -52,6 +52,10 @@ def test_a_later_sentence_loses_its_opening_connective():
     assert split_parts("QRコードが読めません。あとURLも知りたい") == ["QRコードが読めません。", "URLも知りたい"]
     # 「あと3回」 is "three more times", not "and also"
     assert split_parts("ロックされました。あと3回で何かありますか") == ["ロックされました。", "あと3回で何かありますか"]
+    # words that only start like a connective are left whole
+    for later in ("あとで自分でやってみます", "それについて教えてください", "あとどれくらいで解除されますか",
+                  "あと五回で何かありますか", "あとは3回で止まりますか", "またエラーが出ます"):
+        assert split_parts("ロックされました。" + later) == ["ロックされました。", later], later
     # the first sentence keeps it: there is no question before it
     assert split_parts("それからエラーが出ます") == ["それからエラーが出ます"]
 

@@ -51,7 +51,12 @@ _CONNECTIVE = re.compile(
 
 # a connective that opens a later sentence (「。それとユーザーIDも…」) says only
 # "one more thing"; left on, it reads as a reply (それと → そう) to the NLU
-_LEADING_CONNECTIVE = re.compile(r"^(?:それと|それから|それに|あと(?:は|、)?(?![0-9０-９一二三何数])|ついでに|さらに|もう(?:一つ|ひとつ|1つ)(?:は|、)?)[、,，\s]*")
+_LEADING_CONNECTIVE = re.compile(
+    # only where the connective stands alone: before 、 or a space, or before a word that
+    # does not start in hiragana (「あとURLも」), never inside one (あとで, それについて, あと五回)
+    r"^(?:それと|それから|それに|あと(?:は)?|ついでに|さらに|もう(?:一つ|ひとつ|1つ)(?:は)?)"
+    r"(?:[、,，\s]+|(?=[^\u3040-\u309f0-9０-９一二三四五六七八九十何数、,，\s]))"
+)
 
 
 def split_parts(text: str) -> List[str]:
@@ -83,7 +88,7 @@ def topic_of(parse_data: Optional[dict]) -> Optional[str]:
         return None
     if name != FAQ_INTENT:
         return str(name)
-    # DIET's own figure for `faq` (the intent's may already be weighed by the answer's)
+    # the ranking's figure for `faq` (the intent's is already weighed by the answer's)
     ranked = [r for r in parse_data.get("intent_ranking") or [] if r.get("name") == FAQ_INTENT]
     if ranked:
         confidence = float(ranked[0].get("confidence") or 0.0)

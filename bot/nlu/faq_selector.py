@@ -2,8 +2,9 @@
 
 Rasa runs the ResponseSelector (a second neural model, about as costly as
 DIET) on every message, though its answer is used only when the intent is the
-retrieval intent ``faq``. This subclass runs it only when DIET gave ``faq`` at
-least ``MIN_TOPIC_SCORE`` of confidence. Below that, nothing reads its
+retrieval intent ``faq``. This subclass runs it only when the intent ranking
+(DIET's averaged with the second opinion's) gives ``faq`` at least
+``MIN_TOPIC_SCORE`` of confidence. Below that, nothing reads its
 ranking: the clarification buttons (``actions/clarify.py``) weigh each FAQ
 topic by the ``faq`` confidence and drop topics under the same threshold, and
 the handoff packet and the held-out evaluation read the selection only for
@@ -11,9 +12,10 @@ messages whose intent is ``faq``. Training is the ResponseSelector's own.
 
 With ``weigh_intent_by_answer`` (config.yml), the ``faq`` intent's confidence
 becomes P(faq) × min(1, P(the selected answer) / ``answer_floor``): the FallbackClassifier after it then
-asks back when DIET is sure the message is *some* FAQ but the selector is not
-sure *which* (its threshold was calibrated on the development set). The
-ranking keeps DIET's own figures, which the clarification buttons weigh.
+asks back when the models are sure the message is *some* FAQ but not sure
+*which* (its threshold was calibrated on the development set). The intent
+ranking keeps the unweighed ``faq`` figure, which the clarification buttons
+multiply by each answer's.
 
 After :class:`bot.nlu.second_opinion.SecondOpinionClassifier`, the selected
 answer and the ranking are those of the average of both models'
@@ -42,10 +44,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data import util
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.second_opinion import FAQ_OPINION, combine_answers
+from bot.nlu.second_opinion import FAQ_OPINION, RANKING_LENGTH, combine_answers
 from bot.topics import MIN_TOPIC_SCORE
-
-RANKING_LENGTH = 10
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -96,23 +96,22 @@ class FaqResponseSelector(ResponseSelector):
         ranked = combine_answers(
             float(opinion["diet_faq"]), prediction.get("ranking") or [], opinion["answers"], float(opinion["weight"])
         )
-        if not ranked:
+        # the best answer that has responses (every trained answer has; a model and a
+        # domain out of step might not)
+        chosen = next(((k, c) for k, c in ranked if self.responses.get(util.intent_response_key_to_template_key(k))), None)
+        if chosen is None:
             return
-        key, confidence = ranked[0]
+        key, confidence = chosen
         template = util.intent_response_key_to_template_key(key)
-        responses = self.responses.get(template)
-        if not responses:  # an answer without responses (not in this model): keep the selector's own
-            return
         prediction["response"] = {
             **(prediction.get("response") or {}),
-            "responses": responses,
+            "responses": self.responses[template],
             PREDICTED_CONFIDENCE_KEY: confidence,
             "intent_response_key": key,
             "utter_action": template,
         }
-        ids = {r.get("intent_response_key"): r.get("id") for r in prediction.get("ranking") or []}
         prediction["ranking"] = [
-            {"id": ids.get(k), PREDICTED_CONFIDENCE_KEY: c, "intent_response_key": k} for k, c in ranked[:RANKING_LENGTH]
+            {PREDICTED_CONFIDENCE_KEY: c, "intent_response_key": k} for k, c in ranked[:RANKING_LENGTH]
         ]
         message.set(RESPONSE_SELECTOR_PROPERTY_NAME, properties, add_to_output=True)
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Text, Tuple
 
 import numpy as np
@@ -41,6 +42,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
@@ -55,7 +57,12 @@ from bot.nlu.text_normalizer import NORMALIZED_TEXT
 
 logger = logging.getLogger(__name__)
 
-MODEL_FILE = "second_opinion.joblib"
+MODEL_FILE = "second_opinion.skops"
+# what the model file may hold beyond the types skops trusts by itself (scikit-learn's
+# and NumPy's): the vectorizer's idf as a sparse diagonal. skops, not pickle or joblib:
+# loading a model file runs no code of its own (Rasa 3.6.21's scikit-learn components
+# do the same)
+TRUSTED_TYPES = frozenset({"scipy.sparse._csr.csr_matrix"})
 # what the FAQ selector after this component needs (not part of the output):
 # {"answers": the regression's probability of every FAQ answer
 #  ({"faq/portal_url": 0.4, ...}), "diet_faq": DIET's own probability of `faq`,
@@ -123,6 +130,24 @@ def combine_answers(
     return sorted(((k, v / total) for k, v in joint.items()), key=lambda kv: kv[1], reverse=True)
 
 
+class SecondOpinionError(RasaException):
+    """The second opinion cannot be trained or loaded."""
+
+
+def load_regression(path: Path) -> Any:
+    """The trained pipeline in ``path``, refusing a file that holds types we did not write."""
+    from sklearn.pipeline import Pipeline
+    from skops import io as skops_io
+
+    unexpected = set(skops_io.get_untrusted_types(file=path)) - TRUSTED_TYPES
+    if unexpected:
+        raise ValueError(f"{path.name} holds types it should not: {sorted(unexpected)}")
+    model = skops_io.load(path, trusted=sorted(TRUSTED_TYPES))
+    if not isinstance(model, Pipeline) or not hasattr(model, "predict_proba"):
+        raise ValueError(f"{path.name} holds a {type(model).__name__}, not the regression")
+    return model
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class SecondOpinionClassifier(GraphComponent, IntentClassifier):
     """Averages DIET's intent probabilities with a character n-gram logistic regression's."""
@@ -146,7 +171,7 @@ class SecondOpinionClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["sklearn", "joblib"]
+        return ["sklearn", "skops"]
 
     def __init__(
         self,
@@ -182,15 +207,19 @@ class SecondOpinionClassifier(GraphComponent, IntentClassifier):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> "SecondOpinionClassifier":
-        """The component with its trained regression (none, with a warning: DIET's figures pass unchanged)."""
-        import joblib
+        """The component with its trained regression.
 
-        model = None
+        A model without it is refused: the FallbackClassifier's threshold is calibrated
+        for the average, and DIET's figures alone would almost never ask back.
+        """
         try:
             with model_storage.read_from(resource) as directory:
-                model = joblib.load(directory / MODEL_FILE)
+                model = load_regression(directory / MODEL_FILE)
         except (ValueError, FileNotFoundError, OSError) as e:
-            logger.warning("SecondOpinionClassifier: no trained model (%s); DIET's intents pass unchanged", e)
+            raise SecondOpinionError(
+                f"SecondOpinionClassifier: the model has no usable trained regression ({e}); "
+                "retrain it (make model)"
+            ) from e
         return cls(config, model_storage, resource, model)
 
     @property
@@ -211,15 +240,14 @@ class SecondOpinionClassifier(GraphComponent, IntentClassifier):
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fits the regression on the intent examples, FAQ answers as labels of their own."""
-        import joblib
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
+        from skops import io as skops_io
 
         examples = list(self._examples(training_data))
         if len({label for _, label in examples}) < 2:
-            logger.warning("SecondOpinionClassifier: fewer than two labels to learn; not trained")
-            return self._resource
+            raise SecondOpinionError("SecondOpinionClassifier: the training data has fewer than two intents")
         texts = [text for text, _ in examples]
         labels = [label for _, label in examples]
         ngrams = (int(self._config["min_ngram"]), int(self._config["max_ngram"]))
@@ -237,12 +265,12 @@ class SecondOpinionClassifier(GraphComponent, IntentClassifier):
         regression.intercept_ = regression.intercept_.astype(np.float32)
         self.model = model
         with self._model_storage.write_to(self._resource) as directory:
-            joblib.dump(model, directory / MODEL_FILE)
+            skops_io.dump(model, directory / MODEL_FILE)
         return self._resource
 
     def opinion(self, message: Message) -> Optional[Dict[str, float]]:
         """The regression's probability of every label (``faq/<answer>`` for FAQs), or None."""
-        if self.model is None:
+        if self.model is None:  # created, not yet trained
             return None
         text = _featurised_text(message, int(self._config["max_chars"]))
         if text is None:
