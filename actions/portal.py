@@ -7,7 +7,7 @@ asks the portal and what it tells the member.
 
 Actions reach the portal only through :class:`bot.portal_client.PortalClient`
 built here with an explicit timeout (``PORTAL_TIMEOUT``, below Rasa's bound on
-the action server, see ``bot.tracker_store.bound_action_server_timeout``).
+the action server, see ``bot.speedups.action_timeout``).
 A portal that is down, slow, rate-limiting or refusing becomes one
 member-facing answer (:func:`apologise`): an apology and what to try, then
 the offer of a person (``action_offer_handoff`` follows). The conversation goes on.

@@ -39,6 +39,13 @@ For ``run`` it also makes three security settings:
 - **Private files**: umask 077, so the tracker database and anything else the
   server creates is readable by its user only.
 
+And for ``run`` it installs the patches of Rasa code that has no extension
+point (``bot.speedups``: the graph runner, the event class lookup, the action
+server's timeout), each only over the Rasa code it was written for, and logs
+which; ``KOSMO_RASA_SPEEDUPS=off`` installs none. This is the only place they
+are installed: training, ``rasa test`` and tests run Rasa's code (the
+speed-ups Rasa lets us plug in are components in ``config.yml`` instead).
+
 Everything else is Rasa's: the arguments are those of ``rasa`` itself.
 """
 
@@ -47,6 +54,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import logging
 import os
 import sys
 from typing import Any, Mapping, MutableMapping, Optional, Sequence
@@ -184,6 +192,29 @@ def server_args(args: Sequence[str], environ: Optional[Mapping[str, str]] = None
     return out
 
 
+def serves(args: Sequence[str]) -> bool:
+    """Whether ``args`` start Rasa's server (``rasa run``, not ``run actions`` or another command)."""
+    _fixed, parsed = _rasa_arguments(args)
+    return parsed is not None and _is_run(parsed, "run")
+
+
+def install_server_patches() -> list[str]:
+    """Install ``bot.speedups``' patches and log what was installed; returns their names.
+
+    Rasa configures logging only later (its ``main``), so until then the log
+    goes to stderr in Rasa's format; Rasa's own handler replaces this one.
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-8s %(name)s  - %(message)s")
+    from bot.speedups import install_all, patches
+
+    names = install_all()
+    logging.getLogger("bot.speedups").info(
+        "%d of %d patches of Rasa installed: %s", len(names), len(patches()), ", ".join(names) or "none"
+    )
+    return names
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Rasa's command line (``rasa`` with ``argv``), in a prepared process."""
     try:
@@ -198,6 +229,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except (ServeConfigError, SetupError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    if serves(args):
+        install_server_patches()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *args]  # this process's memory only: /proc/<pid>/cmdline keeps the exec'd argv

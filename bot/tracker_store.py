@@ -7,8 +7,10 @@ in ``endpoints.yml`` for tests); without either, conversations are kept in the
 SQLite file ``var/tracker.db`` so that a restart of the Rasa server loses none.
 
 It also masks what it writes (birth dates, OTP codes, passwords, insurance
-symbols/numbers and phone numbers become ``****``, see ``bot.masking``) and bounds how long Rasa waits for the action server; see
-the two sections below.
+symbols/numbers and phone numbers become ``****``, see ``bot.masking``); see
+the section below. It installs nothing into Rasa: the server's patches (the
+action server's timeout, the event class lookup that its loading uses) are
+``bot.speedups``', installed by ``bot.serve``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from bot.masking import sensitive_text as sensitive_text
 from bot.masking_events import mask_event_dicts as mask_event_dicts
 from bot.masking_events import mask_events_from
 from bot.settings import RasaServerSettings
-from bot.speedups import install_prediction_speedups
 from bot.sql import make_engine
 
 
@@ -65,74 +66,7 @@ def tracker_db_url(explicit: Optional[str] = None, environ: Optional[Mapping[str
 # The event masking (``mask_event_dicts``) is in bot.masking_events, so that the
 # action server (the handoff packet) masks the same way without Rasa.
 
-# ---------------------------------------------------------------- action timeout
-
-
-
-def bound_action_server_timeout(environ: Optional[Mapping[str, str]] = None) -> float:
-    """Make Rasa wait at most ``$KOSMO_ACTION_TIMEOUT`` seconds (default 5) for the action server.
-
-    Rasa 3.6 passes the constant ``DEFAULT_REQUEST_TIMEOUT`` (300 s) to every
-    custom-action call and offers no setting for it (``EndpointConfig`` keeps a
-    ``timeout`` key in endpoints.yml but never uses it), so a hung action would
-    hold the member for five minutes. This module is the first of ours Rasa
-    imports when the server starts (the tracker store in endpoints.yml), so the
-    store sets the bound. The portal client's own timeout (3 s) is below it:
-    a slow portal becomes an apology from the action, not a silent timeout.
-    On timeout Rasa logs the error and the conversation goes on.
-    """
-    import rasa.core.actions.action as rasa_action
-
-    seconds = RasaServerSettings.from_env(environ).action_timeout  # at least 1
-    rasa_action.DEFAULT_REQUEST_TIMEOUT = seconds  # type: ignore[attr-defined]
-    return seconds
-
-
-# ---------------------------------------------------------------- loading events
-
-_RESOLVED_MARK = "_kosmo_type_table"
-
-
-def index_event_types() -> None:
-    """Let Rasa find an event's class by a table lookup instead of a class-tree walk.
-
-    Rasa 3.6 loads the whole current session from the SQL store for every
-    message, and finds each event's class with ``Event.resolve_by_type``, which
-    walks every subclass of ``Event`` recursively (``all_subclasses``) for each
-    event. At 80 turns that was about 80 ms of every message, half of the
-    turn, and it grows with the conversation. The replacement looks the type
-    name up in a table of the same classes (the first match wins, as in Rasa's
-    loop); an unknown name rebuilds the table once, then falls back to Rasa's
-    own function, so defaults and errors are Rasa's. Installed by the tracker
-    store when the server starts, like the action timeout above.
-    """
-    from rasa.shared.core import events as rasa_events
-    from rasa.shared.utils.common import all_subclasses
-
-    event_cls = rasa_events.Event
-    if getattr(event_cls.resolve_by_type, _RESOLVED_MARK, None) is not None:
-        return
-    original = event_cls.resolve_by_type
-    table: dict[str, Any] = {}
-
-    def rebuild() -> None:
-        table.clear()
-        for cls in all_subclasses(event_cls):
-            table.setdefault(cls.type_name, cls)
-
-    def resolve_by_type(type_name: Text, default: Any = None) -> Any:
-        cls = table.get(type_name)
-        if cls is None:
-            rebuild()  # a class defined since, or a name Rasa handles itself
-            cls = table.get(type_name)
-        return cls if cls is not None else original(type_name, default)
-
-    setattr(resolve_by_type, _RESOLVED_MARK, table)
-    event_cls.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
-
-
 # ---------------------------------------------------------------- the store
-
 
 
 @dataclass
@@ -182,10 +116,6 @@ class UrlSQLTrackerStore(SQLTrackerStore):
         cache_size: Optional[int] = None,
         **kwargs: Any,
     ) -> None:
-        bound_action_server_timeout()
-        index_event_types()
-        # not the store's business, but the store is created before the model is loaded
-        install_prediction_speedups()
         url = make_url(tracker_db_url(db_url))
         database = url.database or ""
         if url.drivername.startswith("sqlite") and database and database != ":memory:":

@@ -4,7 +4,7 @@ The small schemas are made of real ``GraphComponent``s that record their calls;
 every case runs on both runners and must give the same result (or raise the
 same error) with the same nodes called the same number of times. The trained
 model is loaded twice, once per runner, as Rasa's MessageProcessor loads it
-(the sequential one after ``install_sequential_graph_runner``), and both must
+(the sequential one with the registry's patch installed), and both must
 parse member messages and predict actions identically.
 """
 
@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Text, Tuple, Type
+from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
 import pytest
 import rasa.core.processor
@@ -45,8 +45,8 @@ from rasa.shared.nlu.constants import (
     RESPONSE_SELECTOR,
 )
 
-import bot.graph_runner
-from bot.graph_runner import SequentialGraphRunner, install_sequential_graph_runner
+from bot.speedups import graph_runner
+from bot.speedups.graph_runner import SequentialGraphRunner
 from tests.conftest import PROJECT_ROOT
 from tests.model_support import model_path
 
@@ -346,10 +346,10 @@ def test_inputs_are_not_formatted_unless_debug_logging_is_on(tmp_path, caplog):
             return "Loud()"
 
     runner = make_runner(SequentialGraphRunner, DIAMOND, tmp_path)
-    with caplog.at_level(logging.INFO, logger="bot.graph_runner"):
+    with caplog.at_level(logging.INFO, logger="bot.speedups.graph_runner"):
         runner.run(inputs={"__x__": 1, "loud": Loud()}, targets=["d"])
     assert Loud.formatted == 0
-    with caplog.at_level(logging.DEBUG, logger="bot.graph_runner"):
+    with caplog.at_level(logging.DEBUG, logger="bot.speedups.graph_runner"):
         runner.run(inputs={"__x__": 1, "loud": Loud()}, targets=["d"])
     assert Loud.formatted >= 1  # once per log handler
     assert "Running graph with inputs" in caplog.text
@@ -358,30 +358,21 @@ def test_inputs_are_not_formatted_unless_debug_logging_is_on(tmp_path, caplog):
 # ---------------------------------------------------------------- installing
 
 
-@pytest.fixture
-def processor_runner_restored() -> Iterator[None]:
-    """Puts back rasa.core.processor's runner class (and our note of it) after the test."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(rasa.core.processor, "DaskGraphRunner", rasa.core.processor.DaskGraphRunner)
-        patch.setattr(bot.graph_runner, "original_graph_runner_class", None)
-        yield
-
-
 def test_importing_the_module_changes_nothing():
     code = (
-        "import sys, bot.graph_runner\n"
+        "import sys, bot.speedups.graph_runner\n"
         "assert 'rasa.core.processor' not in sys.modules\n"
-        "assert bot.graph_runner.original_graph_runner_class is None\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True)
 
 
-def test_install_is_idempotent(processor_runner_restored):
-    rasa.core.processor.DaskGraphRunner = DaskGraphRunner
-    install_sequential_graph_runner()
-    install_sequential_graph_runner()
-    assert rasa.core.processor.DaskGraphRunner is SequentialGraphRunner
-    assert bot.graph_runner.original_graph_runner_class is DaskGraphRunner
+def test_the_patch_installs_the_runner_and_undoes_it():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rasa.core.processor, "DaskGraphRunner", DaskGraphRunner)
+        undo = graph_runner.PATCH.install()
+        assert rasa.core.processor.DaskGraphRunner is SequentialGraphRunner
+        undo()
+        assert rasa.core.processor.DaskGraphRunner is DaskGraphRunner
 
 
 # ---------------------------------------------------------------- the trained model
@@ -391,9 +382,8 @@ def load_agent_with(runner_class: Type[DaskGraphRunner]) -> Agent:
     """The model as MessageProcessor loads it, with rasa.core.processor's runner class set."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(rasa.core.processor, "DaskGraphRunner", DaskGraphRunner)
-        patch.setattr(bot.graph_runner, "original_graph_runner_class", None)
         if runner_class is SequentialGraphRunner:
-            install_sequential_graph_runner()
+            graph_runner.PATCH.install()  # the monkeypatch context puts Rasa's back
         agent = Agent.load(model_path(), tracker_store=InMemoryTrackerStore(Domain.empty()))
     assert type(agent.processor.graph_runner) is runner_class
     return agent

@@ -14,7 +14,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.tracker_store import (
     MASK,
     UrlSQLTrackerStore,
-    bound_action_server_timeout,
     sensitive_text,
 )
 
@@ -205,48 +204,14 @@ async def test_a_bare_user_id_outside_a_form_is_masked(tmp_path):
     assert [r["text"] for r in stored_rows(tmp_path / "t.db") if r["event"] == "user"] == [MASK]
 
 
-def test_action_server_timeout_is_bounded(monkeypatch):
+def test_building_the_store_patches_nothing_in_rasa(tmp_path, monkeypatch):
+    """The patches are the server's (bot.serve), not the store's: a test's store leaves Rasa as it is."""
     import rasa.core.actions.action as rasa_action
+    import rasa.core.processor
+    from rasa.shared.core.events import Event
 
-    monkeypatch.setattr(rasa_action, "DEFAULT_REQUEST_TIMEOUT", 300)
-    assert bound_action_server_timeout({}) == 5.0
-    assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 5.0
-    assert bound_action_server_timeout({"KOSMO_ACTION_TIMEOUT": "3"}) == 3.0
-    assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 3.0
-
-
-def test_the_store_sets_the_bound_when_rasa_builds_it(tmp_path, monkeypatch):
-    import rasa.core.actions.action as rasa_action
-
-    monkeypatch.setattr(rasa_action, "DEFAULT_REQUEST_TIMEOUT", 300)
-    monkeypatch.delenv("KOSMO_ACTION_TIMEOUT", raising=False)
+    monkeypatch.delenv("KOSMO_RASA_SPEEDUPS", raising=False)
+    before = (rasa_action.DEFAULT_REQUEST_TIMEOUT, rasa.core.processor.DaskGraphRunner, vars(Event)["resolve_by_type"])
     UrlSQLTrackerStore(db_url=f"sqlite:///{tmp_path / 't.db'}")
-    assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 5.0
-
-
-def test_indexed_event_types_resolve_like_rasa():
-    """The table lookup installed by the tracker store gives the classes Rasa's walk gives."""
-    from rasa.shared.core.events import Event, UserUttered
-    from rasa.shared.utils.common import all_subclasses
-
-    from bot.tracker_store import index_event_types
-
-    def walk(type_name):
-        return next(c for c in all_subclasses(Event) if c.type_name == type_name)
-
-    index_event_types()
-    index_event_types()  # installing twice keeps one table
-    for cls in all_subclasses(Event):
-        assert Event.resolve_by_type(cls.type_name) is walk(cls.type_name)
-    assert Event.resolve_by_type("topic") is None  # Rasa's own special case
-    assert Event.resolve_by_type("no-such-event", UserUttered) is UserUttered
-    with pytest.raises(ValueError):
-        Event.resolve_by_type("no-such-event")
-    event = Event.from_parameters(
-        {
-            "event": "user",
-            "text": "こんにちは",
-            "parse_data": {"intent": {"name": "greet"}, "entities": []},
-        }
-    )
-    assert isinstance(event, UserUttered) and event.text == "こんにちは"
+    after = (rasa_action.DEFAULT_REQUEST_TIMEOUT, rasa.core.processor.DaskGraphRunner, vars(Event)["resolve_by_type"])
+    assert after == before

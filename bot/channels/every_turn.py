@@ -2,7 +2,7 @@
 
 Rasa ends a turn silently when a custom action fails: the action server is
 down, or it did not answer within our bound (``KOSMO_ACTION_TIMEOUT``, see
-``bot.tracker_store.bound_action_server_timeout``); Rasa logs the error, drops
+``bot.speedups.action_timeout``); Rasa logs the error, drops
 the action's events and predicts on. The member would see nothing at all and
 wait. :func:`answer_every_turn` watches the turn's output channel and, when
 nothing was sent by the end of the turn, says that something went wrong and

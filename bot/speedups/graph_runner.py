@@ -22,28 +22,25 @@ runner.")`` and anything else propagates unchanged, as dask's synchronous
 scheduler re-raises it. ``tests/test_graph_runner.py`` compares it with
 ``DaskGraphRunner`` on small schemas and on the trained model.
 
-``install_sequential_graph_runner`` makes ``rasa.core.processor`` build this
-runner for the models it loads from then on. ``bot.speedups`` installs it
-with the other exact speed-ups when the Rasa server starts; importing this
-module changes nothing.
+:data:`PATCH` makes ``rasa.core.processor`` build this runner for the models
+it loads from then on (there is no setting for the runner class). The
+registry (``bot.speedups``) installs it when the server starts; importing
+this module changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, List, Optional, Text, Tuple, Type
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Text, Tuple
 
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.graph import GraphNode
 from rasa.engine.runner.dask import DaskGraphRunner
-from rasa.engine.runner.interface import GraphRunner
+
+from bot.speedups.registry import Patch
 
 logger = logging.getLogger(__name__)
-
-# The runner class rasa.core.processor used before the first install.
-original_graph_runner_class: Optional[Type[GraphRunner]] = None
-
 
 @dataclass(frozen=True)
 class _Step:
@@ -161,12 +158,29 @@ class SequentialGraphRunner(DaskGraphRunner):
         return _Plan(node_names=frozenset(minimal_schema.nodes), steps=steps)
 
 
-def install_sequential_graph_runner() -> None:
-    """Make ``rasa.core.processor`` load models with ``SequentialGraphRunner`` (idempotent)."""
-    global original_graph_runner_class
+def _targets() -> list:
     import rasa.core.processor
 
-    if rasa.core.processor.DaskGraphRunner is SequentialGraphRunner:  # type: ignore[comparison-overlap]
-        return
-    original_graph_runner_class = rasa.core.processor.DaskGraphRunner
+    return [DaskGraphRunner, rasa.core.processor.MessageProcessor._load_model]
+
+
+def install() -> Callable[[], None]:
+    """Make ``rasa.core.processor`` load models with ``SequentialGraphRunner``; returns the undo."""
+    import rasa.core.processor
+
+    saved = rasa.core.processor.DaskGraphRunner
     rasa.core.processor.DaskGraphRunner = SequentialGraphRunner  # type: ignore[misc]
+
+    def undo() -> None:
+        rasa.core.processor.DaskGraphRunner = saved  # type: ignore[misc]
+
+    return undo
+
+
+PATCH = Patch(
+    name="rasa.core.processor.DaskGraphRunner",
+    summary="the predict graph runs node after node, without dask's scheduler",
+    targets=_targets,
+    sha256="10898ad8301bb7eb84d64c7ca0e10d850a4a36f25d4cc0a3291fad20f9602577",
+    install=install,
+)
