@@ -8,8 +8,8 @@ replays the whole conversation event by event (``DialogueStateTracker.past_state
 give the same states. That was about a third of the state-building cost, about
 0.6 ms of CPU per member message in the server.
 
-``remember_past_states`` makes ``past_states`` keep its last answer on the
-tracker, with what it was computed from: the number of events, the newest
+``remembered_past_states`` keeps its last answer on the tracker, with what
+it was computed from: the number of events, the newest
 event object itself (``is``, so appending, or a full deque that drops its
 oldest event, makes a new version), the domain object, and the arguments
 (``rule_only_data`` by value: RulePolicy builds a new dict of the same lists
@@ -28,7 +28,8 @@ is computed by Rasa's own code. The copy is two levels deep because Rasa's featu
 from a state's sub-dicts (``_choose_last_user_input``) and states from the list;
 below that, state values are strings and tuples, which nothing changes.
 ``tests/test_past_states.py`` checks equality with Rasa's own replay.
-``bot.speedups`` installs it when the server starts.
+``bot.indexed_rule_policy.IndexedRulePolicy`` uses it for its own prediction
+states once its model is loaded (no other caller of ``past_states`` is changed).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from __future__ import annotations
 import copy
 import itertools
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 _MEMO = "_kosmo_past_states"
 State = Dict[Text, Any]
@@ -61,120 +62,131 @@ class _Kept:
     loop_names: frozenset
 
 
-def remember_past_states() -> None:
-    """Install the memo on ``DialogueStateTracker.past_states`` (idempotent)."""
-    from rasa.shared.core.domain import Domain
-    from rasa.shared.core.events import (
-        ActionExecuted,
-        ActionReverted,
-        ActiveLoop,
-        Restarted,
-        SessionStarted,
-        UserUtteranceReverted,
+def _rasa() -> Tuple[Any, ...]:
+    """Rasa's classes used here, imported when first needed (Rasa is slow to import)."""
+    global _RASA
+    if _RASA is None:
+        from rasa.shared.core.domain import Domain
+        from rasa.shared.core.events import (
+            ActionExecuted,
+            ActionReverted,
+            ActiveLoop,
+            Restarted,
+            SessionStarted,
+            UserUtteranceReverted,
+        )
+        from rasa.shared.core.trackers import DialogueStateTracker
+
+        special = (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted, ActiveLoop)
+        _RASA = (Domain, DialogueStateTracker, ActionExecuted, ActiveLoop, special)
+    return _RASA
+
+
+_RASA: Optional[Tuple[Any, ...]] = None
+
+
+def _own_replay_is_rasas(tracker: Any, domain: Any) -> bool:
+    Domain, DialogueStateTracker = _rasa()[:2]
+    return (
+        type(domain).states_for_tracker_history is Domain.states_for_tracker_history
+        and type(tracker).generate_all_prior_trackers is DialogueStateTracker.generate_all_prior_trackers
+        and type(tracker).past_states is DialogueStateTracker.past_states
     )
+
+
+def _only_appends(new_events: List[Any], loop_names: frozenset) -> bool:
+    """Whether ``applied_events`` of the longer list is the old one plus ``new_events``."""
+    _, _, ActionExecuted, ActiveLoop, special = _rasa()
+    for event in new_events:
+        if isinstance(event, special) and not (isinstance(event, ActiveLoop) and not event.name):
+            return False
+        if isinstance(event, ActionExecuted) and event.action_name in loop_names:
+            return False
+    return True
+
+
+def _replay(domain: Any, tracker: Any, events: Any, omit: bool, states: List[State]) -> None:
+    # Domain.states_for_tracker_history without rule-only turns: a state before
+    # each action (generate_all_prior_trackers); the final state is added by the caller
+    ActionExecuted = _rasa()[2]
+    for event in events:
+        if isinstance(event, ActionExecuted):
+            states.append(domain.get_active_state(tracker, omit_unset_slots=omit))
+        tracker.update(event)
+
+
+def remembered_past_states(
+    tracker: Any,
+    domain: Any,
+    omit_unset_slots: bool = False,
+    ignore_rule_only_turns: bool = False,
+    rule_only_data: Optional[Dict[Text, Any]] = None,
+) -> List[State]:
+    """``tracker.past_states(domain, ...)``, kept on the tracker and carried on over new events.
+
+    The signature of ``TrackerFeaturizer._create_states``, which
+    ``bot.indexed_rule_policy.IndexedRulePolicy`` replaces with this function
+    on its own featurizer.
+    """
+    ActiveLoop = _rasa()[3]
+    events = tracker.events
+    length = len(events)
+    newest = events[-1] if length else None
+    flags = (omit_unset_slots, ignore_rule_only_turns)
+    kept: Optional[_Kept] = tracker.__dict__.get(_MEMO)
+    if (
+        kept is not None
+        and kept.domain is domain
+        and kept.flags == flags
+        and kept.rule_only_data == rule_only_data
+    ):
+        if kept.length == length and kept.newest is newest:
+            return _copy(kept.states)
+        if kept.replay is not None and 0 < kept.length < length and events[kept.length - 1] is kept.newest:
+            new_events = list(itertools.islice(events, kept.length, None))
+            if _only_appends(new_events, kept.loop_names):
+                states = _copy(kept.states[:-1])
+                replayed = kept.replay
+                _replay(domain, replayed, new_events, omit_unset_slots, states)
+                states.append(domain.get_active_state(replayed, omit_unset_slots=omit_unset_slots))
+                tracker.__dict__[_MEMO] = _Kept(
+                    length, newest, domain, flags, kept.rule_only_data, _copy(states), replayed, kept.loop_names
+                )
+                return states
+    if ignore_rule_only_turns or not _own_replay_is_rasas(tracker, domain):
+        states = tracker.past_states(
+            domain,
+            omit_unset_slots=omit_unset_slots,
+            ignore_rule_only_turns=ignore_rule_only_turns,
+            rule_only_data=rule_only_data,
+        )
+        replayed = None
+    else:
+        states = []
+        replayed = tracker.init_copy()
+        _replay(domain, replayed, tracker.applied_events(), omit_unset_slots, states)
+        states.append(domain.get_active_state(replayed, omit_unset_slots=omit_unset_slots))
+    loop_names = frozenset(e.name for e in events if isinstance(e, ActiveLoop) and e.name)
+    tracker.__dict__[_MEMO] = _Kept(
+        length, newest, domain, flags, copy.deepcopy(rule_only_data), _copy(states), replayed, loop_names
+    )
+    return states
+
+
+def _mirrored() -> List[Any]:
+    """The Rasa code this module follows (its source is guarded, see ``bot.indexed_rule_policy``)."""
+    from rasa.core.featurizers.tracker_featurizers import TrackerFeaturizer
+    from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    if hasattr(DialogueStateTracker.past_states, "rasa_original"):
-        return
-    original = DialogueStateTracker.past_states
-    special = (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted, ActiveLoop)
+    return [
+        TrackerFeaturizer._create_states,
+        DialogueStateTracker.past_states,
+        DialogueStateTracker.generate_all_prior_trackers,
+        DialogueStateTracker.applied_events,
+        DialogueStateTracker.init_copy,
+        Domain.states_for_tracker_history,
+    ]
 
-    def own_replay_is_rasas(tracker: Any, domain: Any) -> bool:
-        return (
-            type(domain).states_for_tracker_history is Domain.states_for_tracker_history
-            and type(tracker).generate_all_prior_trackers
-            is DialogueStateTracker.generate_all_prior_trackers
-        )
 
-    def only_appends(new_events: List[Any], loop_names: frozenset) -> bool:
-        """Whether ``applied_events`` of the longer list is the old one plus ``new_events``."""
-        for event in new_events:
-            if isinstance(event, special) and not (
-                isinstance(event, ActiveLoop) and not event.name
-            ):
-                return False
-            if isinstance(event, ActionExecuted) and event.action_name in loop_names:
-                return False
-        return True
-
-    def replay(domain: Any, tracker: Any, events: Any, omit: bool, states: List[State]) -> None:
-        # Domain.states_for_tracker_history without rule-only turns: a state before
-        # each action (generate_all_prior_trackers); the final state is added by the caller
-        for event in events:
-            if isinstance(event, ActionExecuted):
-                states.append(domain.get_active_state(tracker, omit_unset_slots=omit))
-            tracker.update(event)
-
-    def past_states(
-        self: DialogueStateTracker,
-        domain: Any,
-        omit_unset_slots: bool = False,
-        ignore_rule_only_turns: bool = False,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
-    ) -> List[State]:
-        events = self.events
-        length = len(events)
-        newest = events[-1] if length else None
-        flags = (omit_unset_slots, ignore_rule_only_turns)
-        kept: Optional[_Kept] = self.__dict__.get(_MEMO)
-        if (
-            kept is not None
-            and kept.domain is domain
-            and kept.flags == flags
-            and kept.rule_only_data == rule_only_data
-        ):
-            if kept.length == length and kept.newest is newest:
-                return _copy(kept.states)
-            if (
-                kept.replay is not None
-                and 0 < kept.length < length
-                and events[kept.length - 1] is kept.newest
-            ):
-                new_events = list(itertools.islice(events, kept.length, None))
-                if only_appends(new_events, kept.loop_names):
-                    states = _copy(kept.states[:-1])
-                    tracker = kept.replay
-                    replay(domain, tracker, new_events, omit_unset_slots, states)
-                    states.append(
-                        domain.get_active_state(tracker, omit_unset_slots=omit_unset_slots)
-                    )
-                    self.__dict__[_MEMO] = _Kept(
-                        length,
-                        newest,
-                        domain,
-                        flags,
-                        kept.rule_only_data,
-                        _copy(states),
-                        tracker,
-                        kept.loop_names,
-                    )
-                    return states
-        if ignore_rule_only_turns or not own_replay_is_rasas(self, domain):
-            states = original(
-                self,
-                domain,
-                omit_unset_slots=omit_unset_slots,
-                ignore_rule_only_turns=ignore_rule_only_turns,
-                rule_only_data=rule_only_data,
-            )
-            tracker = None
-        else:
-            states = []
-            tracker = self.init_copy()
-            replay(domain, tracker, self.applied_events(), omit_unset_slots, states)
-            states.append(domain.get_active_state(tracker, omit_unset_slots=omit_unset_slots))
-        loop_names = frozenset(e.name for e in events if isinstance(e, ActiveLoop) and e.name)
-        self.__dict__[_MEMO] = _Kept(
-            length,
-            newest,
-            domain,
-            flags,
-            copy.deepcopy(rule_only_data),
-            _copy(states),
-            tracker,
-            loop_names,
-        )
-        return states
-
-    past_states.rasa_original = original  # type: ignore[attr-defined]
-    DialogueStateTracker.past_states = past_states  # type: ignore[method-assign]
+MIRRORED_SHA256 = "30833f103b3e4bdd99b58062638cea8bc9ba64d6b4a096d1c494ed4f002dc864"

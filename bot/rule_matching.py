@@ -7,7 +7,7 @@ distance, keeps the rules whose state at that distance matches
 the rules left at every older state, to the first), parsing and reversing each
 rule's states again for each test.
 
-``bound_rule_matching`` installs the same walk with two changes that do not
+``indexed_possible_keys`` is the same walk with two changes that do not
 change its result:
 
 * **The first step looks the rules up.** Each lookup
@@ -66,8 +66,8 @@ most rules are rejected at the newest state anyway), indexed ~16 µs (~14 µs
 after an action, where a state has 0 to 7 candidates; ~35 µs at a conversation
 start, where all 174 rules are tested).
 
-``bot.speedups`` installs it with the other exact speed-ups when the Rasa
-server starts.
+``bot.indexed_rule_policy.IndexedRulePolicy`` matches its rules with it once
+its model is loaded; training is Rasa's.
 """
 
 from __future__ import annotations
@@ -264,15 +264,15 @@ def bounded_possible_keys(policy: Any, lookup: Dict[Text, Text], states: List[An
     return possible
 
 
-def bound_rule_matching() -> None:
-    """Install the indexed, stopped rule matching in RulePolicy (idempotent)."""
-    from rasa.core.policies.rule_policy import RulePolicy
+def _mirrored() -> List[Any]:
+    """The Rasa code this module follows (its source is guarded, see ``bot.indexed_rule_policy``)."""
+    RulePolicy = _rule_policy()
+    return [
+        RulePolicy._get_possible_keys,
+        RulePolicy._is_rule_applicable,
+        RulePolicy._does_rule_match_state,
+        RulePolicy._rule_key_to_state,
+    ]
 
-    if hasattr(RulePolicy._get_possible_keys, "rasa_original"):
-        return
 
-    def _get_possible_keys(self: Any, lookup: Dict[Text, Text], states: List[Any]) -> Set[Text]:
-        return indexed_possible_keys(self, lookup, states)
-
-    _get_possible_keys.rasa_original = RulePolicy._get_possible_keys  # type: ignore[attr-defined]
-    RulePolicy._get_possible_keys = _get_possible_keys  # type: ignore[method-assign]
+MIRRORED_SHA256 = "23e0c3f7ccc0c44f5150ea3e7eab226feda30c6f62486625d7f754eecd203df6"

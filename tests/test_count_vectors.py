@@ -19,14 +19,13 @@ from bot.nlu import count_vectors
 from bot.nlu.count_vectors import (
     count_as_coo,
     count_tokens,
-    count_vectors_directly,
     replace_numbers,
     sentence_is_sum_of_rows,
 )
+from bot.nlu.direct_count_vectors import DirectCountVectorsFeaturizer
 from bot.tenants import PROJECT_ROOT
 from tests.model_support import model_path
 from tests.speedup_support import assert_same_state
-from tests.speedup_support import installed as speedup
 
 ODD_TEXTS = [
     "ｶｸﾆﾝﾒｰﾙ届かない",
@@ -48,6 +47,8 @@ def pipeline() -> tuple[Tokenizer, list[CountVectorsFeaturizer]]:
     tokenizer = next(c for c in components if isinstance(c, Tokenizer))
     featurizers = [c for c in components if isinstance(c, CountVectorsFeaturizer)]
     assert len(featurizers) == 2
+    # the configured component, loaded with its shortcut on (the model was loaded with it on)
+    assert all(type(f) is DirectCountVectorsFeaturizer and f._direct is count_vectors for f in featurizers)
     return tokenizer, featurizers
 
 
@@ -59,8 +60,8 @@ def texts() -> list[str]:
 
 @pytest.fixture
 def installed():
-    with speedup(CountVectorsFeaturizer, "_create_features", count_vectors_directly) as before:
-        yield before
+    """Rasa's own ``_create_features`` (the loaded featurizers count directly)."""
+    return CountVectorsFeaturizer._create_features
 
 
 def assert_same(ours, theirs) -> None:
@@ -252,61 +253,30 @@ def test_replace_numbers_is_rasas_token_by_token(tokens):
 
 def test_processed_tokens_equal_rasas(pipeline, texts):
     tokenizer, featurizers = pipeline
-    with speedup(CountVectorsFeaturizer, "_process_tokens", count_vectors_directly) as rasas:
-        for text in [*texts, (LONG_SOURCE * 30)[:2000], "コード 123456 と 0120-12-3456"]:
-            message = Message(data={"text": text})
-            tokenizer.process([message])
-            for featurizer in featurizers:
-                tokens = featurizer._get_message_tokens_by_attribute(message, "text")
-                assert featurizer._process_tokens(tokens, "text") == rasas(
-                    featurizer, tokens, "text"
-                )
-                assert featurizer._process_tokens(["1", "a"], "intent") == rasas(
-                    featurizer, ["1", "a"], "intent"
-                )
-            assert CountVectorsFeaturizer._process_tokens is not rasas
+    rasas = CountVectorsFeaturizer._process_tokens
+    for text in [*texts, (LONG_SOURCE * 30)[:2000], "コード 123456 と 0120-12-3456"]:
+        message = Message(data={"text": text})
+        tokenizer.process([message])
+        for featurizer in featurizers:
+            tokens = featurizer._get_message_tokens_by_attribute(message, "text")
+            assert count_vectors.process_tokens(featurizer, tokens, "text") is not None
+            assert featurizer._process_tokens(tokens, "text") == rasas(featurizer, tokens, "text")
+            assert featurizer._process_tokens(["1", "a"], "intent") == rasas(featurizer, ["1", "a"], "intent")
 
 
-# --- the number replacement is installed only over the Rasa code it was checked against
+# --- with the shortcut off (KOSMO_RASA_SPEEDUPS=off, or a Rasa it was not written for)
 
 
-def changed_process_tokens(self, tokens, attribute="text"):
-    """Stands in for another Rasa's ``_process_tokens`` (here: numbers are kept)."""
-    return [t.lower() for t in tokens] if self.lowercase else list(tokens)
-
-
-def test_the_number_replacement_is_installed_over_the_code_it_was_checked_against(
-    caplog,
-):
-    import rasa
-
-    with speedup(CountVectorsFeaturizer, "_process_tokens", count_vectors_directly) as rasas:
-        assert rasa.__version__ in count_vectors.PROCESS_TOKENS_RASA_VERSIONS
-        assert CountVectorsFeaturizer._process_tokens is not rasas
-        assert CountVectorsFeaturizer._process_tokens.rasa_original is rasas
-    assert "not installed" not in caplog.text
-
-
-@pytest.mark.parametrize("change", ["rasa_version", "source"])
-def test_on_other_rasa_code_the_number_replacement_is_left_out_and_logged(
-    change, monkeypatch, caplog, pipeline
-):
-    import rasa
-
-    if change == "rasa_version":
-        monkeypatch.setattr(rasa, "__version__", "3.6.22")
-        before = getattr(CountVectorsFeaturizer._process_tokens, "rasa_original", None)
-        theirs = before or CountVectorsFeaturizer._process_tokens
-    else:
-        theirs = changed_process_tokens
-    with caplog.at_level("WARNING", logger="bot.speedups"):
-        monkeypatch.setattr(CountVectorsFeaturizer, "_process_tokens", theirs)
-        count_vectors._replace_numbers_at_once()
-        count_vectors._replace_numbers_at_once()
-    assert CountVectorsFeaturizer._process_tokens is theirs  # Rasa's code, untouched
-    warnings = [r.getMessage() for r in caplog.records if "not installed" in r.getMessage()]
-    assert warnings and all("_process_tokens" in w and "3.6.21" in w for w in warnings)
+def test_a_featurizer_without_the_shortcut_runs_rasas_code(pipeline, monkeypatch):
     _, featurizers = pipeline
-    assert featurizers[0]._process_tokens(["a1", "12"], "text") == theirs(
-        featurizers[0], ["a1", "12"], "text"
-    )
+    featurizer = featurizers[0]
+    monkeypatch.setattr(featurizer, "_direct", None)
+    calls = []
+
+    def rasas(self, *args):
+        calls.append(args)
+        return ["rasa"]
+
+    monkeypatch.setattr(CountVectorsFeaturizer, "_process_tokens", rasas)
+    assert featurizer._process_tokens(["a1", "12"], "text") == ["rasa"]
+    assert calls == [(["a1", "12"], "text")]

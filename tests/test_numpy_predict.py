@@ -1,14 +1,19 @@
 """DIET's and the ResponseSelector's prediction in NumPy agrees with Rasa's TensorFlow prediction.
 
 Every training and held-out example (and a few odd texts) goes through both;
-the batches must be identical, the numbers equal to float32 rounding, and
-every message must get the same intent, ranking and FAQ answer.
+the batches must be identical, the numbers equal within a tolerance (float32
+sums in another order: not exact), and every message must get the same
+intent, ranking and FAQ answer. The loaded model's classifiers are the
+components of config.yml (``NumpyDIETClassifier``, ``FaqResponseSelector``),
+which predict with NumPy once loaded; Rasa's own ``_predict`` is what they
+do with ``_numpy_predict`` set to None (as with ``KOSMO_RASA_SPEEDUPS=off``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
@@ -20,21 +25,16 @@ from rasa.utils.tensorflow.constants import ENTITY_RECOGNITION, FEATURIZERS
 from rasa.utils.tensorflow.models import RasaModel
 
 from bot.nlu import numpy_predict
-from bot.nlu.numpy_predict import (
-    message_batch,
-    plan_for,
-    predict,
-    predict_messages_with_numpy,
-    predict_with_numpy,
-)
+from bot.nlu.faq_selector import FaqResponseSelector
+from bot.nlu.fast_diet import NumpyDIETClassifier
+from bot.nlu.numpy_predict import message_batch, plan_for, predict, predict_message
 from bot.tenants import PROJECT_ROOT
 from tests.model_support import featurized, model_components
-from tests.speedup_support import installed as speedup
+from tests.speedup_support import TOLERANCE, same_classification
 
 pytestmark = [pytest.mark.model]
 
 ODD_TEXTS = ["ｶｸﾆﾝﾒｰﾙ届かない", "＋", "😀", "あ" * 300, "zzzz qqqq", "パスワード パスワード パスワード", "ID"]
-TOLERANCE = 1e-5  # float32 sums in another order differ in the last bits (seen: below 4e-6)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,21 @@ def components() -> list:
 def classifiers(components) -> list[DIETClassifier]:
     found = [c for c in components if isinstance(c, DIETClassifier)]
     assert len(found) == 2  # DIET and the ResponseSelector (a DIET subclass)
+    assert [type(c) for c in found] == [NumpyDIETClassifier, FaqResponseSelector]
+    assert all(c._numpy_predict is predict_message for c in found)  # loaded with NumPy on
     return found
+
+
+@contextlib.contextmanager
+def rasas_own(classifiers: list) -> Iterator[None]:
+    """The classifiers predict with Rasa's own ``_predict`` (TensorFlow) inside."""
+    for classifier in classifiers:
+        classifier._numpy_predict = None
+    try:
+        yield
+    finally:
+        for classifier in classifiers:
+            classifier._numpy_predict = predict_message
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +72,8 @@ def messages(components) -> list[Message]:
 
 @pytest.fixture
 def rasas_predict():
-    """Rasa's own ``_rasa_predict`` (TensorFlow) while NumPy's is installed."""
-    with speedup(RasaModel, "_rasa_predict", predict_with_numpy) as before:
-        yield before
+    """Rasa's own ``_rasa_predict`` (TensorFlow)."""
+    return RasaModel._rasa_predict
 
 
 def rasas_batches(classifier: DIETClassifier, messages: list[Message], size: int = 1):
@@ -130,57 +143,17 @@ def test_batches_of_several_messages_with_padding_match_tensorflow(classifiers, 
             assert np.allclose(text_ours, text_theirs, rtol=TOLERANCE, atol=TOLERANCE)
 
 
-def same_classification(ours: Any, theirs: Any) -> bool:
-    """Equal, with confidences to ``TOLERANCE``; rankings compared by name, so a tie may reorder.
-
-    A ranking is cut after its first 10 entries. Where the cut falls among
-    confidences of about 1e-37 (zero in float32 terms, seen for a message that
-    is 1.0 one intent), which of those nearly-zero names make the cut depends
-    on the last bits; names below ``TOLERANCE`` on both sides are not compared.
-    """
-    if isinstance(theirs, dict):
-        return isinstance(ours, dict) and ours.keys() == theirs.keys() and all(
-            same_classification(ours[k], theirs[k]) for k in theirs
-        )
-    if isinstance(theirs, list) and theirs and all(isinstance(x, dict) and "confidence" in x for x in theirs):
-        key = "name" if "name" in theirs[0] else "intent_response_key"
-        ours_by_key = {x[key]: x for x in ours}
-        theirs_by_key = {x[key]: x for x in theirs}
-
-        def matched(x: dict, other: dict) -> bool:
-            if x[key] in other:
-                return same_classification(x, other[x[key]])
-            return x["confidence"] <= TOLERANCE  # a nearly-zero name the other cut left out
-
-        return (
-            len(ours) == len(theirs)
-            and all(matched(x, theirs_by_key) for x in ours)
-            and all(matched(x, ours_by_key) for x in theirs)
-        )
-    if isinstance(theirs, float):
-        return isinstance(ours, float) and abs(ours - theirs) <= TOLERANCE
-    if isinstance(theirs, np.ndarray):
-        return bool(np.allclose(ours, theirs, rtol=TOLERANCE, atol=TOLERANCE))
-    return ours == theirs
-
-
 def test_every_message_gets_rasas_intent_ranking_and_answer(classifiers, messages):
-    with speedup(DIETClassifier, "_predict", predict_messages_with_numpy) as rasas:
-        ours_predict = DIETClassifier._predict
-        for message in messages:
-            ours, theirs = copy.deepcopy(message), copy.deepcopy(message)
+    for message in messages:
+        ours, theirs = copy.deepcopy(message), copy.deepcopy(message)
+        for classifier in classifiers:
+            classifier.process([ours])
+        with rasas_own(classifiers):
             for classifier in classifiers:
-                classifier.process([ours])
-            DIETClassifier._predict = rasas
-            try:
-                with speedup(RasaModel, "_rasa_predict", lambda: None):  # Rasa's TensorFlow step
-                    for classifier in classifiers:
-                        classifier.process([theirs])
-            finally:
-                DIETClassifier._predict = ours_predict
-            assert ours.get("intent")["name"] == theirs.get("intent")["name"], message.get("text")
-            for key in ("intent", "intent_ranking", "response_selector"):
-                assert same_classification(ours.get(key), theirs.get(key)), (message.get("text"), key)
+                classifier.process([theirs])
+        assert ours.get("intent")["name"] == theirs.get("intent")["name"], message.get("text")
+        for key in ("intent", "intent_ranking", "response_selector"):
+            assert same_classification(ours.get(key), theirs.get(key)), (message.get("text"), key)
 
 
 @pytest.mark.parametrize("change", ["transformer", "entities", "not prepared", "other model class"])
@@ -203,33 +176,36 @@ def test_what_is_not_covered_gets_no_plan(classifiers, monkeypatch, change):
     assert plan_for(model) is None
 
 
-def test_a_model_without_a_plan_and_a_batch_that_does_not_fit_get_the_previous_predict(
-    classifiers, messages, rasas_predict, monkeypatch
+def test_a_model_without_a_plan_and_a_message_that_does_not_fit_get_rasas_predict(
+    classifiers, messages, monkeypatch
 ):
     classifier = classifiers[0]
-    batch = rasas_batches(classifier, [messages[0]])[0]
     calls = []
+    rasas = DIETClassifier._predict
 
-    def previous(self, batch_in):
-        calls.append(batch_in)
-        return rasas_predict(self, batch_in)
+    def counted(self, message):
+        calls.append(message)
+        return rasas(self, message)
 
-    import rasa.utils.tensorflow.models as models
-
-    monkeypatch.setattr(models.RasaModel, "_rasa_predict", previous)
-    predict_with_numpy()
-    assert getattr(models.RasaModel._rasa_predict, numpy_predict.MARK)
-    # covered: NumPy, the previous one is not called
-    classifier.model._rasa_predict(batch)
+    monkeypatch.setattr(DIETClassifier, "_predict", counted)
+    message = copy.deepcopy(messages[0])
+    # covered: NumPy, Rasa's is not called
+    assert predict_message(classifier, message) is not None
+    classifier._predict(message)
     assert calls == []
-    # a batch of the wrong dtype: the previous one (and so TensorFlow's outcome)
-    wrong = tuple(x.astype(np.float64) if x.dtype == np.float32 else x for x in batch)
-    classifier.model._rasa_predict(wrong)
-    assert calls == [wrong]
+    # a message with dense features (not covered): Rasa's, and so TensorFlow's outcome
+    from rasa.shared.nlu.training_data.features import Features
+
+    dense = copy.deepcopy(message)
+    dense.add_features(Features(np.ones((1, 4), dtype=np.float32), "sentence", "text", "dense"))
+    assert predict_message(classifier, dense) is None
+    classifier._predict(dense)
+    assert calls == [dense]
     # a model without a plan
     monkeypatch.setitem(numpy_predict._PLANS, classifier.model, None)
-    assert close(classifier.model._rasa_predict(batch), rasas_predict(classifier.model, batch))
-    assert len(calls) == 2
+    assert predict_message(classifier, message) is None
+    classifier._predict(message)
+    assert calls == [dense, message]
 
 
 LONG_SOURCE = (
@@ -311,33 +287,32 @@ def test_process_computes_the_diagnostics_only_when_the_graph_run_asks(
         converted.append(int(shape[1]))
         return to_dense(layer, indices, values, shape)
 
-    with speedup(DIETClassifier, "_predict", predict_messages_with_numpy):
-        for message in messages[::7] + long_messages:
-            ours, full = copy.deepcopy(message), copy.deepcopy(message)
-            for classifier in classifiers:
-                context = classifier._execution_context
-                try:
-                    context.should_add_diagnostic_data = diagnostics
-                    monkeypatch.setattr(numpy_predict, "_sparse_to_dense", counting_to_dense)
-                    converted.clear()
-                    classifier.process([ours])
-                    monkeypatch.setattr(numpy_predict, "_sparse_to_dense", to_dense)
-                    if converted:  # the classifier ran (the FAQ selector skips non-FAQ messages)
-                        # every feature (sequence and sentence), or the sentence features alone
-                        plan = plan_for(classifier.model)
-                        expected = len(plan.sentence) + (len(plan.sequence) if diagnostics else 0)
-                        assert len(converted) == expected, (message.get("text")[:20], converted)
-                    context.should_add_diagnostic_data = True  # the full computation, as before
-                    classifier.process([full])
-                finally:
-                    context.should_add_diagnostic_data = False
-            assert ours.get("intent")["name"] == full.get("intent")["name"], message.get("text")[:20]
-            for key in ("intent", "intent_ranking", "response_selector"):
-                assert same_classification(ours.get(key), full.get(key)), (message.get("text")[:20], key)
-            added = ours.get("diagnostic_data") or {}
-            if diagnostics:
-                # as many as the full computation gives (none for a message without tokens: 「？？？」)
-                assert set(added) == set(full.get("diagnostic_data") or {}), message.get("text")
-                assert all(d["text_transformed"].shape[1] > 1 for d in added.values()), message.get("text")
-            else:
-                assert not added
+    for message in messages[::7] + long_messages:
+        ours, full = copy.deepcopy(message), copy.deepcopy(message)
+        for classifier in classifiers:
+            context = classifier._execution_context
+            try:
+                context.should_add_diagnostic_data = diagnostics
+                monkeypatch.setattr(numpy_predict, "_sparse_to_dense", counting_to_dense)
+                converted.clear()
+                classifier.process([ours])
+                monkeypatch.setattr(numpy_predict, "_sparse_to_dense", to_dense)
+                if converted:  # the classifier ran (the FAQ selector skips non-FAQ messages)
+                    # every feature (sequence and sentence), or the sentence features alone
+                    plan = plan_for(classifier.model)
+                    expected = len(plan.sentence) + (len(plan.sequence) if diagnostics else 0)
+                    assert len(converted) == expected, (message.get("text")[:20], converted)
+                context.should_add_diagnostic_data = True  # the full computation, as before
+                classifier.process([full])
+            finally:
+                context.should_add_diagnostic_data = False
+        assert ours.get("intent")["name"] == full.get("intent")["name"], message.get("text")[:20]
+        for key in ("intent", "intent_ranking", "response_selector"):
+            assert same_classification(ours.get(key), full.get(key)), (message.get("text")[:20], key)
+        added = ours.get("diagnostic_data") or {}
+        if diagnostics:
+            # as many as the full computation gives (none for a message without tokens: 「？？？」)
+            assert set(added) == set(full.get("diagnostic_data") or {}), message.get("text")
+            assert all(d["text_transformed"].shape[1] > 1 for d in added.values()), message.get("text")
+        else:
+            assert not added

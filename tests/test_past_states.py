@@ -19,9 +19,9 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.past_states import remember_past_states
+from bot import past_states
+from bot.past_states import remembered_past_states as ours
 from bot.tenants import PROJECT_ROOT
-from tests.speedup_support import installed as speedup
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +29,8 @@ def domain() -> Domain:
     return Domain.load(PROJECT_ROOT / "domain.yml")
 
 
-@pytest.fixture
-def installed():
-    with speedup(DialogueStateTracker, "past_states", remember_past_states):
-        yield
-
-
 def rasa_states(tracker: DialogueStateTracker, domain: Domain, **kwargs) -> list:
-    method = DialogueStateTracker.past_states
-    method = getattr(method, "rasa_original", method)
-    return method(tracker, domain, **kwargs)
+    return DialogueStateTracker.past_states(tracker, domain, **kwargs)
 
 
 def user(text: str, intent: str) -> UserUttered:
@@ -67,14 +59,14 @@ CONVERSATION = [
 ]
 
 
-def test_states_equal_rasas_after_every_event_and_survive_the_featurizers_edits(domain, installed):
+def test_states_equal_rasas_after_every_event_and_survive_the_featurizers_edits(domain):
     rule_only = {"slots": ["requested_slot"], "active_loops": ["unlock_form"]}
     tracker = DialogueStateTracker("member", domain.slots)
     for event in CONVERSATION:
         tracker.update(event)
         for kwargs in ({}, {"rule_only_data": rule_only}, {"omit_unset_slots": True}):
             expected = rasa_states(tracker, domain, **kwargs)
-            first = tracker.past_states(domain, **kwargs)
+            first = ours(tracker, domain, **kwargs)
             assert first == expected
             # Rasa's featurizer deletes sub-state keys and states in what it gets
             for state in first:
@@ -82,31 +74,31 @@ def test_states_equal_rasas_after_every_event_and_survive_the_featurizers_edits(
                     if isinstance(sub, dict):
                         sub.clear()
             first.clear()
-            assert tracker.past_states(domain, **kwargs) == expected
+            assert ours(tracker, domain, **kwargs) == expected
 
 
-def test_a_kept_answer_is_reused_only_for_the_same_tracker_version(domain, installed):
+def test_a_kept_answer_is_reused_only_for_the_same_tracker_version(domain):
     tracker = DialogueStateTracker.from_events("member", CONVERSATION[:8], domain.slots)
-    tracker.past_states(domain, rule_only_data={"rule_only_slots": ["requested_slot"]})
+    ours(tracker, domain, rule_only_data={"rule_only_slots": ["requested_slot"]})
     kept = tracker.__dict__["_kosmo_past_states"]
     # RulePolicy hands in a new dict with the same lists at every call
-    tracker.past_states(domain, rule_only_data={"rule_only_slots": ["requested_slot"]})
+    ours(tracker, domain, rule_only_data={"rule_only_slots": ["requested_slot"]})
     assert tracker.__dict__["_kosmo_past_states"] is kept  # reused
-    tracker.past_states(domain, rule_only_data={"rule_only_slots": []})
+    ours(tracker, domain, rule_only_data={"rule_only_slots": []})
     assert tracker.__dict__["_kosmo_past_states"] is not kept
     kept = tracker.__dict__["_kosmo_past_states"]
     tracker.update(user("ありがとう", "thank"))
-    assert tracker.past_states(domain) == rasa_states(tracker, domain)
+    assert ours(tracker, domain) == rasa_states(tracker, domain)
     assert tracker.__dict__["_kosmo_past_states"] is not kept
     other_domain = Domain.load(PROJECT_ROOT / "domain.yml")
-    assert tracker.past_states(other_domain) == rasa_states(tracker, other_domain)
+    assert ours(tracker, other_domain) == rasa_states(tracker, other_domain)
 
 
-def test_a_full_event_history_that_drops_its_oldest_event_is_a_new_version(domain, installed):
+def test_a_full_event_history_that_drops_its_oldest_event_is_a_new_version(domain):
     tracker = DialogueStateTracker("member", domain.slots, max_event_history=6)
     for event in CONVERSATION:
         tracker.update(event)
-        assert tracker.past_states(domain) == rasa_states(tracker, domain)
+        assert ours(tracker, domain) == rasa_states(tracker, domain)
     assert len(tracker.events) == 6
 
 
@@ -142,31 +134,51 @@ EVENT_POOL = [
     omit=st.booleans(),
 )
 def test_going_on_from_a_kept_replay_gives_rasas_states(domain, steps, with_rule_only, omit):
-    with speedup(DialogueStateTracker, "past_states", remember_past_states):
-        kwargs = {"omit_unset_slots": omit}
-        if with_rule_only:
-            kwargs["rule_only_data"] = {
-                "rule_only_slots": ["requested_slot"],
-                "rule_only_loops": [],
-            }
-        tracker = DialogueStateTracker("member", domain.slots)
-        for step in steps:
-            for index in step:  # several events between two predictions, as in a turn
-                tracker.update(EVENT_POOL[index]())
-            assert tracker.past_states(domain, **kwargs) == rasa_states(tracker, domain, **kwargs)
-            # asked again (RulePolicy's text, then intent lookup)
-            assert tracker.past_states(domain, **kwargs) == rasa_states(tracker, domain, **kwargs)
+    kwargs = {"omit_unset_slots": omit}
+    if with_rule_only:
+        kwargs["rule_only_data"] = {
+            "rule_only_slots": ["requested_slot"],
+            "rule_only_loops": [],
+        }
+    tracker = DialogueStateTracker("member", domain.slots)
+    for step in steps:
+        for index in step:  # several events between two predictions, as in a turn
+            tracker.update(EVENT_POOL[index]())
+        assert ours(tracker, domain, **kwargs) == rasa_states(tracker, domain, **kwargs)
+        # asked again (RulePolicy's text, then intent lookup)
+        assert ours(tracker, domain, **kwargs) == rasa_states(tracker, domain, **kwargs)
 
 
-def test_a_turn_goes_on_from_the_kept_replay_and_a_rewind_does_not(domain, installed):
+def test_a_turn_goes_on_from_the_kept_replay_and_a_rewind_does_not(domain):
     tracker = DialogueStateTracker.from_events("member", CONVERSATION[:8], domain.slots)
-    tracker.past_states(domain)
+    ours(tracker, domain)
     replayed = tracker.__dict__["_kosmo_past_states"].replay
     assert replayed is not None
     tracker.update(user("ありがとう", "thank"))
     tracker.update(ActionExecuted("utter_thank"))
-    assert tracker.past_states(domain) == rasa_states(tracker, domain)
+    assert ours(tracker, domain) == rasa_states(tracker, domain)
     assert tracker.__dict__["_kosmo_past_states"].replay is replayed  # went on, no new replay
     tracker.update(UserUtteranceReverted())
-    assert tracker.past_states(domain) == rasa_states(tracker, domain)
+    assert ours(tracker, domain) == rasa_states(tracker, domain)
     assert tracker.__dict__["_kosmo_past_states"].replay is not replayed
+
+
+def test_it_has_the_signature_of_the_featurizers_create_states():
+    """``IndexedRulePolicy`` puts it in place of its featurizer's ``_create_states``."""
+    import inspect
+
+    from rasa.core.featurizers.tracker_featurizers import TrackerFeaturizer
+
+    assert list(inspect.signature(ours).parameters) == list(
+        inspect.signature(TrackerFeaturizer._create_states).parameters
+    )
+
+
+def test_a_tracker_class_with_its_own_past_states_gets_its_own(domain):
+    class OwnStates(DialogueStateTracker):
+        def past_states(self, *args, **kwargs):
+            return [{"own": {}}]
+
+    tracker = OwnStates.from_events("member", CONVERSATION[:8], domain.slots)
+    assert ours(tracker, domain) == [{"own": {}}]
+    assert past_states._own_replay_is_rasas(tracker, domain) is False

@@ -15,7 +15,6 @@ from bot import rule_matching
 from bot.rule_matching import (
     INDEXES_KEPT,
     SHOULD_NOT_BE_SET,
-    bound_rule_matching,
     bounded_possible_keys,
     indexed_possible_keys,
     rule_index,
@@ -118,12 +117,9 @@ def rules_and_conversation(draw: Any) -> Tuple[Dict[str, str], List[Dict[str, An
     ]
 
 
-RASAS_WALK = getattr(RulePolicy._get_possible_keys, "rasa_original", RulePolicy._get_possible_keys)
-
-
 def rasa_walk(policy: RulePolicy, lookup: dict, states: list) -> Set[str]:
-    """Rasa 3.6's own `_get_possible_keys`, whether or not ours is installed."""
-    return RASAS_WALK(policy, lookup, states)
+    """Rasa 3.6's own `_get_possible_keys`."""
+    return RulePolicy._get_possible_keys(policy, lookup, states)
 
 
 def new_policy(cls: type = RulePolicy) -> Any:
@@ -219,24 +215,17 @@ def test_a_policy_with_its_own_matching_keeps_it():
     assert indexed_possible_keys(new_policy(), {rule: "x"}, conversation) == set()
 
 
-def test_installing_it_replaces_rasas_walk_once():
-    bound_rule_matching()
-    bound_rule_matching()
-    installed = RulePolicy._get_possible_keys
-    assert getattr(installed, "rasa_original", None) is not None
-    assert not hasattr(installed.rasa_original, "rasa_original")
-    policy = new_policy()
-    rule = json.dumps(
-        [{}, {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}]
-    )
-    states = [{}, {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}]
-    assert policy._get_possible_keys({rule: "utter_greet"}, states) == {rule}
-    assert (
-        policy._get_possible_keys(
-            {rule: "utter_greet"}, [{"prev_action": {"action_name": "utter_faq"}}, states[1]]
-        )
-        == set()
-    )
+@pytest.mark.parametrize("shortcut", [True, False])
+def test_the_indexed_policy_matches_with_the_index_once_loaded_with_it(shortcut, monkeypatch):
+    from bot.indexed_rule_policy import IndexedRulePolicy
+
+    policy = new_policy(IndexedRulePolicy)
+    policy._rule_matching = rule_matching if shortcut else None
+    used = []
+    monkeypatch.setattr(rule_matching, "indexed_possible_keys", lambda *a: used.append("ours") or set())
+    monkeypatch.setattr(RulePolicy, "_get_possible_keys", lambda *a: used.append("rasa") or set())
+    policy._get_possible_keys({}, [])
+    assert used == (["ours"] if shortcut else ["rasa"])
 
 
 # --- the real model's rules, on the test stories ---------------------------------
@@ -310,7 +299,7 @@ def test_real_rules_over_the_test_stories_match_as_rasas(trained_rule_policy, mo
         calls.append((which, len(expected)))
         return expected
 
-    monkeypatch.setattr(RulePolicy, "_get_possible_keys", compare)
+    monkeypatch.setattr(type(policy), "_get_possible_keys", compare)
     rule_only_data = policy._get_rule_only_data()
     trackers = story_trackers(domain)
     assert len(trackers) > 40

@@ -10,14 +10,14 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from scipy.sparse import coo_matrix, csr_matrix, hstack
 
+from bot.nlu import sparse_features
 from bot.nlu.sparse_features import (
     coo_from_parts,
+    coo_from_parts_is_scipys,
     index_dtype,
     join_coo_side_by_side,
-    join_sparse_features_directly,
 )
 from tests.speedup_support import assert_same_state
-from tests.speedup_support import installed as speedup
 
 
 def assert_same_coo(ours, scipys) -> None:
@@ -115,17 +115,12 @@ def test_mismatched_rows_raise_as_scipy_does():
         join_coo_side_by_side(coo_matrix((2, 3)), coo_matrix((3, 3)))
 
 
-@pytest.fixture
-def installed():
-    with speedup(Features, "_combine_sparse_features", join_sparse_features_directly):
-        yield
-
-
 def features(origin: str, kind: str, matrix) -> Features:
     return Features(matrix, kind, "text", origin)
 
 
-def test_rasa_message_combines_features_as_before(installed):
+def test_a_message_joined_as_rasa_joins_it():
+    """What ``bot.nlu.numpy_predict`` joins is what Rasa's ``Message.get_sparse_features`` joins."""
     rng = np.random.default_rng(7)
     words = coo_matrix((rng.random((5, 300)) > 0.98).astype(np.float64))
     chars = coo_matrix((rng.random((5, 4000)) > 0.99).astype(np.float64))
@@ -137,15 +132,20 @@ def test_rasa_message_combines_features_as_before(installed):
 
     sequence, sentence = message.get_sparse_features("text")
 
-    assert_same_coo(sequence.features, hstack([words, chars]))
+    assert_same_coo(join_coo_side_by_side(words, chars), sequence.features)
     assert_same_coo(
-        sentence.features, hstack([coo_matrix(words.sum(axis=0)), coo_matrix(chars.sum(axis=0))])
+        join_coo_side_by_side(coo_matrix(words.sum(axis=0)), coo_matrix(chars.sum(axis=0))), sentence.features
     )
-    # the message's own features are untouched
-    assert message.features[0].features.shape == (5, 300)
 
 
-def test_rasa_error_for_mismatched_sequences_is_kept(installed):
-    first = features("words", "sequence", coo_matrix((3, 10)))
-    with pytest.raises(ValueError, match="sequence dimensions do not match"):
-        first.combine_with_features(features("chars", "sequence", coo_matrix((4, 10))))
+def test_the_installed_scipy_builds_coo_matrices_as_coo_from_parts_expects():
+    assert coo_from_parts_is_scipys()
+
+
+def test_a_scipy_that_keeps_other_state_is_noticed(monkeypatch):
+    coo_from_parts_is_scipys.cache_clear()
+    monkeypatch.setattr(sparse_features, "_constructor_state", lambda: {"maxprint": 50})
+    try:
+        assert not coo_from_parts_is_scipys()
+    finally:
+        coo_from_parts_is_scipys.cache_clear()

@@ -1,57 +1,194 @@
-"""The speed-ups are installed together, once, and can be switched off."""
+"""The registry of patches and the guard of every shortcut: installed once, undone, off by one switch, fail closed."""
 
 from __future__ import annotations
 
+import logging
+import re
+import subprocess
+import sys
+import textwrap
+
 import pytest
-import rasa.core.processor as processor
-from rasa.core.policies.rule_policy import RulePolicy
+import rasa
+import rasa.core.actions.action as rasa_action
+import rasa.core.processor
 from rasa.engine.runner.dask import DaskGraphRunner
-from rasa.nlu.classifiers.diet_classifier import DIETClassifier
-from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
-    CountVectorsFeaturizer,
-)
-from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.nlu.training_data.features import Features
-from rasa.utils.tensorflow.models import RasaModel
+from rasa.shared.core.events import Event
 
-from bot.graph_runner import SequentialGraphRunner
-from bot.speedups import install_prediction_speedups
+from bot import speedups
+from bot.speedups import RASA_VERSION, install_all, installed, patches, uninstall_all
+from bot.speedups.action_timeout import action_timeout
+from bot.speedups.graph_runner import SequentialGraphRunner
+from bot.speedups.guard import source_digest
+from tests.conftest import PROJECT_ROOT
 
-PATCHED = [
-    (RulePolicy, "_get_possible_keys"),
-    (DialogueStateTracker, "past_states"),
-    (CountVectorsFeaturizer, "_create_features"),
-    (CountVectorsFeaturizer, "_process_tokens"),
-    (Features, "_combine_sparse_features"),
-    (RasaModel, "_rasa_predict"),
-    (DIETClassifier, "_predict"),
-    (processor, "DaskGraphRunner"),
-]
+
+def rasas_code() -> tuple:
+    return (rasa.core.processor.DaskGraphRunner, vars(Event)["resolve_by_type"], rasa_action.DEFAULT_REQUEST_TIMEOUT)
 
 
 @pytest.fixture
-def rasas_own_code():
-    """Rasa's originals in place for the test (another test's store may have installed ours)."""
-    saved = [(owner, name, getattr(owner, name)) for owner, name in PATCHED]
-    for owner, name, current in saved:
-        setattr(owner, name, getattr(current, "rasa_original", current))
-    processor.DaskGraphRunner = DaskGraphRunner
+def registry():
+    """Nothing installed before the test (Rasa's code), and nothing after it."""
+    uninstall_all()
+    assert rasas_code() == (DaskGraphRunner, vars(Event)["resolve_by_type"], 300)
     yield
-    for owner, name, current in saved:
-        setattr(owner, name, current)
+    uninstall_all()
 
 
-def test_off_leaves_rasas_code_alone(rasas_own_code):
-    before = [getattr(owner, name) for owner, name in PATCHED]
-    assert install_prediction_speedups({"KOSMO_RASA_SPEEDUPS": "off"}) is False
-    assert [getattr(owner, name) for owner, name in PATCHED] == before
+def test_the_pinned_rasa_is_the_one_the_shortcuts_were_written_for():
+    pins = re.findall(r'"rasa==([0-9.]+)"', (PROJECT_ROOT / "pyproject.toml").read_text())
+    constraints = re.findall(r"^rasa==([0-9.]+)$", (PROJECT_ROOT / "constraints.txt").read_text(), re.M)
+    assert pins == constraints == [RASA_VERSION] == [rasa.__version__]
 
 
-def test_on_installs_each_once(rasas_own_code):
-    before = [getattr(owner, name) for owner, name in PATCHED]
-    assert install_prediction_speedups({}) is True
-    after = [getattr(owner, name) for owner, name in PATCHED]
-    assert all(a is not b for a, b in zip(after, before, strict=True))
-    assert processor.DaskGraphRunner is SequentialGraphRunner
-    install_prediction_speedups({"KOSMO_RASA_SPEEDUPS": "on"})
-    assert [getattr(owner, name) for owner, name in PATCHED] == after  # idempotent
+def test_every_patch_is_written_for_this_rasas_code():
+    """A changed digest would leave a patch out silently in the server: it must match here."""
+    for patch in patches():
+        assert source_digest(patch.targets()) == patch.sha256, patch.name
+
+
+def test_off_installs_nothing(registry):
+    before = rasas_code()
+    assert install_all({"KOSMO_RASA_SPEEDUPS": "off"}) == []
+    assert rasas_code() == before and installed() == []
+
+
+def test_on_installs_each_once_and_uninstalling_puts_rasas_code_back(registry, monkeypatch):
+    monkeypatch.delenv("KOSMO_ACTION_TIMEOUT", raising=False)
+    before = rasas_code()
+    names = install_all({})
+    assert names == [p.name for p in patches()] == installed()
+    assert rasa.core.processor.DaskGraphRunner is SequentialGraphRunner
+    assert vars(Event)["resolve_by_type"] is not before[1]
+    assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 5.0
+    after = rasas_code()
+    assert install_all({"KOSMO_RASA_SPEEDUPS": "on"}) == names
+    assert rasas_code() == after  # once
+    uninstall_all()
+    assert rasas_code() == before and installed() == []
+
+
+def test_on_another_rasa_nothing_is_installed_and_each_is_named(registry, monkeypatch, caplog):
+    monkeypatch.setattr(rasa, "__version__", "3.6.22")
+    before = rasas_code()
+    with caplog.at_level(logging.WARNING, logger="bot.speedups"):
+        assert install_all({}) == []
+    assert rasas_code() == before
+    for patch in patches():
+        assert any(patch.name in r.getMessage() and "3.6.22" in r.getMessage() for r in caplog.records)
+
+
+def test_a_patch_whose_rasa_code_changed_is_left_out_the_others_installed(registry, monkeypatch, caplog):
+    from bot.speedups import event_types
+
+    changed = speedups.Patch(**{**vars(event_types.PATCH), "sha256": "0" * 64})
+    monkeypatch.setattr(event_types, "PATCH", changed)
+    before = vars(Event)["resolve_by_type"]
+    with caplog.at_level(logging.WARNING, logger="bot.speedups"):
+        names = install_all({})
+    assert changed.name not in names and len(names) == len(patches()) - 1
+    assert vars(Event)["resolve_by_type"] is before
+    assert "Event.resolve_by_type not used" in caplog.text
+
+
+def test_the_action_timeout_comes_from_the_environment():
+    assert action_timeout({}) == 5.0
+    assert action_timeout({"KOSMO_ACTION_TIMEOUT": "3"}) == 3.0
+    assert action_timeout({"KOSMO_ACTION_TIMEOUT": "0.1"}) == 1.0
+    assert action_timeout({"KOSMO_ACTION_TIMEOUT": "soon"}) == 5.0
+
+
+def test_indexed_event_types_resolve_like_rasa(registry):
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.utils.common import all_subclasses
+
+    def walk(type_name):
+        return next(c for c in all_subclasses(Event) if c.type_name == type_name)
+
+    install_all({})
+    for cls in all_subclasses(Event):
+        assert Event.resolve_by_type(cls.type_name) is walk(cls.type_name)
+    assert Event.resolve_by_type("topic") is None  # Rasa's own special case
+    assert Event.resolve_by_type("no-such-event", UserUttered) is UserUttered
+    with pytest.raises(ValueError):
+        Event.resolve_by_type("no-such-event")
+    event = Event.from_parameters(
+        {"event": "user", "text": "こんにちは", "parse_data": {"intent": {"name": "greet"}, "entities": []}}
+    )
+    assert isinstance(event, UserUttered) and event.text == "こんにちは"
+
+
+# ---------------------------------------------------------------- the components' shortcuts
+
+
+def component_shortcuts() -> dict:
+    """What each component asks for when its model is loaded (None: Rasa's code)."""
+    from bot.indexed_rule_policy import shortcuts
+    from bot.nlu.direct_count_vectors import direct_counting
+    from bot.nlu.fast_diet import numpy_prediction
+
+    matching, states = shortcuts()
+    return {
+        "numpy": numpy_prediction("DIET"),
+        "counting": direct_counting(),
+        "rule matching": matching,
+        "past states": states,
+    }
+
+
+def test_every_component_shortcut_is_written_for_this_rasas_code(monkeypatch):
+    monkeypatch.delenv("KOSMO_RASA_SPEEDUPS", raising=False)
+    assert all(v is not None for v in component_shortcuts().values()), component_shortcuts()
+
+
+def test_the_switch_turns_every_component_shortcut_off(monkeypatch):
+    monkeypatch.setenv("KOSMO_RASA_SPEEDUPS", "off")
+    assert all(v is None for v in component_shortcuts().values())
+
+
+def test_on_another_rasa_every_component_shortcut_is_left_out_and_named(monkeypatch, caplog):
+    monkeypatch.delenv("KOSMO_RASA_SPEEDUPS", raising=False)
+    monkeypatch.setattr(rasa, "__version__", "3.6.22")
+    with caplog.at_level(logging.WARNING, logger="bot.speedups"):
+        assert all(v is None for v in component_shortcuts().values())
+    messages = [r.getMessage() for r in caplog.records]
+    for what in ("NumPy prediction", "direct counting", "indexed rules", "kept states"):
+        assert any(what in m and "3.6.22" in m for m in messages), what
+
+
+def test_loading_a_component_imports_its_prediction_code_training_does_not():
+    """Only a loaded model uses (and imports) the shortcuts: a fresh interpreter imports the components alone."""
+    code = textwrap.dedent(
+        """
+        import sys
+        import bot.indexed_rule_policy, bot.nlu.direct_count_vectors, bot.nlu.fast_diet, bot.nlu.faq_selector
+        loaded = [m for m in ("bot.nlu.numpy_predict", "bot.nlu.count_vectors", "bot.nlu.sparse_features",
+                              "bot.rule_matching", "bot.past_states", "bot.speedups") if m in sys.modules]
+        assert not loaded, loaded
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True, capture_output=True)
+
+
+# ---------------------------------------------------------------- the server installs them
+
+
+def test_the_server_installs_the_patches_only_for_rasa_run(registry):
+    from bot.serve import serves
+
+    assert serves(["run", "--model", "m.tar.gz"])
+    assert not serves(["train"])
+    assert not serves(["test", "--model", "m.tar.gz"])
+    assert not serves(["run", "actions"])
+
+
+def test_the_server_logs_what_it_installed(registry, monkeypatch, caplog):
+    from bot.serve import install_server_patches
+
+    monkeypatch.delenv("KOSMO_RASA_SPEEDUPS", raising=False)
+    with caplog.at_level(logging.INFO, logger="bot.speedups"):
+        names = install_server_patches()
+    assert names == [p.name for p in patches()]
+    assert f"{len(names)} of {len(names)} patches of Rasa installed" in caplog.text
+    assert all(f"patch installed: {name}" in caplog.text for name in names)

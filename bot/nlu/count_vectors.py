@@ -15,9 +15,10 @@ columns ascending within a row, the vectorizer's dtype for the values and
 scipy's index dtype for the shape. ``tests/test_count_vectors.py`` compares it
 with sklearn's and Rasa's path on the trained model's vectorizers and the
 project's own NLU texts. A vectorizer that is not exactly sklearn's fitted
-``CountVectorizer`` goes the usual way. ``count_vectors_directly`` installs it;
-the tracker store calls it when the server starts (``bot.tracker_store``), so
-training is untouched.
+``CountVectorizer`` goes the usual way. The component
+``bot.nlu.direct_count_vectors.DirectCountVectorsFeaturizer`` counts with
+``create_features`` and ``process_tokens`` once its model is loaded; training
+is Rasa's (and does not import this module).
 
 A long message is mostly the same few words again (particles, です/ます, the
 topic's nouns: a 2,000-character message of varied training sentences has 884
@@ -31,7 +32,6 @@ time. For a 2,000-character message that was most of the two featurizers'
 
 from __future__ import annotations
 
-import logging
 import re
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
@@ -40,8 +40,6 @@ import numpy as np
 from scipy.sparse import coo_matrix
 
 from bot.nlu.sparse_features import coo_from_parts, index_dtype
-
-logger = logging.getLogger(__name__)
 
 # sklearn builds the same analyzer at every transform; the parameters it is
 # built from do not change once the model is loaded
@@ -183,51 +181,38 @@ def _is_plain_fitted(vectorizer: Any) -> bool:
     return type(vectorizer) is CountVectorizer and bool(getattr(vectorizer, "vocabulary_", None))
 
 
-def count_vectors_directly() -> None:
-    """Make Rasa's CountVectorsFeaturizer count with ``count_tokens`` and replace numbers at once (idempotent)."""
+def create_features(
+    featurizer: Any, attribute: Text, all_tokens: List[List[Text]]
+) -> Optional[Tuple[List[Optional[Any]], List[Optional[Any]]]]:
+    """``CountVectorsFeaturizer._create_features`` counted with ``count_tokens``; None if not covered.
+
+    None (the caller runs Rasa's method) when the attribute's vectorizer is
+    missing or not exactly sklearn's fitted ``CountVectorizer``.
+    """
     from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
         DENSE_FEATURIZABLE_ATTRIBUTES,
-        CountVectorsFeaturizer,
     )
 
-    _replace_numbers_at_once()
-    if hasattr(CountVectorsFeaturizer._create_features, "rasa_original"):
-        return
-    original = CountVectorsFeaturizer._create_features
-
-    def _create_features(
-        self: CountVectorsFeaturizer, attribute: Text, all_tokens: List[List[Text]]
-    ) -> Tuple[List[Optional[Any]], List[Optional[Any]]]:
-        vectorizer = self.vectorizers.get(attribute) if self.vectorizers else None
-        if vectorizer is None or not _is_plain_fitted(vectorizer):
-            return original(self, attribute, all_tokens)
-        sequence_features: List[Optional[Any]] = []
-        sentence_features: List[Optional[Any]] = []
-        for tokens in all_tokens:
-            if not tokens:
-                sequence_features.append(None)
-                sentence_features.append(None)
-                continue
-            sequence, sentence = count_tokens(
-                vectorizer, tokens, attribute in DENSE_FEATURIZABLE_ATTRIBUTES
-            )
-            sequence_features.append(sequence)
-            sentence_features.append(sentence)
-        return sequence_features, sentence_features
-
-    _create_features.rasa_original = original  # type: ignore[attr-defined]
-    CountVectorsFeaturizer._create_features = _create_features  # type: ignore[method-assign]
+    vectorizer = featurizer.vectorizers.get(attribute) if featurizer.vectorizers else None
+    if vectorizer is None or not _is_plain_fitted(vectorizer):
+        return None
+    sequence_features: List[Optional[Any]] = []
+    sentence_features: List[Optional[Any]] = []
+    for tokens in all_tokens:
+        if not tokens:
+            sequence_features.append(None)
+            sentence_features.append(None)
+            continue
+        sequence, sentence = count_tokens(vectorizer, tokens, attribute in DENSE_FEATURIZABLE_ATTRIBUTES)
+        sequence_features.append(sequence)
+        sentence_features.append(sentence)
+    return sequence_features, sentence_features
 
 
 # Rasa's CountVectorsFeaturizer._process_tokens replaces numbers token by token
 # with this pattern (``re.sub`` with the pattern as a string)
 _NUMBER_RE = re.compile(r"\b[0-9]+\b")
 _NUMBER = "__NUMBER__"
-
-# the Rasa code _replace_numbers_at_once was written and checked against: the
-# versions, and the SHA-256 of ``inspect.getsource(CountVectorsFeaturizer._process_tokens)``
-PROCESS_TOKENS_RASA_VERSIONS = frozenset({"3.6.21"})
-PROCESS_TOKENS_SHA256 = "d5135573627646f9974439bc1b58f8b66ed8b96ce3dda799ed94e91a250a4368"
 
 
 def replace_numbers(tokens: Sequence[Text]) -> Optional[List[Text]]:
@@ -251,47 +236,41 @@ def replace_numbers(tokens: Sequence[Text]) -> Optional[List[Text]]:
     return _NUMBER_RE.sub(_NUMBER, joined).split("\n")
 
 
-def _replace_numbers_at_once() -> None:
-    """Make ``CountVectorsFeaturizer._process_tokens`` replace a message's numbers in one ``re.sub`` (idempotent).
+def process_tokens(featurizer: Any, tokens: List[Text], attribute: Text) -> Optional[List[Text]]:
+    """``CountVectorsFeaturizer._process_tokens`` with one ``re.sub`` for the message; None if not covered.
 
     Rasa calls ``re.sub`` once per token and featurizer: for a 2,000-character
     message, about 1,000 calls through ``re``'s pattern cache per featurizer.
-
-    Installed only over the code it was checked against (the Rasa version and
-    the hash of its source, :func:`bot.speedups.written_for`); on any other it
-    logs a warning and leaves Rasa's method. Rasa's is kept as ``rasa_original``
-    (putting it back undoes the patch).
+    None (the caller runs Rasa's method) for tokens ``replace_numbers`` cannot take.
     """
+    from rasa.shared.nlu.constants import ACTION_NAME, INTENT, INTENT_RESPONSE_KEY
+
+    if attribute in [INTENT, ACTION_NAME, INTENT_RESPONSE_KEY]:
+        return tokens
+    replaced = replace_numbers(tokens)
+    if replaced is None:
+        return None
+    if featurizer.lowercase:
+        replaced = [text.lower() for text in replaced]
+    return replaced
+
+
+def _mirrored() -> List[Any]:
+    """The Rasa and sklearn code this module follows (its source is guarded, see ``bot.nlu.direct_count_vectors``)."""
     from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
         CountVectorsFeaturizer,
     )
-    from rasa.shared.nlu.constants import ACTION_NAME, INTENT, INTENT_RESPONSE_KEY, TEXT
+    from sklearn.feature_extraction.text import CountVectorizer, _VectorizerMixin
 
-    from bot.speedups import written_for
+    return [
+        CountVectorsFeaturizer._create_features,
+        CountVectorsFeaturizer._process_tokens,
+        CountVectorizer.transform,
+        CountVectorizer._count_vocab,
+        _VectorizerMixin.build_analyzer,
+        _VectorizerMixin._char_wb_ngrams,
+        _VectorizerMixin._word_ngrams,
+    ]
 
-    if hasattr(CountVectorsFeaturizer._process_tokens, "rasa_original"):
-        return
-    original = CountVectorsFeaturizer._process_tokens
-    if not written_for(
-        original,
-        "CountVectorsFeaturizer._process_tokens (numbers replaced at once)",
-        PROCESS_TOKENS_RASA_VERSIONS,
-        PROCESS_TOKENS_SHA256,
-    ):
-        return
 
-    def _process_tokens(
-        self: CountVectorsFeaturizer, tokens: List[Text], attribute: Text = TEXT
-    ) -> List[Text]:
-        if attribute in [INTENT, ACTION_NAME, INTENT_RESPONSE_KEY]:
-            return tokens
-        replaced = replace_numbers(tokens)
-        if replaced is None:
-            return original(self, tokens, attribute)
-        if self.lowercase:
-            replaced = [text.lower() for text in replaced]
-        return replaced
-
-    _process_tokens.rasa_original = original  # type: ignore[attr-defined]
-    CountVectorsFeaturizer._process_tokens = _process_tokens  # type: ignore[method-assign]
-    logger.info("speed-up installed: CountVectorsFeaturizer._process_tokens (numbers replaced at once)")
+MIRRORED_SHA256 = "92cfb1e07aa7ceedfe193eeb56c1dc369e8bab962176d68343933980e13cdb2f"

@@ -23,6 +23,10 @@ answer and the ranking are those of the average of both models'
 then P(answer | faq), and the clarification buttons still weigh them by the
 ranking's ``faq``.
 
+Once its model is loaded it predicts with NumPy, as
+``bot.nlu.fast_diet.NumpyDIETClassifier`` does (the same
+:class:`bot.nlu.fast_diet.NumpyPrediction`); training is Rasa's.
+
 Rasa's training-time check for a response selector (``DefaultV1RecipeValidator``)
 compares exact classes, so ``rasa train`` warns that none is configured; the
 Makefile filters that one warning.
@@ -44,13 +48,14 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data import util
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.fast_diet import NumpyPrediction
 from bot.nlu.second_opinion import FAQ_OPINION, RANKING_LENGTH, combine_answers
 from bot.topics import MIN_TOPIC_SCORE
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class FaqResponseSelector(ResponseSelector):
-    """``ResponseSelector`` that skips messages DIET does not think may be FAQs."""
+class FaqResponseSelector(NumpyPrediction, ResponseSelector):
+    """``ResponseSelector`` that skips messages DIET does not think may be FAQs, predicting with NumPy once loaded."""
 
     def may_be_faq(self, message: Message) -> bool:
         """Whether the message's intent ranking gives the retrieval intent enough confidence."""

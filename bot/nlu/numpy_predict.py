@@ -12,13 +12,11 @@ this machine) and TensorFlow's dispatch (even through the concrete function of
 ResponseSelector). Together that was about 7.8 ms of the Rasa server's CPU per
 member message; with this module it is about 1.7 ms.
 
-Two replacements, installed by ``bot.speedups`` when the server starts
-(training never uses them):
-- ``DIETClassifier._predict`` (the ResponseSelector's too) builds the one
-  message's batch directly (``message_batch``: Rasa's arrays, equal array for
-  array) and computes it with ``predict``;
-- ``RasaModel._rasa_predict`` computes any batch of a covered model with
-  ``predict`` (other callers, such as ``run_inference`` on many messages).
+``predict_message`` is what the components ``bot.nlu.fast_diet.NumpyDIETClassifier``
+and ``bot.nlu.faq_selector.FaqResponseSelector`` call instead of Rasa's
+``_predict`` once their model is loaded: it builds the one message's batch
+directly (``message_batch``: Rasa's arrays, equal array for array) and
+computes it with ``predict``. Training never uses it (nor imports this module).
 
 ``predict`` follows Rasa 3.6's ``DIET.batch_predict`` for intent
 classification, layer by layer (``RasaSequenceLayer`` with its
@@ -29,17 +27,19 @@ weights read from the model's own layers. The outputs have Rasa's keys,
 shapes and dtypes (``i_scores``, and the diagnostic ``text_transformed`` and
 ``attention_weights``). Float32 sums in another order than TensorFlow's differ
 in the last bits, so the numbers agree to within 1e-5 (at most 4e-6 seen), not
-bit for bit; ``tests/test_numpy_predict.py`` compares them with Rasa's
-(TensorFlow) outputs on every training and held-out example, and checks that
-every message gets the same intent, ranking and FAQ answer.
+bit for bit: equal within a tolerance, not exact. ``tests/test_numpy_predict.py``
+compares them with Rasa's (TensorFlow) outputs on every training and held-out
+example, and ``tests/test_speedups_equivalence.py`` checks that every message
+and story gets the same decisions (intent, ranking, FAQ answer, fallback,
+actions) with and without.
 
 ``plan_for`` reads the weights once per model and says None for anything this
 does not cover: a transformer layer, entity recognition, a model class with
 its own ``batch_predict`` (``DIET2DIET``), dimension-unifying layers, an
 activation other than Rasa's defaults, a model not prepared for prediction.
 Those models, and any message or batch that does not fit the model's data
-signature (dense features, say), go to the method that was installed before
-(Rasa's batch building, TensorFlow), so their results and errors stay Rasa's.
+signature (dense features, say), go to Rasa's own ``_predict`` (its batch
+building, TensorFlow), so their results and errors stay Rasa's.
 """
 
 from __future__ import annotations
@@ -49,8 +49,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
 import numpy as np
-
-MARK = "kosmo_numpy_predict"
 
 # model -> plan (None: not covered, use the previous _rasa_predict)
 _PLANS: "weakref.WeakKeyDictionary[Any, Optional[_Plan]]" = weakref.WeakKeyDictionary()
@@ -492,21 +490,14 @@ def message_batch(plan: _Plan, message: Any, featurizers: Optional[List[Text]]) 
     return tuple(batch)
 
 
-def installed_in_chain(function: Any, mark: str) -> bool:
-    """Whether ``function``, or one it falls back to (``kosmo_before``), carries ``mark``."""
-    while function is not None:
-        if getattr(function, mark, False):
-            return True
-        function = getattr(function, "kosmo_before", None)
-    return False
-
-
 def _plan_of(model: Any) -> Optional[_Plan]:
+    """The model's plan, read once; prepares the model for prediction first, as Rasa's first prediction does."""
     if model in _PLANS:
         return _PLANS[model]
-    plan = plan_for(model)
-    if model.prepared_for_prediction:  # else ask again once it is
-        _PLANS[model] = plan
+    if not model.prepared_for_prediction:  # RasaModel._rasa_predict's first step
+        model.prepare_for_predict()
+        model.prepared_for_prediction = True
+    plan = _PLANS[model] = plan_for(model)
     return plan
 
 
@@ -520,61 +511,61 @@ def _finished(model: Any, outputs: Dict[Text, Any]) -> Dict[Text, Any]:
     return outputs
 
 
-def _chained(replacement: Callable[..., Any], before: Callable[..., Any]) -> Callable[..., Any]:
-    """``replacement`` marked as ours, knowing Rasa's own method and the one it falls back to."""
-    setattr(replacement, MARK, True)
-    replacement.rasa_original = getattr(before, "rasa_original", before)  # type: ignore[attr-defined]
-    replacement.kosmo_before = before  # type: ignore[attr-defined]
-    return replacement
+def predict_message(classifier: Any, message: Any) -> Optional[Dict[Text, Any]]:
+    """What ``DIETClassifier._predict`` returns for ``message``, computed here; None if not covered.
 
-
-def predict_with_numpy() -> None:
-    """Make ``RasaModel._rasa_predict`` compute covered models with NumPy (idempotent).
-
-    Anything not covered goes to the ``_rasa_predict`` in place before.
+    None (the caller then runs Rasa's ``_predict``) for a classifier without a
+    model, a model that runs eagerly or that :func:`plan_for` does not cover,
+    and a message :func:`message_batch` does not cover.
     """
-    from rasa.utils.tensorflow import models
-
-    before: Callable[..., Dict[Text, Any]] = models.RasaModel._rasa_predict
-    if installed_in_chain(before, MARK):
-        return
-
-    def _rasa_predict(self: Any, batch_in: Tuple[Any, ...]) -> Dict[Text, Any]:
-        if self._run_eagerly:
-            return before(self, batch_in)
-        plan = _plan_of(self)
-        outputs = predict(plan, batch_in) if plan is not None else None
-        if outputs is None:
-            return before(self, batch_in)
-        return _finished(self, outputs)
-
-    models.RasaModel._rasa_predict = _chained(_rasa_predict, before)  # type: ignore[method-assign]
-
-
-def predict_messages_with_numpy() -> None:
-    """Make ``DIETClassifier._predict`` (the ResponseSelector's too) skip Rasa's batch building (idempotent).
-
-    For a covered model the message's batch is built directly
-    (``message_batch``) and computed with ``predict``; anything else goes to the
-    ``_predict`` in place before.
-    """
-    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
     from rasa.utils.tensorflow.constants import FEATURIZERS
 
-    before: Callable[..., Any] = DIETClassifier._predict
-    if installed_in_chain(before, MARK):
-        return
+    model = classifier.model
+    if model is None or model._run_eagerly:
+        return None
+    plan = _plan_of(model)
+    if plan is None:
+        return None
+    batch = message_batch(plan, message, classifier.component_config.get(FEATURIZERS))
+    if batch is None:
+        return None
+    # process() reads the diagnostic outputs only when the graph run asks for them
+    context = getattr(classifier, "_execution_context", None)
+    diagnostics = bool(getattr(context, "should_add_diagnostic_data", True))
+    outputs = predict(plan, batch, diagnostics)
+    return None if outputs is None else _finished(model, outputs)
 
-    def _predict(self: Any, message: Any) -> Any:
-        model = self.model
-        plan = _plan_of(model) if model is not None and not model._run_eagerly else None
-        batch = message_batch(plan, message, self.component_config.get(FEATURIZERS)) if plan else None
-        # process() reads the diagnostic outputs only when the graph run asks for them
-        context = getattr(self, "_execution_context", None)
-        diagnostics = bool(getattr(context, "should_add_diagnostic_data", True))
-        outputs = predict(plan, batch, diagnostics) if plan is not None and batch is not None else None
-        if outputs is None:
-            return before(self, message)
-        return _finished(model, outputs)
 
-    DIETClassifier._predict = _chained(_predict, before)  # type: ignore[method-assign]
+def _mirrored() -> List[Any]:
+    """The Rasa code this module follows step by step (its source is guarded, see ``bot.nlu.fast_diet``)."""
+    from rasa.nlu.classifiers.diet_classifier import DIET, DIETClassifier
+    from rasa.shared.nlu.training_data.features import Features
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.utils.tensorflow import layers, rasa_layers
+    from rasa.utils.tensorflow.models import RasaModel
+
+    return [
+        DIETClassifier._predict,
+        DIETClassifier._create_model_data,
+        DIET.batch_predict,
+        DIET._batch_predict_intents,
+        DIET._last_token,
+        DIET.prepare_for_predict,
+        RasaModel._rasa_predict,
+        Message.get_sparse_features,
+        Message._combine_features,
+        Features._combine_sparse_features,
+        rasa_layers.RasaSequenceLayer,
+        rasa_layers.RasaFeatureCombiningLayer,
+        rasa_layers.ConcatenateSparseDenseFeatures,
+        rasa_layers.compute_mask,
+        layers.DenseForSparse,
+        layers.Ffnn,
+        layers.RandomlyConnectedDense,
+        layers.Embed,
+        layers.DotProductLoss.get_similarities_and_confidences_from_embeddings,
+        layers.DotProductLoss.sim,
+    ]
+
+
+MIRRORED_SHA256 = "2a084b3256813d2ee1dafce772180a2f151ee4bfbdcae16e3d10019572135ef5"

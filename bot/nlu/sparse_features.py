@@ -14,9 +14,8 @@ the same order, the same value and index dtypes and the same shape as
 ``bmat``'s COO path (``tests/test_sparse_features.py`` compares them). Any
 other input (CSR, a dtype scipy would change, mismatched rows) goes to
 ``hstack`` as before, so errors and odd cases stay scipy's and Rasa's.
-``join_sparse_features_directly`` installs it into Rasa; the tracker store
-calls it when the server starts (``bot.tracker_store``), so training is
-untouched.
+``bot.nlu.numpy_predict`` joins a message's features with it when DIET and
+the ResponseSelector predict (instead of Rasa's ``Features._combine_sparse_features``).
 
 ``coo_from_parts`` is how this module and ``bot.nlu.count_vectors`` make the
 COO matrices they return. scipy's constructor converts and checks its input
@@ -26,7 +25,8 @@ about 6% of the server's CPU per member message. Both callers build parts that
 are already of scipy's kinds and within the shape, so the matrix is made with
 the attributes the constructor would give it and without the checks
 (``tests/test_sparse_features.py`` compares the objects attribute by attribute
-with the constructor's).
+with the constructor's, and :func:`coo_from_parts_is_scipys` does it once
+more on the scipy installed before a component relies on it).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from typing import Any, Dict, Tuple
 import numpy as np
 from scipy.sparse import coo_matrix, hstack
 
-_MARK = "_kosmo_direct_join"
 _PARTS = ("_shape", "row", "col", "data")
 
 
@@ -103,21 +102,29 @@ def join_coo_side_by_side(left: Any, right: Any) -> Any:
     return coo_from_parts(data, row, col, shape)
 
 
-def join_sparse_features_directly() -> None:
-    """Make Rasa's ``Features`` join sparse features with ``join_coo_side_by_side`` (idempotent)."""
-    from rasa.shared.nlu.training_data.features import Features
+@functools.lru_cache(maxsize=1)
+def coo_from_parts_is_scipys() -> bool:
+    """Whether :func:`coo_from_parts` makes what scipy's constructor makes, on this scipy.
 
-    if getattr(Features._combine_sparse_features, _MARK, False):
-        return
-    original = Features._combine_sparse_features
+    ``coo_from_parts`` sets a ``coo_matrix``'s private state itself, so a scipy
+    that keeps other state, or keeps it otherwise, would get half-built
+    matrices. Checked once per process on a small matrix (every attribute,
+    type and value) by the components that use it, which otherwise use Rasa's
+    own path.
+    """
+    data = np.array([1, 2], dtype=np.int64)
+    row = np.array([0, 1], dtype=index_dtype(3))
+    col = np.array([2, 0], dtype=index_dtype(3))
+    ours = coo_from_parts(data, row, col, (2, 3))
+    theirs = coo_matrix((data, (row, col)), shape=(2, 3))
+    if vars(ours).keys() != vars(theirs).keys():
+        return False
+    for name, value in vars(theirs).items():
+        mine = getattr(ours, name)
+        if isinstance(value, np.ndarray):
+            if not (isinstance(mine, np.ndarray) and mine.dtype == value.dtype and np.array_equal(mine, value)):
+                return False
+        elif type(mine) is not type(value) or mine != value:
+            return False
+    return True
 
-    def _combine_sparse_features(self: Features, additional_features: Features) -> None:
-        if self.features.shape[0] != additional_features.features.shape[0]:
-            original(self, additional_features)  # Rasa's own error message
-            return
-        self.features = join_coo_side_by_side(self.features, additional_features.features)
-        self._cached_fingerprint = None
-
-    setattr(_combine_sparse_features, _MARK, True)
-    _combine_sparse_features.rasa_original = original  # type: ignore[attr-defined]
-    Features._combine_sparse_features = _combine_sparse_features  # type: ignore[method-assign]
