@@ -111,14 +111,14 @@ def test_long_messages_get_tensorflows_numbers(classifiers, unbounded, chars):
         assert ours["i_scores"].shape == theirs["i_scores"].shape
         assert np.allclose(ours["i_scores"], theirs["i_scores"], rtol=TOLERANCE, atol=TOLERANCE)
         assert ours["i_scores"].argmax() == theirs["i_scores"].argmax()
-            # a long text's counts make activations in the hundreds; float32 sums in
-            # another order differ in the last bits of those, so relative to the largest
-            transformed = theirs["diagnostic_data"]["text_transformed"]
-            scale = max(1.0, float(np.abs(transformed).max()))
-            assert np.allclose(
-                ours["diagnostic_data"]["text_transformed"], transformed,
-                rtol=TOLERANCE, atol=TOLERANCE * scale,
-            )
+        # a long text's counts make activations in the hundreds; float32 sums in
+        # another order differ in the last bits of those, so relative to the largest
+        transformed = theirs["diagnostic_data"]["text_transformed"]
+        scale = max(1.0, float(np.abs(transformed).max()))
+        assert np.allclose(
+            ours["diagnostic_data"]["text_transformed"], transformed,
+            rtol=TOLERANCE, atol=TOLERANCE * scale,
+        )
 
 
 def test_the_model_reads_at_most_the_tokenizers_bound(components):

@@ -194,12 +194,14 @@ def test_a_model_without_a_plan_and_a_message_that_does_not_fit_get_rasas_predic
     classifier._predict(message)
     assert calls == []
     # a message with dense features (not covered): Rasa's, and so TensorFlow's outcome
+    # (here its error: the model was trained without them)
     from rasa.shared.nlu.training_data.features import Features
 
     dense = copy.deepcopy(message)
     dense.add_features(Features(np.ones((1, 4), dtype=np.float32), "sentence", "text", "dense"))
     assert predict_message(classifier, dense) is None
-    classifier._predict(dense)
+    with pytest.raises(ValueError, match="input_signature"):
+        classifier._predict(dense)
     assert calls == [dense]
     # a model without a plan
     monkeypatch.setitem(numpy_predict._PLANS, classifier.model, None)

@@ -7,12 +7,14 @@ ResponseSelector's two hidden layers, the text embedding, and its similarity
 to the label embeddings that Rasa computed once when it loaded the model.
 Rasa spends most of a call elsewhere: building the message's batch
 (``_create_model_data`` and a batch generator, about 1.4 ms per classifier on
-this machine) and TensorFlow's dispatch (even through the concrete function of
-``bot.nlu.tf_predict``, about 1.3 ms for DIET and 1.5 ms for the
+this machine) and TensorFlow's dispatch (even when calling the traced graph's
+concrete function directly, about 1.3 ms for DIET and 1.5 ms for the
 ResponseSelector). Together that was about 7.8 ms of the Rasa server's CPU per
 member message; with this module it is about 1.7 ms.
 
-``predict_message`` is what the components ``bot.nlu.fast_diet.NumpyDIETClassifier``
+The components check first (when the model is loaded) that the Rasa code
+listed in ``_mirrored`` is the code this module was written for
+(``MIRRORED_SHA256``, ``bot.speedups.guard``). ``predict_message`` is what the components ``bot.nlu.fast_diet.NumpyDIETClassifier``
 and ``bot.nlu.faq_selector.FaqResponseSelector`` call instead of Rasa's
 ``_predict`` once their model is loaded: it builds the one message's batch
 directly (``message_batch``: Rasa's arrays, equal array for array) and
@@ -36,8 +38,8 @@ actions) with and without.
 ``plan_for`` reads the weights once per model and says None for anything this
 does not cover: a transformer layer, entity recognition, a model class with
 its own ``batch_predict`` (``DIET2DIET``), dimension-unifying layers, an
-activation other than Rasa's defaults, a model not prepared for prediction.
-Those models, and any message or batch that does not fit the model's data
+activation other than Rasa's defaults. (A model not yet prepared for
+prediction is prepared first, as Rasa's first prediction does.) Those models, and any message or batch that does not fit the model's data
 signature (dense features, say), go to Rasa's own ``_predict`` (its batch
 building, TensorFlow), so their results and errors stay Rasa's.
 """
