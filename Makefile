@@ -19,7 +19,8 @@ PYTHON ?= $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*
 # imported then, and changing it does not retrain.
 TRAIN_CODE   := bot/__init__.py bot/helpdesk_hours.py bot/indexed_rule_policy.py bot/kana_romaji.py \
                 bot/kana_terms.py bot/language.py bot/normalize.py bot/repeated_topic_policy.py \
-                bot/tenants.py bot/topics.py bot/nlu/__init__.py bot/nlu/direct_count_vectors.py \
+                bot/settings.py bot/shared_secret.py bot/tenants.py bot/topics.py bot/nlu/__init__.py \
+                bot/nlu/direct_count_vectors.py \
                 bot/nlu/faq_selector.py bot/nlu/fast_diet.py bot/nlu/japanese_tokenizer.py \
                 bot/nlu/language_detector.py bot/nlu/second_opinion.py bot/nlu/structured_input.py \
                 bot/nlu/tenant_resolver.py bot/nlu/text_normalizer.py

@@ -365,7 +365,7 @@ class RasaServerSettings(_Group):
     cors_origins: tuple[str, ...] = setting("KOSMO_CORS_ORIGINS", list_of(parse_origin), ())
     # the action server (endpoints.yml: read by Rasa)
     action_endpoint: Optional[str] = setting("KOSMO_ACTION_ENDPOINT", url())
-    # seconds Rasa waits for the action server (bot.tracker_store.bound_action_server_timeout)
+    # seconds Rasa waits for the action server (bot.speedups.action_timeout)
     action_timeout: float = setting("KOSMO_ACTION_TIMEOUT", number(1.0), DEFAULT_ACTION_TIMEOUT)
     tracker_db_url: str = setting(
         "KOSMO_TRACKER_DB_URL", url(None), f"sqlite:///{DEFAULT_TRACKER_DB_FILE}"

@@ -22,7 +22,7 @@ by the server's entry point (``bot.serve``) through :func:`install_all`:
 
 Each patch (:class:`Patch`) names the Rasa code it mirrors and the SHA-256 of
 that code's source; :func:`install_all` installs it only when Rasa is the
-version it was written for (``bot.speedups.guard.RASA_VERSION``) and the
+version it was written for (the pinned one, ``rasa==`` in pyproject.toml) and the
 source is unchanged, and otherwise logs a warning and leaves Rasa's code
 (the components check the same way when their model is loaded). Each patch
 keeps what it replaced: :func:`uninstall_all` puts it back (tests do).
@@ -38,17 +38,17 @@ and NLU example with everything on and everything off.
 
 from __future__ import annotations
 
-from bot.speedups.guard import RASA_VERSION, SWITCH_ENV, enabled, written_for
+from bot.speedups.guard import SWITCH_ENV, enabled, rasa_version_written_for, written_for
 from bot.speedups.registry import Patch, install_all, installed, patches, uninstall_all
 
 __all__ = [
-    "RASA_VERSION",
     "SWITCH_ENV",
     "Patch",
     "enabled",
     "install_all",
     "installed",
     "patches",
+    "rasa_version_written_for",
     "uninstall_all",
     "written_for",
 ]

@@ -17,23 +17,16 @@ waits its own five minutes).
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Mapping, Optional
 
 from bot.speedups.registry import Patch
 
-ACTION_TIMEOUT_ENV = "KOSMO_ACTION_TIMEOUT"
-DEFAULT_ACTION_TIMEOUT = 5.0
-
 
 def action_timeout(environ: Optional[Mapping[str, str]] = None) -> float:
-    """``$KOSMO_ACTION_TIMEOUT`` in seconds (default 5, at least 1)."""
-    env = os.environ if environ is None else environ
-    try:
-        seconds = float(env.get(ACTION_TIMEOUT_ENV) or DEFAULT_ACTION_TIMEOUT)
-    except ValueError:
-        seconds = DEFAULT_ACTION_TIMEOUT
-    return max(1.0, seconds)
+    """``$KOSMO_ACTION_TIMEOUT`` in seconds (``bot.settings``: default 5, at least 1)."""
+    from bot.settings import RasaServerSettings
+
+    return RasaServerSettings.from_env(environ).action_timeout
 
 
 def _targets() -> list:

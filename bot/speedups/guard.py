@@ -4,9 +4,11 @@ Our shortcuts mirror Rasa 3.6.21 code step by step (a graph runner, the rule
 walk, the state replay, DIET's prediction layer by layer...). On another Rasa
 they could keep running and silently diverge, so each checks first that the
 Rasa code it mirrors is the code it was written for: ``rasa.__version__`` is
-:data:`RASA_VERSION` and the SHA-256 of the mirrored functions' source is the
-one recorded beside the shortcut. When either differs it logs a warning and
-leaves Rasa's own code in place (it fails closed).
+the pinned version (``rasa==`` in pyproject.toml, read by
+``bot.preflight.pinned_rasa_version``: the one place it is written) and the
+SHA-256 of the mirrored functions' source is the one recorded beside the
+shortcut. When either differs it logs a warning and leaves Rasa's own code in
+place (it fails closed).
 
 Who asks:
 - the registry of patches (``bot.speedups``), before installing each patch;
@@ -15,9 +17,10 @@ Who asks:
   trained model is loaded: their shortcuts are for prediction, and training
   runs Rasa's code.
 
-:func:`enabled` is the one switch: ``KOSMO_RASA_SPEEDUPS=off`` turns every
-patch and every component shortcut off (Rasa's own code alone, for comparing
-or for ruling them out). A component reads it when the model is loaded.
+:func:`enabled` is the one switch: ``KOSMO_RASA_SPEEDUPS=off`` (read as
+``bot.settings`` reads it) turns every patch and every component shortcut off
+(Rasa's own code alone, for comparing or for ruling them out). A component
+reads it when the model is loaded.
 """
 
 from __future__ import annotations
@@ -25,21 +28,29 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
-import os
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 SWITCH_ENV = "KOSMO_RASA_SPEEDUPS"
-# The Rasa every shortcut was written and checked against: the version pyproject.toml
-# pins (tests/test_speedups.py checks that the two agree).
-RASA_VERSION = "3.6.21"
 
 logger = logging.getLogger(__name__)
 
 
 def enabled(environ: Optional[Mapping[str, str]] = None) -> bool:
-    """False when ``$KOSMO_RASA_SPEEDUPS`` is ``off`` (or 0, false, no): Rasa's own code only."""
-    env = os.environ if environ is None else environ
-    return (env.get(SWITCH_ENV) or "").strip().lower() not in ("off", "0", "false", "no")
+    """False when ``$KOSMO_RASA_SPEEDUPS`` is ``off`` (or false, no, 0): Rasa's own code only.
+
+    Read by ``bot.settings`` with the server's other settings (a bad one stops
+    the process there, as it stops the server).
+    """
+    from bot.settings import RasaServerSettings
+
+    return RasaServerSettings.from_env(environ).speedups
+
+
+def rasa_version_written_for() -> Optional[str]:
+    """The Rasa version every shortcut was written and checked against: the pinned one."""
+    from bot.preflight import pinned_rasa_version
+
+    return pinned_rasa_version()
 
 
 def source_digest(targets: Iterable[Any]) -> Optional[str]:
@@ -59,24 +70,26 @@ def written_for(what: str, targets: Callable[[], Iterable[Any]], sha256: str) ->
 
     ``targets`` returns the mirrored Rasa functions or classes (a callable, so
     that a missing attribute on another Rasa is a refusal, not a crash). True
-    when Rasa is :data:`RASA_VERSION` and the targets' source digest is
-    ``sha256``; otherwise a warning naming ``what`` and both sides, and False.
+    when Rasa is the pinned version (:func:`rasa_version_written_for`) and the
+    targets' source digest is ``sha256``; otherwise a warning naming ``what``
+    and both sides, and False.
     """
     import rasa
 
     version = getattr(rasa, "__version__", None)
+    pinned = rasa_version_written_for()
     try:
         digest = source_digest(targets())
     except (AttributeError, ImportError) as e:
         digest = None
         logger.debug("speed-up %s: cannot read the code it mirrors: %s", what, e)
-    if version == RASA_VERSION and digest == sha256:
+    if pinned is not None and version == pinned and digest == sha256:
         return True
     logger.warning(
         "speed-up %s not used: written for Rasa %s with source sha256 %s, found Rasa %s "
         "with source sha256 %s; Rasa's own code runs",
         what,
-        RASA_VERSION,
+        pinned or "(no pinned version found)",
         sha256[:16],
         version,
         digest[:16] if digest else "unreadable",
