@@ -16,10 +16,10 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import Event
 
 from bot import speedups
+from bot.settings import SettingsError
 from bot.speedups import install_all, installed, patches, rasa_version_written_for, uninstall_all
 from bot.speedups.action_timeout import action_timeout
 from bot.speedups.graph_runner import SequentialGraphRunner
-from bot.settings import SettingsError
 from bot.speedups.guard import enabled, source_digest
 from tests.conftest import PROJECT_ROOT
 
