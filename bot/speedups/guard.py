@@ -103,5 +103,10 @@ def shortcut_allowed(
     sha256: str,
     environ: Optional[Mapping[str, str]] = None,
 ) -> bool:
-    """:func:`enabled` and :func:`written_for`: what a component asks when its model is loaded."""
-    return enabled(environ) and written_for(what, targets, sha256)
+    """:func:`enabled` and :func:`written_for`: what a component asks when its model is loaded (logged)."""
+    if not enabled(environ):
+        return False
+    if not written_for(what, targets, sha256):
+        return False
+    logger.info("speed-up in use: %s", what)
+    return True
