@@ -18,7 +18,8 @@ PYTHON ?= $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*
 # once a model is loaded (bot/nlu/numpy_predict.py, bot/rule_matching.py ...) is
 # imported then, and changing it does not retrain.
 TRAIN_CODE   := bot/__init__.py bot/helpdesk_hours.py bot/indexed_rule_policy.py bot/kana_romaji.py \
-                bot/kana_terms.py bot/language.py bot/normalize.py bot/repeated_topic_policy.py \
+                bot/kana_terms.py bot/language.py bot/normalize.py bot/portal_contract.py \
+                bot/repeated_topic_policy.py \
                 bot/settings.py bot/shared_secret.py bot/tenants.py bot/topics.py bot/nlu/__init__.py \
                 bot/nlu/direct_count_vectors.py \
                 bot/nlu/faq_selector.py bot/nlu/fast_diet.py bot/nlu/japanese_tokenizer.py \
