@@ -10,16 +10,27 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from bot.tenants import TenantConfigError, load_registry
 from bot.web.app import WebSettings, create_app
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.web", description=__doc__)
+def serve_command(
+    argv: Sequence[str] | None,
+    *,
+    prog: str,
+    description: str | None,
+    what: str,
+    make_app: Callable[[Any, WebSettings], Any],
+) -> int:
+    """``<prog> serve --host H --port P``: the app ``make_app`` builds, on that address.
+
+    Shared with ``python -m dev.demo``, which serves the demo pages around the widget.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the widget's files")
+    serve = sub.add_parser("serve", help=f"serve {what}")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
@@ -30,9 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TenantConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    app = create_app(registry, WebSettings.from_env())
+    app = make_app(registry, WebSettings.from_env())
     app.run(host=args.host, port=args.port, access_log=False, motd=False)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return serve_command(argv, prog="python -m bot.web", description=__doc__,
+                         what="the widget's files", make_app=create_app)
 
 
 if __name__ == "__main__":
