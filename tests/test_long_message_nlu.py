@@ -1,8 +1,9 @@
 """A long message costs the NLU in proportion to its length, and the NumPy prediction stays Rasa's.
 
-Before, ``bot.nlu.numpy_predict`` built a dense (positions x entries) matrix: a
+Before, the NumPy prediction built a dense (positions x entries) matrix: a
 20,000-character message took seconds and gigabytes, 100,000 characters ended
-in ``MemoryError``. Now the sparse features go straight to the kernel rows.
+in ``MemoryError``. Now the sparse features go straight to the kernel rows
+(``bot.nlu.numpy_layers.sparse_to_dense``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.utils.tensorflow.constants import FEATURIZERS
 from rasa.utils.tensorflow.models import RasaModel
 
+from bot.nlu.diet_batch_predict import predict
+from bot.nlu.diet_weights import plan_for
 from bot.nlu.japanese_tokenizer import JapaneseTokenizer
-from bot.nlu.numpy_predict import message_batch, plan_for, predict
+from bot.nlu.message_batch import message_batch
 from tests.model_support import featurized, model_components
 
 pytestmark = [pytest.mark.model]

@@ -24,10 +24,13 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.tensorflow.constants import ENTITY_RECOGNITION, FEATURIZERS
 from rasa.utils.tensorflow.models import RasaModel
 
-from bot.nlu import numpy_predict
+from bot.nlu import diet_batch_predict, diet_weights
+from bot.nlu.diet_batch_predict import predict
+from bot.nlu.diet_weights import plan_for
 from bot.nlu.faq_selector import FaqResponseSelector
 from bot.nlu.fast_diet import NumpyDIETClassifier
-from bot.nlu.numpy_predict import message_batch, plan_for, predict, predict_message
+from bot.nlu.message_batch import message_batch
+from bot.nlu.numpy_predict import predict_message
 from bot.tenants import PROJECT_ROOT
 from tests.model_support import featurized, model_components
 from tests.speedup_support import TOLERANCE, same_classification
@@ -204,7 +207,7 @@ def test_a_model_without_a_plan_and_a_message_that_does_not_fit_get_rasas_predic
         classifier._predict(dense)
     assert calls == [dense]
     # a model without a plan
-    monkeypatch.setitem(numpy_predict._PLANS, classifier.model, None)
+    monkeypatch.setitem(diet_weights._PLANS, classifier.model, None)
     assert predict_message(classifier, message) is None
     classifier._predict(message)
     assert calls == [dense, message]
@@ -228,7 +231,7 @@ def test_without_diagnostics_the_scores_are_the_full_predictions(classifiers, me
     """Only the sentence position is computed, and its scores are those of every position's computation."""
     rows_seen: list[int] = []
     positions_seen: list[int] = []
-    apply, to_dense = numpy_predict._apply, numpy_predict._sparse_to_dense
+    apply, to_dense = diet_batch_predict.apply_dense, diet_batch_predict.sparse_to_dense
 
     def counting_apply(layer, x):
         rows_seen.append(int(np.prod(x.shape[:-1])))
@@ -246,13 +249,13 @@ def test_without_diagnostics_the_scores_are_the_full_predictions(classifiers, me
             if batch is None:
                 continue
             full = predict(plan, batch)
-            monkeypatch.setattr(numpy_predict, "_apply", counting_apply)
-            monkeypatch.setattr(numpy_predict, "_sparse_to_dense", counting_to_dense)
+            monkeypatch.setattr(diet_batch_predict, "apply_dense", counting_apply)
+            monkeypatch.setattr(diet_batch_predict, "sparse_to_dense", counting_to_dense)
             rows_seen.clear()
             positions_seen.clear()
             short = predict(plan, batch, diagnostics=False)
-            monkeypatch.setattr(numpy_predict, "_apply", apply)
-            monkeypatch.setattr(numpy_predict, "_sparse_to_dense", to_dense)
+            monkeypatch.setattr(diet_batch_predict, "apply_dense", apply)
+            monkeypatch.setattr(diet_batch_predict, "sparse_to_dense", to_dense)
             # the sentence features alone, one vector through every layer, whatever the number of tokens
             assert positions_seen == [1] * len(plan.sentence), (message.get("text")[:20], positions_seen)
             assert rows_seen and set(rows_seen) == {1}, (message.get("text")[:20], rows_seen)
@@ -283,7 +286,7 @@ def test_process_computes_the_diagnostics_only_when_the_graph_run_asks(
 ):
     """Same intent, ranking, confidences and FAQ answer with and without; every position only when asked."""
     converted: list[int] = []
-    to_dense = numpy_predict._sparse_to_dense
+    to_dense = diet_batch_predict.sparse_to_dense
 
     def counting_to_dense(layer, indices, values, shape):
         converted.append(int(shape[1]))
@@ -295,10 +298,10 @@ def test_process_computes_the_diagnostics_only_when_the_graph_run_asks(
             context = classifier._execution_context
             try:
                 context.should_add_diagnostic_data = diagnostics
-                monkeypatch.setattr(numpy_predict, "_sparse_to_dense", counting_to_dense)
+                monkeypatch.setattr(diet_batch_predict, "sparse_to_dense", counting_to_dense)
                 converted.clear()
                 classifier.process([ours])
-                monkeypatch.setattr(numpy_predict, "_sparse_to_dense", to_dense)
+                monkeypatch.setattr(diet_batch_predict, "sparse_to_dense", to_dense)
                 if converted:  # the classifier ran (the FAQ selector skips non-FAQ messages)
                     # every feature (sequence and sentence), or the sentence features alone
                     plan = plan_for(classifier.model)

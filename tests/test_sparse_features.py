@@ -120,7 +120,7 @@ def features(origin: str, kind: str, matrix) -> Features:
 
 
 def test_a_message_joined_as_rasa_joins_it():
-    """What ``bot.nlu.numpy_predict`` joins is what Rasa's ``Message.get_sparse_features`` joins."""
+    """What ``bot.nlu.message_batch`` joins is what Rasa's ``Message.get_sparse_features`` joins."""
     rng = np.random.default_rng(7)
     words = coo_matrix((rng.random((5, 300)) > 0.98).astype(np.float64))
     chars = coo_matrix((rng.random((5, 4000)) > 0.99).astype(np.float64))

@@ -14,7 +14,7 @@ the same order, the same value and index dtypes and the same shape as
 ``bmat``'s COO path (``tests/test_sparse_features.py`` compares them). Any
 other input (CSR, a dtype scipy would change, mismatched rows) goes to
 ``hstack`` as before, so errors and odd cases stay scipy's and Rasa's.
-``bot.nlu.numpy_predict`` joins a message's features with it when DIET and
+``bot.nlu.message_batch`` joins a message's features with it when DIET and
 the ResponseSelector predict (instead of Rasa's ``Features._combine_sparse_features``).
 
 ``coo_from_parts`` is how this module and ``bot.nlu.count_vectors`` make the
