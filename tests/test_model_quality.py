@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.model]
 in_agent_loop = pytest.mark.asyncio(loop_scope="module")
 
 HOLDOUT_DIR = PROJECT_ROOT / "tests" / "nlu"
+NLU_DEV_DIR = PROJECT_ROOT / "tests" / "nlu_dev"  # clean development set: settings are chosen on it
 STORIES_DIR = PROJECT_ROOT / "tests" / "stories"
 RESULTS = PROJECT_ROOT / "results"
 # A floor the held-out accuracy must keep; the benchmark reports the real figure
@@ -45,6 +46,15 @@ def test_holdout_never_appears_in_training_data():
     held = {m.get("text") for m in load_data(str(HOLDOUT_DIR)).intent_examples}
     assert held, "no held-out examples"
     assert not (train & held), sorted(train & held)
+
+
+def test_the_clean_development_set_is_neither_trained_on_nor_held_out():
+    train = {m.get("text") for m in load_data(str(PROJECT_ROOT / "data" / "nlu")).intent_examples}
+    held = {m.get("text") for m in load_data(str(HOLDOUT_DIR)).intent_examples}
+    dev = {m.get("text") for m in load_data(str(NLU_DEV_DIR)).intent_examples}
+    assert len(dev) >= 300, "the clean development set has shrunk"
+    assert not (dev & train), sorted(dev & train)
+    assert not (dev & held), sorted(dev & held)
 
 
 def test_holdout_covers_every_trained_topic():
