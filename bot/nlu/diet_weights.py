@@ -57,12 +57,26 @@ class Plan:
     softmax: bool
 
 
+def _weights(variable: Any) -> np.ndarray:
+    """A read-only NumPy view of a variable's values, sharing TensorFlow's memory.
+
+    ``variable.numpy()`` would copy: the ResponseSelector's two sparse-to-dense
+    kernels alone are 46 MB, and the server would hold them twice.
+    ``np.asarray`` of the variable's current value is a view of the same
+    buffer (prediction never assigns to a variable, so the values cannot change
+    under the view).
+    """
+    values = np.asarray(variable.value())
+    values.flags.writeable = False
+    return values
+
+
 def _dense(layer: Any, gelu: bool = False) -> Dense:
-    kernel = layer.kernel.numpy()
+    kernel = _weights(layer.kernel)
     mask = getattr(layer, "kernel_mask", None)
     if mask is not None:  # RandomlyConnectedDense multiplies its kernel by the mask on every call
-        kernel = kernel * mask.numpy()
-    bias = layer.bias.numpy() if layer.use_bias else None
+        kernel = kernel * _weights(mask)
+    bias = _weights(layer.bias) if layer.use_bias else None
     return Dense(np.ascontiguousarray(kernel, dtype=np.float32), bias, gelu)
 
 
