@@ -20,11 +20,11 @@ PYTHON ?= $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*
 TRAIN_CODE   := bot/__init__.py bot/helpdesk_hours.py bot/indexed_rule_policy.py bot/kana_romaji.py \
                 bot/kana_terms.py bot/language.py bot/normalize.py bot/portal_contract.py \
                 bot/repeated_topic_policy.py \
-                bot/settings.py bot/shared_secret.py bot/tenants.py bot/topics.py bot/nlu/__init__.py \
+                bot/settings.py bot/shared_secret.py bot/societies.py bot/topics.py bot/nlu/__init__.py \
                 bot/nlu/direct_count_vectors.py \
                 bot/nlu/faq_selector.py bot/nlu/fast_diet.py bot/nlu/japanese_tokenizer.py \
                 bot/nlu/language_detector.py bot/nlu/second_opinion.py bot/nlu/structured_input.py \
-                bot/nlu/tenant_resolver.py bot/nlu/text_normalizer.py
+                bot/nlu/society_resolver.py bot/nlu/text_normalizer.py
 TRAIN_INPUTS := config.yml domain.yml $(sort $(wildcard data/nlu/*.yml data/rules/*.yml data/stories/*.yml)) $(TRAIN_CODE)
 MODEL_HASH   := $(shell cat $(TRAIN_INPUTS) 2>/dev/null | sha256sum | cut -c1-12)
 MODEL        := models/kosmo-$(MODEL_HASH).tar.gz

@@ -58,7 +58,7 @@ MASK = "****"
 # Slots whose value is always written as MASK.
 SENSITIVE_SLOTS = frozenset({"unlock_birth_date", "totp_code"})
 # Slots holding the user ID the next turns send to the portal: a voluntary-
-# continuation member's ID is 15-16 digits (記号+番号+生年月日, data/tenants.yml),
+# continuation member's ID is 15-16 digits (記号+番号+生年月日, data/societies.yml),
 # which would otherwise read as a code; it is kept as the member's identity.
 # member_user_id: the user ID kept for the conversation (actions/forms_common.py)
 USER_ID_SLOTS = frozenset({"otp_user_id", "unlock_user_id", "member_user_id"})
@@ -306,7 +306,7 @@ def _masked(text: str, *, log: bool) -> str:
 
 
 # Chosen user IDs have 8-13 characters, voluntary-continuation IDs 15-16 digits
-# (bot/portal_contract.py, data/tenants.yml): fewer digits alone are a code, not an ID.
+# (bot/portal_contract.py, data/societies.yml): fewer digits alone are a code, not an ID.
 MIN_DIGITS_USER_ID = USER_ID_MIN_LENGTH
 
 

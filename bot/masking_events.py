@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Optional
 
 from bot.masking import MASK, mask_member_text, mask_slot_value, sensitive_text
+from bot.societies import SOCIETY_SLOT
 
 # Rasa's event type names and the form's slot (rasa.shared.core), spelled out
 # so that this module needs no Rasa: "form" is the old name of "active_loop".
@@ -86,7 +87,7 @@ def mask_events_from(
                     parse["entities"] = [
                         e
                         for e in parse.get("entities") or []
-                        if isinstance(e, Mapping) and e.get("entity") == "tenant"
+                        if isinstance(e, Mapping) and e.get("entity") == SOCIETY_SLOT
                     ]
         out.append(data)
     return out, requested

@@ -23,7 +23,7 @@ from bot.nlu.count_vectors import (
     sentence_is_sum_of_rows,
 )
 from bot.nlu.direct_count_vectors import DirectCountVectorsFeaturizer
-from bot.tenants import PROJECT_ROOT
+from bot.societies import PROJECT_ROOT
 from tests.model_support import model_path
 from tests.speedup_support import assert_same_state
 

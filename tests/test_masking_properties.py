@@ -33,7 +33,7 @@ from bot.handoff.packet import build_packet, load_first_login_steps
 from bot.handoff.store import HandoffStore
 from bot.masking import MASK, mask_log_text, mask_text, sensitive_text
 from bot.masking_logs import MaskingFilter, install_log_masking, uninstall_log_masking
-from bot.tenants import PROJECT_ROOT
+from bot.societies import PROJECT_ROOT
 from bot.topics import load_topic_labels
 from bot.tracker_store import UrlSQLTrackerStore
 

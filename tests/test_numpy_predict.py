@@ -31,7 +31,7 @@ from bot.nlu.faq_selector import FaqResponseSelector
 from bot.nlu.fast_diet import NumpyDIETClassifier
 from bot.nlu.message_batch import message_batch
 from bot.nlu.numpy_predict import predict_message
-from bot.tenants import PROJECT_ROOT
+from bot.societies import PROJECT_ROOT
 from tests.model_support import featurized, model_components
 from tests.speedup_support import TOLERANCE, same_classification
 

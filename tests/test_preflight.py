@@ -152,10 +152,10 @@ def test_an_empty_endpoint_or_an_action_secret_left_at_change_me_too():
 
 def test_a_placeholder_written_into_the_file_itself(tmp_path):
     creds = credentials(
-        tmp_path, f"{CONSOLE_CHANNEL}:\nbot.channels.rest.TenantRestInput:\n  token: change-me\n"
+        tmp_path, f"{CONSOLE_CHANNEL}:\nbot.channels.rest.SocietyRestInput:\n  token: change-me\n"
     )
     with pytest.raises(SetupError, match=re.escape(
-        f"{creds}: bot.channels.rest.TenantRestInput.token is the placeholder 'change-me'"
+        f"{creds}: bot.channels.rest.SocietyRestInput.token is the placeholder 'change-me'"
     )):
         check_rasa_server(creds, ENDPOINTS, PRODUCTION)
 

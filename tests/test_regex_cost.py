@@ -40,7 +40,7 @@ MODULES = [
 # how a module calls a pattern when it is not a search (search, finditer, sub, findall)
 CALLED_WITH_FULLMATCH = {
     ("bot.channels.input_bounds", "_PAYLOAD"),
-    ("bot.channels.input_bounds", "_TENANT"),
+    ("bot.channels.input_bounds", "_SOCIETY"),
     ("bot.channels.input_bounds", "_INTENT"),
     ("bot.channels.rest", "_SENDER"),
     ("bot.channels.widget", "_SESSION_ID"),

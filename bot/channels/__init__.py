@@ -6,10 +6,11 @@
   ``credentials.yml`` key ``bot.channels.line.LineInput``.
 
 - ``rest``: Rasa's REST webhook, for development, tests and a trusted server;
-  ``credentials.yml`` key ``bot.channels.rest.TenantRestInput``.
+  ``credentials.yml`` key ``bot.channels.rest.SocietyRestInput``.
 
-All put the member's society in the message metadata as ``{"tenant": <key>}``,
-which ``bot.nlu.tenant_resolver.TenantResolver`` turns into the ``tenant`` slot,
+All put the member's society in the message metadata as ``{"tenant": <key>}``
+(``METADATA_KEY``, the society's wire name, ``bot.societies``), which
+``bot.nlu.society_resolver.SocietyResolver`` turns into the ``society`` slot,
 and hand their messages to Rasa through ``bot.channels.input_bounds`` (length,
 metadata and payloads bounded before anything else runs).
 """
@@ -19,7 +20,8 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping, Optional
 
-TENANT_KEY = "tenant"
+from bot.societies import SOCIETY_SLOT
+
 DISPLAY_TEXT_KEY = "display_text"
 MAX_DISPLAY_TEXT = 100
 
@@ -44,20 +46,20 @@ def shown_text(text: str, metadata: Any) -> Optional[str]:
     return None if payload else text
 
 
-def with_tenant_entity(text: str, tenant: str) -> str:
+def with_society_entity(text: str, society: str) -> str:
     """An intent payload (``/intent``, ``/intent{"topic": ...}``) that also names the society.
 
     Rasa parses a message starting with ``/`` with its RegexMessageHandler, which replaces
-    the entities the NLU pipeline found, ``TenantResolver``'s ``tenant`` included: a
+    the entities the NLU pipeline found, ``SocietyResolver``'s ``society`` included: a
     button press, a LINE follow or rich-menu postback, or the widget's opening greeting
-    would otherwise not set the ``tenant`` slot, and a new conversation would be answered
+    would otherwise not set the ``society`` slot, and a new conversation would be answered
     for the default society. So the channel writes the society into the payload's
     entities (the channel's society wins over one in the payload). Other text is
     returned unchanged.
 
     White space around the text is stripped first (``str.strip``, every Unicode space),
     as Rasa does before it looks for the ``/`` (``YAMLStoryReader.unpack_regex_message``):
-    `` /greet{"tenant": "ono"}`` is a payload to Rasa, so it is one here too. The
+    `` /greet{"society": "ono"}`` is a payload to Rasa, so it is one here too. The
     channels do not call this themselves: ``bot.channels.input_bounds.bounded_message``
     does, for every channel, with the society the channel hands in.
     """
@@ -73,5 +75,5 @@ def with_tenant_entity(text: str, tenant: str) -> str:
             return text
         if not isinstance(entities, dict):
             return text
-    entities[TENANT_KEY] = tenant
+    entities[SOCIETY_SLOT] = society
     return head.rstrip() + json.dumps(entities, ensure_ascii=False)

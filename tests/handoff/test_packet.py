@@ -482,10 +482,10 @@ def test_the_transcript_shows_what_the_member_saw_not_payloads():
     from rasa.shared.core.events import UserUttered
 
     events = [
-        UserUttered('/greet{"tenant": "kose"}', intent={"name": "greet"}),
+        UserUttered('/greet{"society": "kose"}', intent={"name": "greet"}),
         UserUttered("担当者と話したい", intent={"name": "request_human"}),
         UserUttered(
-            '/affirm{"tenant": "kose"}',
+            '/affirm{"society": "kose"}',
             intent={"name": "affirm"},
             metadata={"display_text": "はい、つないでください"},
         ),
