@@ -37,11 +37,11 @@ from actions.forms_common import (
     SLOT_HANDOFF_REASON,
 )
 from actions.portal import society_of, society_registry
+from bot.domain.topics import load_topic_labels
 from bot.handoff.models import HANDOFF_CHANNEL_OF
 from bot.handoff.packet import build_packet, load_first_login_steps
 from bot.handoff.store import HandoffStore
 from bot.handoff.store_errors import HandoffError
-from bot.topics import load_topic_labels
 
 logger = logging.getLogger(__name__)
 

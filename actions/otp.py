@@ -35,7 +35,7 @@ from actions.forms_common import (
     validate_slot,
 )
 from actions.portal import PortalAction, member_of, society_of
-from bot.normalize import parse_otp_code, parse_user_id
+from bot.domain.normalize import parse_otp_code, parse_user_id
 from bot.portal_client import PortalClient, PortalNotSupported, TotpDiagnosis
 
 SLOT_OTP_USER_ID = "otp_user_id"

@@ -37,14 +37,14 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms_common import REASON_PORTAL_DOWN, cleared, offer_handoff
-from bot.channels.origin import ORIGIN_KEY, ORIGIN_RE
+from bot.domain.messages import ORIGIN_KEY, ORIGIN_RE
+from bot.domain.societies import SOCIETY_SLOT, Society, SocietyRegistry, load_registry
 from bot.portal_client import (
     PortalClient,
     PortalError,
     PortalRateLimited,
 )
 from bot.portal_client.member import Member
-from bot.societies import SOCIETY_SLOT, Society, SocietyRegistry, load_registry
 
 logger = logging.getLogger(__name__)
 

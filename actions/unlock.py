@@ -33,7 +33,7 @@ from actions.forms_common import (
     validate_slot,
 )
 from actions.portal import PortalAction, member_of, society_of
-from bot.normalize import find_ticket_id, parse_birth_date, parse_user_id
+from bot.domain.normalize import find_ticket_id, parse_birth_date, parse_user_id
 from bot.portal_client import PortalClient, PortalNotFound
 
 SLOT_UNLOCK_USER_ID = "unlock_user_id"

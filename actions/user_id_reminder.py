@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.forms_common import GuardedFormValidationAction, cleared, prefill, validate_slot
 from actions.portal import PortalAction, member_of, society_of
-from bot.normalize import parse_email
+from bot.domain.normalize import parse_email
 from bot.portal_client import PortalClient
 
 SLOT_REMINDER_EMAIL = "reminder_email"

@@ -30,9 +30,9 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.domain.societies import PROJECT_ROOT
 from bot.review.broker import ReviewEventBroker
 from bot.review.store import ReviewStore
-from bot.societies import PROJECT_ROOT
 from bot.tracker_store import UrlSQLTrackerStore
 from tests.review.events import turn_events
 

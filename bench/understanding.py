@@ -38,7 +38,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
-from bot.societies import METADATA_KEY, PROJECT_ROOT
+from bot.domain.societies import METADATA_KEY, PROJECT_ROOT
 
 SETS_DIR = PROJECT_ROOT / "tests" / "understanding"
 SETS = {"dev": SETS_DIR / "dev.yml", "eval": SETS_DIR / "eval.yml"}

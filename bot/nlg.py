@@ -2,12 +2,12 @@
 
 Rasa's templated generator fills ``{variables}`` from slots and picks response
 variations whose ``condition`` matches slot values. We add the facts of the
-conversation's society (``bot.societies.Society.template_variables``) to those
+conversation's society (``bot.domain.societies.Society.template_variables``) to those
 values, so ``domain.yml`` can say ``{portal_url}`` or have a variation with
 ``condition: [{type: slot, name: otp_method, value: totp}]`` and a new society
 needs only a new entry in ``data/societies.yml``.
 
-A conversation in English (slot ``language`` = ``en``, ``bot.language``) gets
+A conversation in English (slot ``language`` = ``en``, ``bot.domain.language``) gets
 the English text of the same response from ``data/responses_en.yml``, with the
 same facts and conditions; a response with no English text (or none whose
 condition holds) becomes ``utter_english_scope``: what the bot answers in
@@ -29,8 +29,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.language import ENGLISH_SCOPE_RESPONSE, is_english, load_english_responses
-from bot.societies import SOCIETY_SLOT, SocietyRegistry, load_registry
+from bot.domain.language import ENGLISH_SCOPE_RESPONSE, is_english, load_english_responses
+from bot.domain.societies import SOCIETY_SLOT, SocietyRegistry, load_registry
 
 ANSWERED_WITH_KEY = "answered_with"
 

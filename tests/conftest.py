@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.societies import DEFAULT_SOCIETIES_FILE, SocietyRegistry, load_registry
+from bot.domain.societies import DEFAULT_SOCIETIES_FILE, SocietyRegistry, load_registry
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,7 +51,7 @@ FICTIONAL_SOCIETY = {
     },
 }
 # In the test stacks the real societies' helpdesks are staffed at every hour, so
-# that no test depends on the time of day it runs at (bot.helpdesk_hours.Helpdesk is
+# that no test depends on the time of day it runs at (bot.domain.helpdesk_hours.Helpdesk is
 # tested with set clocks in tests/test_societies.py).
 ALWAYS_STAFFED = {
     "staffed_hours": {

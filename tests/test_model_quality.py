@@ -17,7 +17,7 @@ from rasa.core.agent import Agent, load_agent
 from rasa.shared.nlu.training_data.loading import load_data
 
 from bench.nlu_eval import evaluate_holdout, expected_label
-from bot.topics import MIN_TOPIC_SCORE
+from bot.domain.topics import MIN_TOPIC_SCORE
 from tests.conftest import PROJECT_ROOT
 from tests.model_support import model_path
 from tests.story_support import run_stories

@@ -20,8 +20,8 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import past_states
+from bot.domain.societies import PROJECT_ROOT
 from bot.past_states import remembered_past_states as ours
-from bot.societies import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

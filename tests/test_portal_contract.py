@@ -1,4 +1,4 @@
-"""The portal contract is written once (bot/portal_contract.py) and both sides keep to it:
+"""The portal contract is written once (bot/domain/portal_contract.py) and both sides keep to it:
 the bot's forms and the reference portal accept exactly the same user IDs for each
 society, ticket numbers, dates and error codes are the contract's, and the OpenAPI
 document says the same."""
@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import bot.portal_contract as contract
-from bot.normalize import parse_birth_date as bot_birth_date
-from bot.normalize import parse_ticket_id as bot_ticket_id
-from bot.normalize import parse_user_id as bot_user_id
-from bot.societies import PROJECT_ROOT, SocietyRegistry
+import bot.domain.portal_contract as contract
+from bot.domain.normalize import parse_birth_date as bot_birth_date
+from bot.domain.normalize import parse_ticket_id as bot_ticket_id
+from bot.domain.normalize import parse_user_id as bot_user_id
+from bot.domain.societies import PROJECT_ROOT, SocietyRegistry
 from dev.portal.security import new_ticket_id
 from dev.portal.validation import ValidationError
 from dev.portal.validation import parse_birth_date as portal_birth_date
@@ -30,7 +30,7 @@ OPENAPI = PROJECT_ROOT / "dev" / "portal" / "openapi.json"
 
 
 def test_the_contract_imports_only_the_standard_library() -> None:
-    tree = ast.parse((PROJECT_ROOT / "bot" / "portal_contract.py").read_text(encoding="utf-8"))
+    tree = ast.parse((PROJECT_ROOT / "bot" / "domain" / "portal_contract.py").read_text(encoding="utf-8"))
     imported = {
         (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
         for node in ast.walk(tree)

@@ -11,16 +11,16 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.importers.importer import TrainingDataImporter
 
-from bot.language import (
+from bot.domain.language import (
     ENGLISH_SCOPE_RESPONSE,
     EnglishResponsesError,
     load_english_responses,
     parse_english_responses,
 )
+from bot.domain.societies import load_registry
+from bot.domain.topics import load_topic_labels
 from bot.nlg import SocietyNaturalLanguageGenerator
 from bot.nlu.language_detector import has_japanese
-from bot.societies import load_registry
-from bot.topics import load_topic_labels
 from tests.conftest import FICTIONAL_KEY, PROJECT_ROOT
 
 VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.societies import (
+from bot.domain.societies import (
     DEFAULT_SOCIETIES_FILE,
     SocietyConfigError,
     load_registry,
@@ -138,7 +138,7 @@ def test_staffed_hours_of_the_real_societies(registry, at, staffed):
 
 
 def test_helpdesk_is_optional_and_checked():
-    from bot.societies import parse_helpdesk
+    from bot.domain.societies import parse_helpdesk
 
     assert parse_helpdesk(None, "x") is None
     always = parse_helpdesk(
@@ -166,7 +166,7 @@ def test_helpdesk_is_optional_and_checked():
 
 
 def test_closed_dates_are_days_off():
-    from bot.societies import parse_helpdesk
+    from bot.domain.societies import parse_helpdesk
 
     data = yaml.safe_load(
         'staffed_hours: {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}\n'

@@ -6,8 +6,8 @@ import pytest
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.domain.normalize import looks_like_password
 from bot.nlu.structured_input import StructuredInputClassifier, decide, ticket_span
-from bot.normalize import looks_like_password
 
 
 @pytest.mark.parametrize(

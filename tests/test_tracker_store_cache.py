@@ -16,7 +16,8 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.tracker_store import MASK, UrlSQLTrackerStore
+from bot.domain.masking import MASK
+from bot.tracker_store import UrlSQLTrackerStore
 
 DOMAIN = Domain.from_dict(
     {

@@ -9,7 +9,7 @@
   ``credentials.yml`` key ``bot.channels.rest.SocietyRestInput``.
 
 All put the member's society in the message metadata as ``{"tenant": <key>}``
-(``METADATA_KEY``, the society's wire name, ``bot.societies``), which
+(``METADATA_KEY``, the society's wire name, ``bot.domain.societies``), which
 ``bot.nlu.society_resolver.SocietyResolver`` turns into the ``society`` slot,
 and hand their messages to Rasa through ``bot.channels.input_bounds`` (length,
 metadata and payloads bounded before anything else runs).
@@ -18,32 +18,8 @@ metadata and payloads bounded before anything else runs).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional
 
-from bot.societies import SOCIETY_SLOT
-
-DISPLAY_TEXT_KEY = "display_text"
-MAX_DISPLAY_TEXT = 100
-
-
-def shown_text(text: str, metadata: Any) -> Optional[str]:
-    """A member's message as the member saw it, or None for a hidden payload.
-
-    A pressed button sends its payload (``/affirm``) with the button's title in
-    the metadata key ``display_text``; the title is what the member saw. A
-    payload without a title (the widget's opening ``/greet``) was never shown.
-    Used by the widget's transcript, the handoff packet and the handoff gate.
-
-    The title counts only on a payload, cut to ``MAX_DISPLAY_TEXT`` characters:
-    free text is shown as written, whatever its metadata says (the channels drop
-    such a ``display_text`` already, ``bot.channels.input_bounds``; this also
-    covers conversations stored before they did).
-    """
-    payload = text.strip().startswith("/")
-    display = metadata.get(DISPLAY_TEXT_KEY) if isinstance(metadata, Mapping) else None
-    if payload and isinstance(display, str) and display.strip():
-        return display.strip()[:MAX_DISPLAY_TEXT]
-    return None if payload else text
+from bot.domain.societies import SOCIETY_SLOT
 
 
 def with_society_entity(text: str, society: str) -> str:

@@ -42,12 +42,12 @@ from sanic.request import Request
 from sanic.response import BaseHTTPResponse
 
 from bot.client_address import ClientAddresses
+from bot.domain.societies import SocietyRegistry, load_registry
 from bot.handoff.console import console_blueprint
 from bot.handoff.gate import GATE_CTX_KEY, HandoffGate, QueueWatcher
 from bot.handoff.link import RasaMemberLink
 from bot.handoff.store import HandoffStore
 from bot.settings import HandoffSettings
-from bot.societies import SocietyRegistry, load_registry
 
 URL_PREFIX = "/webhooks/agent"
 CORS_HEADER_PREFIX = "access-control-"

@@ -14,7 +14,7 @@ It enforces, in this order:
   NLU reads at most 10,000 characters anyway, ``bot.nlu.japanese_tokenizer``,
   for callers that reach it without a channel, such as ``/model/parse``.)
 - **metadata**: only the keys the bot uses are kept (:data:`METADATA_KEYS`:
-  ``tenant``, the member's society (the wire name, ``bot.societies.METADATA_KEY``),
+  ``tenant``, the member's society (the wire name, ``bot.domain.societies.METADATA_KEY``),
   and ``display_text``, a pressed button's
   title), as short strings; anything else is dropped, so a megabyte of
   metadata never reaches the tracker store.
@@ -58,10 +58,10 @@ from typing import Any, Awaitable, Callable, Dict, FrozenSet, Mapping, Optional,
 
 from rasa.core.channels.channel import UserMessage
 
-from bot.channels import DISPLAY_TEXT_KEY, MAX_DISPLAY_TEXT, with_society_entity
-from bot.channels.origin import ORIGIN_KEY, ORIGIN_RE
+from bot.channels import with_society_entity
+from bot.domain.messages import DISPLAY_TEXT_KEY, MAX_DISPLAY_TEXT, ORIGIN_KEY, ORIGIN_RE
+from bot.domain.societies import METADATA_KEY, SOCIETY_SLOT
 from bot.settings import DEFAULT_MAX_MESSAGE_CHARS, ChannelSettings
-from bot.societies import METADATA_KEY, SOCIETY_SLOT
 
 logger = logging.getLogger(__name__)
 
@@ -128,10 +128,10 @@ class InputBounds:
         topic_labels: Optional[Mapping[str, str]] = None,
     ) -> "InputBounds":
         """``KOSMO_MAX_MESSAGE_CHARS`` if set (a positive whole number), else the default;
-        the payloads of our buttons, the clarification's topics (``bot.topics``) included."""
+        the payloads of our buttons, the clarification's topics (``bot.domain.topics``) included."""
         settings = ChannelSettings.from_env(environ)
         if topic_labels is None:
-            from bot.topics import load_topic_labels
+            from bot.domain.topics import load_topic_labels
 
             topic_labels = load_topic_labels()
         return cls(

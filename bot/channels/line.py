@@ -84,10 +84,10 @@ from bot.channels.line_output import (
 )
 from bot.channels.origin import KIND_LINE, Origins
 from bot.channels.questions import answer_each_question
+from bot.domain.societies import METADATA_KEY
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 from bot.settings import DEFAULT_LINE_API_BASE, ChannelSettings
-from bot.societies import METADATA_KEY
 
 logger = logging.getLogger(__name__)
 

@@ -61,10 +61,10 @@ from bot.channels.line_intake import BodyRefused, read_body, stop_reading
 from bot.channels.origin import KIND_REST, Origins
 from bot.channels.questions import answer_each_question
 from bot.client_address import ClientAddresses
+from bot.domain.societies import METADATA_KEY, SocietyRegistry, load_registry
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 from bot.shared_secret import bearer_matches, weak_secret
-from bot.societies import METADATA_KEY, SocietyRegistry, load_registry
 
 logger = logging.getLogger(__name__)
 

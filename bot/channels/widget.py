@@ -55,7 +55,6 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels import shown_text
 from bot.channels.every_turn import answer_every_turn
 from bot.channels.input_bounds import (
     MAX_BODY_BYTES,
@@ -66,10 +65,11 @@ from bot.channels.input_bounds import (
 from bot.channels.origin import KIND_WIDGET, Origins
 from bot.channels.questions import answer_each_question
 from bot.client_address import ClientAddresses
+from bot.domain.messages import shown_text
+from bot.domain.societies import METADATA_KEY
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 from bot.shared_secret import weak_secret
-from bot.societies import METADATA_KEY
 
 logger = logging.getLogger(__name__)
 

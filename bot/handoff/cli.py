@@ -19,11 +19,11 @@ import getpass
 import sys
 from typing import Optional, Sequence, TextIO
 
+from bot.domain.societies import SocietyConfigError, load_registry
 from bot.handoff.display import CHANNEL_LABELS, REASON_LABELS, STATUS_LABELS, format_duration
 from bot.handoff.store import HandoffStore
 from bot.handoff.store_agents import MIN_PASSWORD_LENGTH
 from bot.handoff.store_errors import AgentExists, AgentNotFound, InvalidValue, WeakPassword
-from bot.societies import SocietyConfigError, load_registry
 
 
 class CliError(Exception):

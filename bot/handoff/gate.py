@@ -29,12 +29,12 @@ from typing import Any, Awaitable, Callable, Optional
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 
-from bot.channels import shown_text
+from bot.domain.masking import MASK, sensitive_text
+from bot.domain.messages import shown_text
+from bot.domain.societies import SocietyRegistry
 from bot.handoff.link import LEFT, WAIT_LONG, WAITING, RasaMemberLink
 from bot.handoff.models import STATUS_QUEUED, Handoff
 from bot.handoff.store import HandoffStore
-from bot.societies import SocietyRegistry
-from bot.tracker_store import MASK, sensitive_text
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Every channel (REST, the portal widget, LINE) puts the member's society in the
 message metadata, under the key ``tenant`` (its wire name,
-``bot.societies.METADATA_KEY``). This component reads it during NLU, checks it against
+``bot.domain.societies.METADATA_KEY``). This component reads it during NLU, checks it against
 ``data/societies.yml`` and adds an entity ``society`` whose value fills the slot of
 the same name (``from_entity`` mapping in ``domain.yml``). So the society is in
 the tracker before any policy, response or action runs, with no extra round trip.
@@ -25,7 +25,7 @@ from rasa.shared.nlu.constants import ENTITIES
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.societies import METADATA_KEY, SOCIETY_SLOT, SocietyRegistry, load_registry
+from bot.domain.societies import METADATA_KEY, SOCIETY_SLOT, SocietyRegistry, load_registry
 
 
 @DefaultV1Recipe.register(

@@ -32,6 +32,7 @@ from typing import Any, Mapping
 
 import aiohttp
 
+from bot.domain.portal_contract import ERROR_NOT_FOUND, ERROR_OTP_METHOD_MISMATCH, SOCIETY_FIELD
 from bot.portal_client import member as member_ids
 from bot.portal_client.errors import (
     PortalAuthError,
@@ -43,7 +44,6 @@ from bot.portal_client.errors import (
     PortalRejected,
     PortalUnavailable,
 )
-from bot.portal_contract import ERROR_NOT_FOUND, ERROR_OTP_METHOD_MISMATCH, SOCIETY_FIELD
 from bot.settings import DEFAULT_PORTAL_URL as DEFAULT_PORTAL_URL
 from bot.settings import PortalSettings, reveal
 

@@ -13,12 +13,12 @@
 
 Every error carries ``status`` (HTTP status, or None when there was no
 answer), ``code`` (the portal's stable error code) and a message meant for
-logs, never for members. The codes are the contract's (``bot.portal_contract``).
+logs, never for members. The codes are the contract's (``bot.domain.portal_contract``).
 """
 
 from __future__ import annotations
 
-from bot.portal_contract import ERROR_OTP_METHOD_MISMATCH, ERROR_RATE_LIMITED, SOCIETY_FIELD
+from bot.domain.portal_contract import ERROR_OTP_METHOD_MISMATCH, ERROR_RATE_LIMITED, SOCIETY_FIELD
 
 
 class PortalError(Exception):

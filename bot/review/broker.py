@@ -15,7 +15,7 @@ fallback, "it did not help", a handoff or an out-of-scope answer.
   (``utter_give_up`` then ``action_offer_handoff`` is a fallback); the row lists
   all of the turn's actions.
 - **Masked as the tracker store masks.** A message goes through
-  :func:`bot.masking_events.mask_events_from` with the slot the bot was asking for
+  :func:`bot.domain.masking_events.mask_events_from` with the slot the bot was asking for
   when it arrived, followed here as the tracker store follows it: a message
   with a birth date, code or password in it is ``****``, and so is any answer
   to a sensitive slot. Each turn is masked when it ends (about 10-20 µs for
@@ -45,8 +45,9 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.shared.core.constants import IS_EXTERNAL
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.domain.masking_events import mask_events_from, requested_after
+from bot.domain.societies import METADATA_KEY, SOCIETY_SLOT
 from bot.handoff.models import HANDOFF_CHANNEL_OF
-from bot.masking_events import mask_events_from, requested_after
 from bot.review.store import (
     MAX_CHANNEL,
     MAX_SOCIETY,
@@ -56,7 +57,6 @@ from bot.review.store import (
     review_db_url,
 )
 from bot.review.writer import DEFAULT_CAPACITY, RowWriter
-from bot.societies import METADATA_KEY, SOCIETY_SLOT
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import Any, Callable, Sequence
 
-from bot.societies import SocietyConfigError, load_registry
+from bot.domain.societies import SocietyConfigError, load_registry
 from bot.web.app import WebSettings, create_app
 
 

@@ -22,8 +22,8 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.domain.societies import SocietyRegistry
 from bot.settings import DEFAULT_RASA_URL, WidgetServiceSettings
-from bot.societies import SocietyRegistry
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 WIDGET_DIR = STATIC_DIR / "widget"

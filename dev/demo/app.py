@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sanic import Sanic
 
-from bot.societies import SocietyRegistry
+from bot.domain.societies import SocietyRegistry
 from bot.web.app import WebSettings
 from bot.web.app import create_app as create_widget_app
 from dev.demo import pages

@@ -21,7 +21,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.societies import METADATA_KEY, Society, SocietyRegistry
+from bot.domain.societies import METADATA_KEY, Society, SocietyRegistry
 
 # dark enough for white text (WCAG AA); a society may set `theme_color` in societies.yml
 PALETTE = ("#1d4f91", "#0b6e4f", "#8a2c5b", "#5b3a9a", "#8a4500", "#005f73")

@@ -47,9 +47,9 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
+from bot.domain.portal_contract import ERROR_NOT_FOUND
+from bot.domain.societies import SocietyRegistry, load_registry
 from bot.portal_client import member as member_ids
-from bot.portal_contract import ERROR_NOT_FOUND
-from bot.societies import SocietyRegistry, load_registry
 from dev.portal import services
 from dev.portal.clock import Clock, SystemClock
 from dev.portal.db import Database

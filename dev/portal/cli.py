@@ -22,8 +22,8 @@ import sys
 from email.message import EmailMessage
 from typing import Any, NoReturn, Sequence
 
-from bot.portal_contract import SOCIETY_FIELD
-from bot.societies import SocietyConfigError
+from bot.domain.portal_contract import SOCIETY_FIELD
+from bot.domain.societies import SocietyConfigError
 from dev.portal.settings import (
     DEV_SERVICE_TOKEN,
     PortalSettings,
@@ -75,7 +75,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from bot.societies import load_registry
+    from bot.domain.societies import load_registry
     from dev.portal.clock import SystemClock
     from dev.portal.db import Database, upgrade
     from dev.portal.seed import seed
@@ -102,7 +102,7 @@ def _load_settings(dev: bool) -> PortalSettings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bot.societies import load_registry
+    from bot.domain.societies import load_registry
     from dev.portal.app import create_app
     from dev.portal.db import upgrade
     from dev.portal.devsmtp import DevOutbox, DevSmtpServer
@@ -189,7 +189,7 @@ def _ticket_line(t: dict) -> str:
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
-    from bot.societies import load_registry
+    from bot.domain.societies import load_registry
     from dev.portal import tickets
     from dev.portal.clock import SystemClock
     from dev.portal.db import Database, current_revision

@@ -17,8 +17,8 @@ import pyotp
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.portal_contract import ERROR_OTP_METHOD_MISMATCH, ERROR_VALIDATION
-from bot.societies import OTP_EMAIL, OTP_TOTP
+from bot.domain.portal_contract import ERROR_OTP_METHOD_MISMATCH, ERROR_VALIDATION
+from bot.domain.societies import OTP_EMAIL, OTP_TOTP
 from dev.portal import mail, models
 from dev.portal.errors import (
     ApiError,

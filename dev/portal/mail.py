@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Protocol, Sequence
 
-from bot.societies import Society
+from bot.domain.societies import Society
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.societies import SocietyRegistry
+from bot.domain.societies import SocietyRegistry
 from dev.portal.models import Account, EmailToken, LoginSession
 from dev.portal.security import hash_password
 from dev.portal.services import find_account, initial_password

@@ -30,8 +30,8 @@ import pyotp
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.portal_contract import ERROR_VALIDATION, SOCIETY_FIELD
-from bot.societies import Society, SocietyRegistry
+from bot.domain.portal_contract import ERROR_VALIDATION, SOCIETY_FIELD
+from bot.domain.societies import Society, SocietyRegistry
 from dev.portal.errors import ApiError
 from dev.portal.models import Account
 from dev.portal.security import constant_time_equals, hash_password

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from bot.client_address import ClientAddresses, IPNetwork, parse_trusted_proxies
-from bot.societies import PROJECT_ROOT
+from bot.domain.societies import PROJECT_ROOT
 
 DEV_SERVICE_TOKEN = "dev-service-token"  # only ever used with --dev / KOSMO_PORTAL_DEV=1
 DEV_ADMIN_TOKEN = "dev-admin-token"

@@ -26,8 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.portal_contract import SOCIETY_FIELD
-from bot.societies import SocietyRegistry
+from bot.domain.portal_contract import SOCIETY_FIELD
+from bot.domain.societies import SocietyRegistry
 from dev.portal import mail
 from dev.portal.errors import ApiError
 from dev.portal.models import Account, UnlockTicket

@@ -6,7 +6,7 @@ error. Members type on Japanese keyboards, so full-width ASCII (``１２３``,
 ``ＡＢＣ``, ``＠``) is folded to half-width before any rule is applied.
 
 The rules the bot relies on too (user IDs, codes, ticket numbers, hyphens, the
-earliest birth date) come from ``bot.portal_contract``; the bot checks the same.
+earliest birth date) come from ``bot.domain.portal_contract``; the bot checks the same.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 import string
 from typing import Any, Collection, Iterable, Mapping
 
-from bot.portal_contract import (
+from bot.domain.portal_contract import (
     EARLIEST_BIRTH_DATE,
     HYPHEN_TABLE,
     OTP_CODE_DIGITS,
@@ -29,7 +29,7 @@ from bot.portal_contract import (
     USER_ID_MIN_LENGTH,
     user_id_problem,
 )
-from bot.societies import Society, SocietyRegistry
+from bot.domain.societies import Society, SocietyRegistry
 
 # Longest raw string we even look at; anything longer is refused before work.
 MAX_RAW_LENGTH = 320
@@ -108,7 +108,7 @@ def parse_user_id(
     max_length: int = USER_ID_MAX_LENGTH,
     digit_lengths: Collection[int] = (),
 ) -> str:
-    """A user ID by the contract's rule (``bot.portal_contract.user_id_problem``): half-width
+    """A user ID by the contract's rule (``bot.domain.portal_contract.user_id_problem``): half-width
     letters, digits and ``- _ . @``; stored and compared lower-case."""
     text = _string(value, field).lower()
     if not text:

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from bot.societies import PROJECT_ROOT
+from bot.domain.societies import PROJECT_ROOT
 from dev.stack import Stack
 from tests.e2e.conftest import make_stack
 

@@ -9,7 +9,7 @@ import yaml
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from actions.clarify import TopicChoice
-from bot.channels import shown_text, with_society_entity
+from bot.channels import with_society_entity
 from bot.channels.input_bounds import (
     DEFAULT_MAX_MESSAGE_CHARS,
     MAX_DISPLAY_TEXT,
@@ -21,8 +21,9 @@ from bot.channels.input_bounds import (
     member_payload,
     member_payloads,
 )
-from bot.societies import PROJECT_ROOT
-from bot.topics import load_topic_labels
+from bot.domain.messages import shown_text
+from bot.domain.societies import PROJECT_ROOT
+from bot.domain.topics import load_topic_labels
 
 
 class Recorder:

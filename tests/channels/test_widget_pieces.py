@@ -6,9 +6,9 @@ import pytest
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.exceptions import RasaException
 
-from bot.channels.input_bounds import MAX_DISPLAY_TEXT
 from bot.channels.input_bounds import bounded_metadata as clean_metadata
 from bot.channels.widget import SessionIds, WidgetInput, transcript
+from bot.domain.messages import MAX_DISPLAY_TEXT
 
 
 def test_session_ids_are_random_and_only_ours_are_valid():

@@ -23,8 +23,8 @@ import aiohttp
 import pyotp
 import pytest
 
+from bot.domain.societies import SocietyRegistry, load_registry
 from bot.portal_client import member as member_ids
-from bot.societies import SocietyRegistry, load_registry
 from dev.portal.app import create_app
 from dev.portal.clock import FakeClock
 from dev.portal.db import Database, upgrade

@@ -67,7 +67,7 @@ def test_upgrade_seed_and_tickets(cli, env: dict[str, str], tmp_path: Path, monk
     # open tickets through the library, as the API does
     import datetime as dt
 
-    from bot.societies import load_registry
+    from bot.domain.societies import load_registry
     from dev.portal.clock import SystemClock
     from dev.portal.db import Database
     from dev.portal.services import Ctx
@@ -197,7 +197,7 @@ def test_serve_dev_end_to_end(env: dict[str, str]) -> None:
 def test_a_dead_mail_server_does_not_undo_the_closing(cli, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     import datetime as dt
 
-    from bot.societies import load_registry
+    from bot.domain.societies import load_registry
     from dev.portal.clock import SystemClock
     from dev.portal.db import Database
     from dev.portal.services import Ctx

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.portal_contract import USER_ID_CHARS
-from bot.societies import load_registry
+from bot.domain.portal_contract import USER_ID_CHARS
+from bot.domain.societies import load_registry
 from dev.portal.security import new_ticket_id
 from dev.portal.validation import (
     ValidationError,

@@ -16,7 +16,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.portal_contract import ERROR_NOT_FOUND, SOCIETY_FIELD
+from bot.domain.portal_contract import ERROR_NOT_FOUND, SOCIETY_FIELD
 from dev.portal import tickets
 from dev.portal.audit import AuditRecord
 from dev.portal.errors import ApiError

@@ -17,14 +17,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from bot.portal_contract import (
+from bot.domain.portal_contract import (
     ERROR_OTP_METHOD_MISMATCH,
     ERROR_RATE_LIMITED,
     ERROR_VALIDATION,
     SOCIETY_FIELD,
 )
+from bot.domain.societies import OTP_EMAIL, Society
 from bot.shared_secret import bearer_matches
-from bot.societies import OTP_EMAIL, Society
 from dev.portal import audit
 from dev.portal.audit import AuditRecord
 from dev.portal.errors import ApiError

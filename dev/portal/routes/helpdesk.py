@@ -17,8 +17,8 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.portal_contract import ERROR_NOT_FOUND, SOCIETY_FIELD
-from bot.societies import OTP_EMAIL, OTP_TOTP
+from bot.domain.portal_contract import ERROR_NOT_FOUND, SOCIETY_FIELD
+from bot.domain.societies import OTP_EMAIL, OTP_TOTP
 from dev.portal import audit, helpdesk_services, ratelimit, services, tickets
 from dev.portal.audit import AuditRecord
 from dev.portal.errors import ApiError

@@ -16,8 +16,8 @@ from sanic.response import HTTPResponse, html
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.portal_contract import SOCIETY_FIELD
-from bot.societies import Society
+from bot.domain.portal_contract import SOCIETY_FIELD
+from bot.domain.societies import Society
 from dev.portal import login_steps, ratelimit
 from dev.portal.errors import ApiError
 from dev.portal.ratelimit import RateCheck

@@ -28,7 +28,7 @@
 
   var BASE = script && script.src ? script.src.replace(/[^/]*$/, "") : "/widget/";
   // `tenant` is the wire name of the society: in this config and in every message's
-  // metadata (bot.societies.METADATA_KEY); the bot's own code says "society".
+  // metadata (bot.domain.societies.METADATA_KEY); the bot's own code says "society".
   var SOCIETY = String(config.tenant);
   var KEY = "kosmo-chat:" + SOCIETY;
   var HIDDEN = {}; // marker: a message the member did not type (the opening greeting)

@@ -5,7 +5,7 @@ Revises: 0002
 Create Date: 2026-12-08
 
 The bot and this portal now say "society" everywhere in code and schema (the API's
-wire field stays ``tenant``, ``bot.portal_contract.SOCIETY_FIELD``). Renamed:
+wire field stays ``tenant``, ``bot.domain.portal_contract.SOCIETY_FIELD``). Renamed:
 
 - ``accounts.tenant``, ``unlock_tickets.tenant``, ``audit_events.tenant`` -> ``society``
   (``ALTER TABLE ... RENAME COLUMN``: PostgreSQL, and SQLite 3.25+, which rewrites the

@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from bot.helpdesk_hours import Helpdesk
-from bot.portal_contract import DIGITS_USER_ID_MAX_LENGTH
+from bot.domain.helpdesk_hours import Helpdesk
+from bot.domain.portal_contract import DIGITS_USER_ID_MAX_LENGTH
 from bot.settings import DEFAULT_SOCIETIES_FILE as DEFAULT_SOCIETIES_FILE
 from bot.settings import PROJECT_ROOT as PROJECT_ROOT
 from bot.settings import DataFiles
@@ -88,7 +88,7 @@ class VoluntaryContinuation:
     number_digits: str
     # Their user ID is digits only (symbol + number + birth date), longer than
     # the 8-13 characters a member may choose, so it is accepted by length
-    # (bot.portal_contract.user_id_problem's digit_lengths).
+    # (bot.domain.portal_contract.user_id_problem's digit_lengths).
     user_id_lengths: tuple[int, ...]
 
 
@@ -372,7 +372,7 @@ def parse_society(key: str, data: Mapping[str, Any]) -> Society:
         if any(n > DIGITS_USER_ID_MAX_LENGTH for n in vc.user_id_lengths):
             raise SocietyConfigError(
                 f"{w}.voluntary_continuation.user_id_lengths: at most {DIGITS_USER_ID_MAX_LENGTH} "
-                "(bot/portal_contract.py: the longest user ID the bot recognises)"
+                "(bot/domain/portal_contract.py: the longest user ID the bot recognises)"
             )
     society = Society(
         key=key,

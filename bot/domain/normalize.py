@@ -19,7 +19,7 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Optional
 
-from bot.portal_contract import (
+from bot.domain.portal_contract import (
     DIGITS_USER_ID_MAX_LENGTH,
     EARLIEST_BIRTH_DATE,
     HYPHEN_TABLE,
@@ -30,7 +30,7 @@ from bot.portal_contract import (
 )
 
 if TYPE_CHECKING:
-    from bot.societies import Society
+    from bot.domain.societies import Society
 
 _SPACES_RE = re.compile(r"\s+")
 # Where the society is not known (the NLU, masking): a chosen ID of the portal's
@@ -99,7 +99,7 @@ def parse_user_id(text: str, society: Optional["Society"] = None) -> Optional[st
 
     With ``society``, exactly the portal's rule for that society (``data/societies.yml``:
     8-13 characters, or a voluntary-continuation ID of digits); without, an ID of
-    any society (``bot.portal_contract``).
+    any society (``bot.domain.portal_contract``).
     """
     value = compact(text).lower()
     if society is None:
