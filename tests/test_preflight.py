@@ -18,8 +18,8 @@ from bot.preflight import (
     SetupError,
     check_action_server,
     check_rasa_server,
-    pinned_rasa_version,
 )
+from bot.rasa_pin import pinned_rasa_version
 from bot.serve import server_args
 from tests.conftest import PROJECT_ROOT
 
