@@ -24,10 +24,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.language import ENGLISH, JAPANESE, LANGUAGE_SLOT
-from bot.next_steps import load_next_steps
-from bot.topics import MIN_TOPIC_SCORE, load_none_label
-from bot.topics import load_topic_labels as load_labels
+from bot.domain.language import ENGLISH, JAPANESE, LANGUAGE_SLOT
+from bot.domain.next_steps import load_next_steps
+from bot.domain.topics import MIN_TOPIC_SCORE, load_none_label
+from bot.domain.topics import load_topic_labels as load_labels
 
 FAQ_INTENT = "faq"
 FALLBACK_INTENT = "nlu_fallback"

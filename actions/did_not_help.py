@@ -21,8 +21,8 @@ from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clarify import TopicChoice, TopicLabels, person_button
-from bot.language import LANGUAGE_SLOT
-from bot.next_steps import LOOKBACK_EVENTS, NextSteps, load_next_steps
+from bot.domain.language import LANGUAGE_SLOT
+from bot.domain.next_steps import LOOKBACK_EVENTS, NextSteps, load_next_steps
 
 # the procedures a member may ask to repeat
 FORMS = ("otp_help_form", "unlock_form", "user_id_reminder_form", "ticket_status_form")

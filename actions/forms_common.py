@@ -2,7 +2,7 @@
 
 Password guard (:class:`GuardedFormValidationAction`): Rasa calls a form's
 validation action on every turn the form is active, whatever the intent. If
-the member's message looks like a password (``bot.normalize.looks_like_password``)
+the member's message looks like a password (``bot.domain.normalize.looks_like_password``)
 the guard answers "never share your password here" and empties the asked
 slot, so the form asks again instead of taking the text or handing it to
 another rule. The text itself is never stored: ``bot.tracker_store`` writes
@@ -30,8 +30,8 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.masking import is_user_id
-from bot.normalize import bare_value_text, looks_like_password, parse_user_id
+from bot.domain.masking import is_user_id
+from bot.domain.normalize import bare_value_text, looks_like_password, parse_user_id
 
 SLOT_FAILURES = "failed_attempts"
 # the member's user ID, kept for the conversation once a form took it, so a

@@ -5,7 +5,7 @@ row, when the portal cannot be reached, and after a form's second invalid
 answer (those set ``handoff_reason`` and follow up with ``action_offer_handoff``).
 
 - :class:`ActionOfferHandoff` says what happens next and asks for consent.
-  Outside the society's staffed hours (``helpdesk`` in ``data/tenants.yml``) it
+  Outside the society's staffed hours (``helpdesk`` in ``data/societies.yml``) it
   says nobody can answer now and what the member can do instead.
 - :class:`ActionHandoff` (after "yes") puts the conversation in its society's
   queue with a handoff packet (``bot.handoff.packet``): the agent console reads
@@ -36,12 +36,12 @@ from actions.forms_common import (
     REASON_NOT_UNDERSTOOD,
     SLOT_HANDOFF_REASON,
 )
-from actions.portal import tenant_of, tenant_registry
+from actions.portal import society_of, society_registry
+from bot.domain.topics import load_topic_labels
 from bot.handoff.models import HANDOFF_CHANNEL_OF
 from bot.handoff.packet import build_packet, load_first_login_steps
 from bot.handoff.store import HandoffStore
 from bot.handoff.store_errors import HandoffError
-from bot.topics import load_topic_labels
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ StoreFactory = Callable[[], HandoffStore]
 @lru_cache(maxsize=1)
 def store_from_env() -> HandoffStore:
     """The handoff database of ``$KOSMO_HANDOFF_DB_URL``, its tables created on first use."""
-    store = HandoffStore.from_env(known_societies=set(tenant_registry().tenants))
+    store = HandoffStore.from_env(known_societies=set(society_registry().societies))
     store.create_schema()
     return store
 
@@ -104,7 +104,7 @@ class ActionOfferHandoff(HandoffAction):
         if current is not None:
             dispatcher.utter_message(response="utter_handoff_already_queued")
             return []
-        helpdesk = tenant_of(tracker).helpdesk
+        helpdesk = society_of(tracker).helpdesk
         staffed = helpdesk is not None and helpdesk.is_staffed(self.clock())
         dispatcher.utter_message(
             response="utter_handoff_offer" if staffed else "utter_handoff_offer_closed"
@@ -119,13 +119,13 @@ class ActionHandoff(HandoffAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        tenant = tenant_of(tracker)
+        society = society_of(tracker)
         channel = channel_of(tracker)
         reason = reason_of(tracker)
         packet = build_packet(
             tracker.events,
-            society=tenant.key,
-            society_name=tenant.name,
+            society=society.key,
+            society_name=society.name,
             channel=channel,
             reason=reason,
             labels=load_topic_labels(),
@@ -134,7 +134,7 @@ class ActionHandoff(HandoffAction):
         )
         try:
             store = self.store_factory()
-            await store.run(store.open, tracker.sender_id, tenant.key, channel, reason, packet)
+            await store.run(store.open, tracker.sender_id, society.key, channel, reason, packet)
         except (HandoffError, SQLAlchemyError, OSError):
             logger.exception("handoff: the conversation could not be queued")
             dispatcher.utter_message(response="utter_handoff_unavailable")

@@ -34,8 +34,8 @@ from actions.forms_common import (
     prefill,
     validate_slot,
 )
-from actions.portal import PortalAction, member_of, tenant_of
-from bot.normalize import parse_otp_code, parse_user_id
+from actions.portal import PortalAction, member_of, society_of
+from bot.domain.normalize import parse_otp_code, parse_user_id
 from bot.portal_client import PortalClient, PortalNotSupported, TotpDiagnosis
 
 SLOT_OTP_USER_ID = "otp_user_id"
@@ -54,7 +54,7 @@ class ValidateOtpHelpForm(GuardedFormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[Text]:
-        if tenant_of(tracker).uses_authenticator:
+        if society_of(tracker).uses_authenticator:
             return [SLOT_OTP_USER_ID, SLOT_TOTP_CODE]
         return [SLOT_OTP_USER_ID]
 
@@ -71,7 +71,7 @@ class ValidateOtpHelpForm(GuardedFormValidationAction):
             tracker,
             SLOT_OTP_USER_ID,
             value,
-            partial(parse_user_id, tenant=tenant_of(tracker)),  # the society's own rule
+            partial(parse_user_id, society=society_of(tracker)),  # the society's own rule
             "utter_invalid_user_id",
             keep_as=SLOT_MEMBER_USER_ID,
         )
@@ -119,23 +119,23 @@ class ActionOtpHelp(PortalAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        tenant = tenant_of(tracker)
+        society = society_of(tracker)
         user_id = tracker.get_slot(SLOT_OTP_USER_ID)
         code = tracker.get_slot(SLOT_TOTP_CODE)
         if not user_id:
             return cleared()
 
         async def help_with_the_code(client: PortalClient) -> None:
-            if not tenant.uses_authenticator:
+            if not society.uses_authenticator:
                 await client.resend_otp(
-                    tenant.key, user_id, member=member_of(client, tracker)
+                    society.key, user_id, member=member_of(client, tracker)
                 )
                 dispatcher.utter_message(response="utter_otp_resent")
             elif not code or not parse_otp_code(str(code)):
                 dispatcher.utter_message(response="utter_otp_rejected")
             else:
                 diagnosis = await client.diagnose_totp(
-                    tenant.key, user_id, code, member=member_of(client, tracker)
+                    society.key, user_id, code, member=member_of(client, tracker)
                 )
                 explain_diagnosis(dispatcher, diagnosis)
 

@@ -37,19 +37,18 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms_common import REASON_PORTAL_DOWN, cleared, offer_handoff
-from bot.channels.origin import ORIGIN_KEY, ORIGIN_RE
+from bot.domain.messages import ORIGIN_KEY, ORIGIN_RE
+from bot.domain.societies import SOCIETY_SLOT, Society, SocietyRegistry, load_registry
 from bot.portal_client import (
     PortalClient,
     PortalError,
     PortalRateLimited,
 )
 from bot.portal_client.member import Member
-from bot.tenants import Tenant, TenantRegistry, load_registry
 
 logger = logging.getLogger(__name__)
 
 PORTAL_TIMEOUT = 3.0
-SLOT_TENANT = "tenant"
 
 
 ClientFactory = Callable[[], PortalClient]
@@ -62,13 +61,13 @@ def client_from_env() -> PortalClient:
 
 
 @lru_cache(maxsize=1)
-def tenant_registry() -> TenantRegistry:
+def society_registry() -> SocietyRegistry:
     return load_registry()
 
 
-def tenant_of(tracker: Tracker) -> Tenant:
-    """The member's society (the ``tenant`` slot, else the default society)."""
-    return tenant_registry().resolve(tracker.get_slot(SLOT_TENANT))
+def society_of(tracker: Tracker) -> Society:
+    """The member's society (the ``society`` slot, else the default society)."""
+    return society_registry().resolve(tracker.get_slot(SOCIETY_SLOT))
 
 
 def origin_of(tracker: Tracker) -> Optional[str]:

@@ -32,8 +32,8 @@ from actions.forms_common import (
     prefill,
     validate_slot,
 )
-from actions.portal import PortalAction, member_of, tenant_of
-from bot.normalize import find_ticket_id, parse_birth_date, parse_user_id
+from actions.portal import PortalAction, member_of, society_of
+from bot.domain.normalize import find_ticket_id, parse_birth_date, parse_user_id
 from bot.portal_client import PortalClient, PortalNotFound
 
 SLOT_UNLOCK_USER_ID = "unlock_user_id"
@@ -66,7 +66,7 @@ class ValidateUnlockForm(GuardedFormValidationAction):
             tracker,
             SLOT_UNLOCK_USER_ID,
             value,
-            partial(parse_user_id, tenant=tenant_of(tracker)),  # the society's own rule
+            partial(parse_user_id, society=society_of(tracker)),  # the society's own rule
             "utter_invalid_user_id",
             keep_as=SLOT_MEMBER_USER_ID,
         )
@@ -102,7 +102,7 @@ class ActionOpenUnlockTicket(PortalAction):
 
         async def open_ticket(client: PortalClient) -> None:
             ticket = await client.open_unlock_ticket(
-                tenant_of(tracker).key,
+                society_of(tracker).key,
                 user_id,
                 birth_date,
                 member=member_of(client, tracker),
@@ -151,7 +151,7 @@ class ActionTicketStatus(PortalAction):
 
         async def tell_status(client: PortalClient) -> None:
             ticket = await client.get_unlock_ticket(
-                tenant_of(tracker).key, ticket_id, member=member_of(client, tracker)
+                society_of(tracker).key, ticket_id, member=member_of(client, tracker)
             )
             dispatcher.utter_message(response="utter_ticket_status_of", ticket_id=ticket.ticket_id)
             if ticket.is_open:

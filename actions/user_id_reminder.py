@@ -16,8 +16,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms_common import GuardedFormValidationAction, cleared, prefill, validate_slot
-from actions.portal import PortalAction, member_of, tenant_of
-from bot.normalize import parse_email
+from actions.portal import PortalAction, member_of, society_of
+from bot.domain.normalize import parse_email
 from bot.portal_client import PortalClient
 
 SLOT_REMINDER_EMAIL = "reminder_email"
@@ -60,7 +60,7 @@ class ActionSendUserIdReminder(PortalAction):
 
         async def send_reminder(client: PortalClient) -> None:
             await client.send_user_id_reminder(
-                tenant_of(tracker).key, email, member=member_of(client, tracker)
+                society_of(tracker).key, email, member=member_of(client, tracker)
             )
             dispatcher.utter_message(response="utter_user_id_reminder_sent")
 

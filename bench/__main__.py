@@ -50,7 +50,7 @@ from bench.load import measure_rounds
 from bench.nlu_eval import evaluate_holdout
 from bench.report import write_report
 from bench.servers import VENV_BIN, init_stock, our_server, our_stack, stock_server
-from bot.tenants import PROJECT_ROOT
+from bot.domain.societies import PROJECT_ROOT
 from dev.stack import newest_model
 
 REPORT_MD = PROJECT_ROOT / "bench" / "report.md"

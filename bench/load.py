@@ -74,7 +74,7 @@ async def conversation(
     sent = 0
     member = 0
     while sent < count:
-        tenant, script = scripts[member % len(scripts)]
+        society, script = scripts[member % len(scripts)]
         sender = tag if one_sender else f"{tag}-m{member}"
         member += 1
         for text in script:
@@ -82,8 +82,8 @@ async def conversation(
                 return
             sent += 1
             body: dict[str, Any] = {"sender": sender, "message": text}
-            if tenant:
-                body["metadata"] = {"tenant": tenant}
+            if society:
+                body["metadata"] = {"tenant": society}
             start = time.perf_counter()
             try:
                 async with session.post(url, json=body, headers=headers) as resp:

@@ -80,9 +80,9 @@ def pct(values: List[float], q: float) -> Optional[float]:
 
 async def _send(
     session: aiohttp.ClientSession, url: str, headers: Dict[str, str], sender: str, text: str,
-    tenant: str = "kose",
+    society: str = "kose",
 ) -> tuple[int, float]:
-    body = {"sender": sender, "message": text, "metadata": {"tenant": tenant}}
+    body = {"sender": sender, "message": text, "metadata": {"tenant": society}}
     start = time.perf_counter()
     async with session.post(url, json=body, headers=headers) as resp:
         await resp.read()
@@ -103,10 +103,10 @@ async def _bystander(
     for i in range(messages):
         if deadline is not None and time.monotonic() > deadline:
             break
-        tenant, text = BYSTANDER_SCRIPT[i % len(BYSTANDER_SCRIPT)]
+        society, text = BYSTANDER_SCRIPT[i % len(BYSTANDER_SCRIPT)]
         if i % len(BYSTANDER_SCRIPT) == 0:
             member = f"bystander-{uuid.uuid4().hex[:8]}"
-        status, ms = await _send(session, url, headers, member, text, tenant)
+        status, ms = await _send(session, url, headers, member, text, society)
         if status == 200:
             latencies.append(ms)
         if pauses is not None:

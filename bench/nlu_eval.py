@@ -24,7 +24,7 @@ from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.loading import load_data
 from sklearn.metrics import f1_score
 
-from bot.topics import topic_of_parse
+from bot.domain.topics import topic_of_parse
 
 
 def expected_label(message: Any) -> str:

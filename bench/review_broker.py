@@ -2,7 +2,7 @@
 
 Measures, in this process, on the event loop's thread:
 
-- ``publish`` of every event of an ordinary turn (message, tenant slot, an
+- ``publish`` of every event of an ordinary turn (message, society slot, an
   answer, ``action_listen``): the broker's whole work for a message it does not
   record (following the turn, masking its text when it ends);
 - the same for a turn that is recorded (``action_clarify``): the row is queued,
@@ -30,9 +30,9 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.domain.societies import PROJECT_ROOT
 from bot.review.broker import ReviewEventBroker
 from bot.review.store import ReviewStore
-from bot.tenants import PROJECT_ROOT
 from bot.tracker_store import UrlSQLTrackerStore
 from tests.review.events import turn_events
 
@@ -40,7 +40,7 @@ ORDINARY = "ワンタイムパスワードのメールが届かないのです�
 
 
 def turn_dicts(sender: str, text: str, actions: list[str], at: float) -> list[dict[str, Any]]:
-    events = turn_events(text, "faq", 0.93, actions, tenant="kose", at=at)
+    events = turn_events(text, "faq", 0.93, actions, society="kose", at=at)
     return [{"sender_id": sender, **e.as_dict()} for e in events]
 
 
@@ -79,7 +79,7 @@ async def save_cost(store: UrlSQLTrackerStore, domain: Domain, turns: int) -> li
     )
     out = []
     for i in range(turns):
-        for event in turn_events(ORDINARY, "faq", 0.93, ["utter_faq"], tenant="kose", at=now + i):
+        for event in turn_events(ORDINARY, "faq", 0.93, ["utter_faq"], society="kose", at=now + i):
             tracker.update(event)
         start = time.perf_counter()
         await store.save(tracker)

@@ -38,7 +38,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
-from bot.tenants import PROJECT_ROOT
+from bot.domain.societies import METADATA_KEY, PROJECT_ROOT
 
 SETS_DIR = PROJECT_ROOT / "tests" / "understanding"
 SETS = {"dev": SETS_DIR / "dev.yml", "eval": SETS_DIR / "eval.yml"}
@@ -305,7 +305,7 @@ class RestBot:
         self.timeout = timeout
 
     def send(self, sender: str, text: str, society: str) -> None:
-        body = json.dumps({"sender": sender, "message": text, "metadata": {"tenant": society}}).encode()
+        body = json.dumps({"sender": sender, "message": text, "metadata": {METADATA_KEY: society}}).encode()
         headers = {"Content-Type": "application/json"}
         if self.rest_token:
             headers["Authorization"] = f"Bearer {self.rest_token}"

@@ -2,8 +2,8 @@
 
 Both servers call :func:`install_log_masking` at their entry points
 (``bot.serve``, ``bot.action_server``); a record is masked with
-:func:`bot.masking.mask_log_text`, after a quick check that most of the
-servers' own lines pass untouched (:func:`bot.masking.log_text_may_be_sensitive`).
+:func:`bot.domain.masking.mask_log_text`, after a quick check that most of the
+servers' own lines pass untouched (:func:`bot.domain.masking.log_text_may_be_sensitive`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import warnings
 from typing import Any, Optional, TextIO
 
-from bot.masking import _prepared, log_text_may_be_sensitive, mask_log_text
+from bot.domain.masking import _prepared, log_text_may_be_sensitive, mask_log_text
 
 _MASKED_MARK = "_kosmo_masked"
 

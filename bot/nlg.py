@@ -2,12 +2,12 @@
 
 Rasa's templated generator fills ``{variables}`` from slots and picks response
 variations whose ``condition`` matches slot values. We add the facts of the
-conversation's society (``bot.tenants.Tenant.template_variables``) to those
+conversation's society (``bot.domain.societies.Society.template_variables``) to those
 values, so ``domain.yml`` can say ``{portal_url}`` or have a variation with
 ``condition: [{type: slot, name: otp_method, value: totp}]`` and a new society
-needs only a new entry in ``data/tenants.yml``.
+needs only a new entry in ``data/societies.yml``.
 
-A conversation in English (slot ``language`` = ``en``, ``bot.language``) gets
+A conversation in English (slot ``language`` = ``en``, ``bot.domain.language``) gets
 the English text of the same response from ``data/responses_en.yml``, with the
 same facts and conditions; a response with no English text (or none whose
 condition holds) becomes ``utter_english_scope``: what the bot answers in
@@ -16,7 +16,7 @@ English, and the offer of a person. Japanese conversations are unchanged.
 Configured in ``endpoints.yml``::
 
     nlg:
-      type: bot.nlg.TenantNaturalLanguageGenerator
+      type: bot.nlg.SocietyNaturalLanguageGenerator
       responses_en_file: data/responses_en.yml   # optional; also $KOSMO_RESPONSES_EN_FILE
 """
 
@@ -29,34 +29,33 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.language import ENGLISH_SCOPE_RESPONSE, is_english, load_english_responses
-from bot.tenants import TenantRegistry, load_registry
+from bot.domain.language import ENGLISH_SCOPE_RESPONSE, is_english, load_english_responses
+from bot.domain.societies import SOCIETY_SLOT, SocietyRegistry, load_registry
 
-TENANT_SLOT = "tenant"
 ANSWERED_WITH_KEY = "answered_with"
 
 
-class TenantNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
+class SocietyNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
     """Templated responses with the conversation's society facts filled in."""
 
     def __init__(
         self,
         endpoint_config: Optional[EndpointConfig] = None,
         domain: Optional[Domain] = None,
-        registry: Optional[TenantRegistry] = None,
+        registry: Optional[SocietyRegistry] = None,
         english_responses: Optional[Dict[Text, Any]] = None,
     ) -> None:
         super().__init__(domain.responses if domain else {})
         kwargs = (endpoint_config.kwargs if endpoint_config else None) or {}
-        self.registry = registry or load_registry(kwargs.get("tenants_file"))
+        self.registry = registry or load_registry(kwargs.get("societies_file"))
         if english_responses is None:
             english_responses = load_english_responses(kwargs.get("responses_en_file"))
         self.english = TemplatedNaturalLanguageGenerator(english_responses)
 
     def values_for(self, slots: Dict[Text, Any]) -> Dict[Text, Any]:
-        """Slot values overlaid with the facts of the society in the ``tenant`` slot."""
-        tenant = self.registry.resolve(slots.get(TENANT_SLOT))
-        return {**slots, **tenant.template_variables()}
+        """Slot values overlaid with the facts of the society in the ``society`` slot."""
+        society = self.registry.resolve(slots.get(SOCIETY_SLOT))
+        return {**slots, **society.template_variables()}
 
     async def generate(
         self,

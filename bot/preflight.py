@@ -31,8 +31,8 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import yaml
 
+from bot.rasa_pin import PYPROJECT, pinned_rasa_version
 from bot.settings import (
-    PROJECT_ROOT,
     Mode,
     Secret,
     Settings,
@@ -42,9 +42,6 @@ from bot.settings import (
 from bot.shared_secret import PLACEHOLDERS
 
 CONSOLE_CHANNEL = "bot.channels.agent_console.AgentConsoleInput"
-DISTRIBUTION = "kosmo-login-helpdesk"  # pyproject.toml's [project] name
-PYPROJECT = PROJECT_ROOT / "pyproject.toml"
-_PIN = re.compile(r"""^\s*["']rasa\s*==\s*([0-9][^"';\s]*)["']""", re.M)
 _REFERENCE = re.compile(r"\$\{(\w+)\}")
 DEV_NOTE = "dev mode: starting anyway; KOSMO_MODE=production refuses this"
 
@@ -219,24 +216,6 @@ def _strings(value: Any, where: tuple[str, ...]) -> Iterator[tuple[tuple[str, ..
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _strings(item, (*where, str(index)))
-
-
-def pinned_rasa_version() -> Optional[str]:
-    """The version in ``rasa==...`` of ``pyproject.toml`` (of the installed
-    distribution's requirements, where the file is not beside the code)."""
-    if PYPROJECT.is_file():
-        match = _PIN.search(PYPROJECT.read_text(encoding="utf-8"))
-        if match:
-            return match.group(1)
-    try:
-        requirements = importlib.metadata.requires(DISTRIBUTION) or []
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for requirement in requirements:
-        match = re.fullmatch(r"rasa\s*==\s*([0-9][^;\s]*)\s*(;.*)?", requirement.strip())
-        if match:
-            return match.group(1)
-    return None
 
 
 def _check_rasa_version(findings: Findings, found: Optional[str], pinned: Optional[str]) -> None:

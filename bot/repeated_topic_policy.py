@@ -37,7 +37,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.topics import ANSWER_TOPIC_INTENTS, topic_of_parse
+from bot.domain.topics import ANSWER_TOPIC_INTENTS, topic_of_parse
 
 FALLBACK_INTENT = "nlu_fallback"
 # how far back to look for the bot's previous answer (events)

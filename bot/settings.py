@@ -57,7 +57,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TypeVar, Union
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Optional, Sequence, TypeVar, Union
 
 from bot.shared_secret import PLACEHOLDERS
 
@@ -83,7 +83,7 @@ DEFAULT_LINE_MAX_EVENTS = 20
 DEFAULT_LINE_MAX_EVENT_AGE_S = 600.0
 DEFAULT_TRUSTED_PROXIES = "127.0.0.1/8,::1"
 DEFAULT_HANDOFF_WATCH_SECONDS = 15.0
-DEFAULT_TENANTS_FILE = PROJECT_ROOT / "data" / "tenants.yml"
+DEFAULT_SOCIETIES_FILE = PROJECT_ROOT / "data" / "societies.yml"
 DEFAULT_TOPIC_LABELS_FILE = PROJECT_ROOT / "data" / "topic_labels.yml"
 DEFAULT_NEXT_STEPS_FILE = PROJECT_ROOT / "data" / "next_steps.yml"
 DEFAULT_RESPONSES_EN_FILE = PROJECT_ROOT / "data" / "responses_en.yml"
@@ -316,6 +316,10 @@ def family(name: str, pattern: str, parse: Parser) -> Any:
 class _Group:
     """A frozen dataclass of settings, built by :meth:`from_env`."""
 
+    # old name -> new name of a variable that was renamed: one still set under its old
+    # name is refused by name, not silently ignored
+    RENAMED: ClassVar[Mapping[str, str]] = {}
+
     @classmethod
     def from_env(cls: type[G], environ: Optional[Mapping[str, str]] = None) -> G:
         """The group from ``environ`` (default ``os.environ``); every bad variable in one error."""
@@ -339,6 +343,9 @@ class _Group:
                 values[f.name] = found
             elif "" in found:
                 values[f.name] = found[""]
+        for old, new in cls.RENAMED.items():
+            if (env.get(old) or "").strip():
+                problems.append(f"{old} was renamed {new}: set {new} instead")
         if problems:
             raise SettingsError(problems)
         return cls(**values)
@@ -447,10 +454,16 @@ class ReviewSettings(_Group):
 class DataFiles(_Group):
     """The data files (a relative path: from the working folder, else the project's)."""
 
-    tenants_file: Path = setting("KOSMO_TENANTS_FILE", parse_path, DEFAULT_TENANTS_FILE)
-    # society used when a message names none (None: the tenants file's default_tenant)
-    default_tenant: Optional[str] = setting(
-        "KOSMO_DEFAULT_TENANT", text(r"[A-Za-z0-9_-]{1,64}", "a society key")
+    # the one word for a society is "society" (it was "tenant" before)
+    RENAMED: ClassVar[Mapping[str, str]] = {
+        "KOSMO_TENANTS_FILE": "KOSMO_SOCIETIES_FILE",
+        "KOSMO_DEFAULT_TENANT": "KOSMO_DEFAULT_SOCIETY",
+    }
+
+    societies_file: Path = setting("KOSMO_SOCIETIES_FILE", parse_path, DEFAULT_SOCIETIES_FILE)
+    # society used when a message names none (None: the societies file's default_society)
+    default_society: Optional[str] = setting(
+        "KOSMO_DEFAULT_SOCIETY", text(r"[A-Za-z0-9_-]{1,64}", "a society key")
     )
     topic_labels_file: Path = setting("KOSMO_TOPIC_LABELS_FILE", parse_path, DEFAULT_TOPIC_LABELS_FILE)
     next_steps_file: Path = setting("KOSMO_NEXT_STEPS_FILE", parse_path, DEFAULT_NEXT_STEPS_FILE)

@@ -7,7 +7,7 @@ in ``endpoints.yml`` for tests); without either, conversations are kept in the
 SQLite file ``var/tracker.db`` so that a restart of the Rasa server loses none.
 
 It also masks what it writes (birth dates, OTP codes, passwords, insurance
-symbols/numbers and phone numbers become ``****``, see ``bot.masking``); see
+symbols/numbers and phone numbers become ``****``, see ``bot.domain.masking``); see
 the section below. It installs nothing into Rasa: the server's patches (the
 action server's timeout, the event class lookup that its loading uses) are
 ``bot.speedups``', installed by ``bot.serve``.
@@ -31,13 +31,8 @@ from sqlalchemy import bindparam, func, insert, select, true
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
-# the masking lives in bot.masking and bot.masking_events (no Rasa there); the names stay
-# importable from here
-from bot.masking import MASK as MASK
-from bot.masking import SENSITIVE_SLOTS as SENSITIVE_SLOTS
-from bot.masking import sensitive_text as sensitive_text
-from bot.masking_events import mask_event_dicts as mask_event_dicts
-from bot.masking_events import mask_events_from
+# the masking lives in bot.domain.masking and bot.domain.masking_events (no Rasa there)
+from bot.domain.masking_events import mask_events_from
 from bot.settings import RasaServerSettings
 from bot.sql import make_engine
 
@@ -50,7 +45,7 @@ def tracker_db_url(explicit: Optional[str] = None, environ: Optional[Mapping[str
 # ---------------------------------------------------------------- masking
 #
 # What reaches the database never holds a birth date, an OTP code, a password,
-# an insurance symbol/number or a phone number as typed (bot.masking decides
+# an insurance symbol/number or a phone number as typed (bot.domain.masking decides
 # what is sensitive). Actions see the real values only during the turn they
 # arrive in: Rasa loads the tracker from this store at the start of each
 # message, so a form calls the portal in the same turn as its last
@@ -59,11 +54,11 @@ def tracker_db_url(explicit: Optional[str] = None, environ: Optional[Mapping[str
 # Masked: the values of SENSITIVE_SLOTS and any other slot value that looks
 # sensitive (a from_text slot holds the raw message until validation); every
 # user text sent while the bot was asking for a sensitive slot (valid or not);
-# every user text with a sensitive value in it (bot.masking.sensitive_text).
+# every user text with a sensitive value in it (bot.domain.masking.sensitive_text).
 # Kept: a user ID in a user-ID slot and the message that gave it, even a
 # voluntary-continuation member's 16 digits, since the next turns send it to
 # the portal. Bot texts are ours and never repeat such values.
-# The event masking (``mask_event_dicts``) is in bot.masking_events, so that the
+# The event masking (``mask_event_dicts``) is in bot.domain.masking_events, so that the
 # action server (the handoff packet) masks the same way without Rasa.
 
 # ---------------------------------------------------------------- the store

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Mapping, Sequence
 
-from bot.tenants import PROJECT_ROOT
+from bot.domain.societies import PROJECT_ROOT
 
 ACTION_TOKEN_ENV = "KOSMO_ACTION_SERVER_TOKEN"
 PORTAL_TOKEN_ENV = "KOSMO_PORTAL_SERVICE_TOKEN"

@@ -1,4 +1,4 @@
-"""Shared fixtures: the project's tenants plus a fictional third society."""
+"""Shared fixtures: the project's societies plus a fictional third society."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.tenants import DEFAULT_TENANTS_FILE, TenantRegistry, load_registry
+from bot.domain.societies import DEFAULT_SOCIETIES_FILE, SocietyRegistry, load_registry
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # A society that exists only here: email OTP like kose, but every fact differs,
 # so a test can tell whose facts an answer used.
 FICTIONAL_KEY = "hoshi"
-FICTIONAL_TENANT = {
+FICTIONAL_SOCIETY = {
     "name": "ほしぞら健康保険組合",
     "short_name": "ほしぞら健保",
     "portal_url": "https://www.hoshizora.portal.kosmo-web.jp/",
@@ -51,8 +51,8 @@ FICTIONAL_TENANT = {
     },
 }
 # In the test stacks the real societies' helpdesks are staffed at every hour, so
-# that no test depends on the time of day it runs at (bot.helpdesk_hours.Helpdesk is
-# tested with set clocks in tests/test_tenants.py).
+# that no test depends on the time of day it runs at (bot.domain.helpdesk_hours.Helpdesk is
+# tested with set clocks in tests/test_societies.py).
 ALWAYS_STAFFED = {
     "staffed_hours": {
         "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
@@ -65,31 +65,31 @@ ALWAYS_STAFFED = {
 FICTIONAL_EXAMPLE_PASSWORD = "70765432119850203"
 
 
-def tenants_data_with_fictional() -> dict:
-    data = yaml.safe_load(DEFAULT_TENANTS_FILE.read_text(encoding="utf-8"))
+def societies_data_with_fictional() -> dict:
+    data = yaml.safe_load(DEFAULT_SOCIETIES_FILE.read_text(encoding="utf-8"))
     data = copy.deepcopy(data)
-    data["tenants"][FICTIONAL_KEY] = copy.deepcopy(FICTIONAL_TENANT)
+    data["societies"][FICTIONAL_KEY] = copy.deepcopy(FICTIONAL_SOCIETY)
     for key in ("kose", "ono"):
-        data["tenants"][key]["helpdesk"] = copy.deepcopy(ALWAYS_STAFFED)
+        data["societies"][key]["helpdesk"] = copy.deepcopy(ALWAYS_STAFFED)
     return data
 
 
 @pytest.fixture(scope="session")
-def tenants_file_with_fictional(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """data/tenants.yml plus the fictional society (helpdesks as above), written to a temp file."""
-    path = tmp_path_factory.mktemp("tenants") / "tenants.yml"
+def societies_file_with_fictional(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """data/societies.yml plus the fictional society (helpdesks as above), written to a temp file."""
+    path = tmp_path_factory.mktemp("societies") / "societies.yml"
     path.write_text(
-        yaml.safe_dump(tenants_data_with_fictional(), allow_unicode=True, sort_keys=False),
+        yaml.safe_dump(societies_data_with_fictional(), allow_unicode=True, sort_keys=False),
         encoding="utf-8",
     )
     return path
 
 
 @pytest.fixture(scope="session")
-def registry() -> TenantRegistry:
-    return load_registry(DEFAULT_TENANTS_FILE, environ={})
+def registry() -> SocietyRegistry:
+    return load_registry(DEFAULT_SOCIETIES_FILE, environ={})
 
 
 @pytest.fixture(scope="session")
-def registry_with_fictional(tenants_file_with_fictional: Path) -> TenantRegistry:
-    return load_registry(tenants_file_with_fictional, environ={})
+def registry_with_fictional(societies_file_with_fictional: Path) -> SocietyRegistry:
+    return load_registry(societies_file_with_fictional, environ={})

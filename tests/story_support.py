@@ -13,7 +13,7 @@ Two more things would make the evaluation say less than it seems to:
 
 - Rasa evaluates a conversation once when two stories are the same to its
   generator (same messages and actions, differing only in a slot that does not
-  influence the conversation, such as ``tenant``, or only in the FAQ key of an
+  influence the conversation, such as ``society``, or only in the FAQ key of an
   ``faq/<key>`` intent): one of them is silently dropped. :func:`run_stories`
   reports which declared stories were never evaluated, and the test fails on
   them.

@@ -15,6 +15,7 @@ from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from sklearn.feature_extraction.text import CountVectorizer
 
+from bot.domain.societies import PROJECT_ROOT
 from bot.nlu import count_vectors
 from bot.nlu.count_vectors import (
     count_as_coo,
@@ -23,7 +24,6 @@ from bot.nlu.count_vectors import (
     sentence_is_sum_of_rows,
 )
 from bot.nlu.direct_count_vectors import DirectCountVectorsFeaturizer
-from bot.tenants import PROJECT_ROOT
 from tests.model_support import model_path
 from tests.speedup_support import assert_same_state
 

@@ -7,7 +7,7 @@ which is derived from the code where possible:
 - utterances sent by custom actions (any "utter_..." literal in actions/), by
   forms (`utter_ask_<slot>`), by Rasa's own default fallback
   (`utter_default`) or by our NLG for English conversations
-  (`utter_english_scope`, bot.language) are not in any rule;
+  (`utter_english_scope`, bot.domain.language) are not in any rule;
 - intents reached only through button payloads, set by rule in
   `bot.nlu.structured_input`, or set by the Rasa server for human handoff
   (`EXTERNAL_handoff_*`, `handoff_message`, which no rule answers) have no NLU
@@ -24,8 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.domain.language import ENGLISH_SCOPE_RESPONSE
 from bot.handoff.link import HANDOFF_MESSAGE_INTENT
-from bot.language import ENGLISH_SCOPE_RESPONSE
 from bot.nlu.structured_input import INTENTS_SET_BY_RULE
 from tests.conftest import PROJECT_ROOT
 

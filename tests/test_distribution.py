@@ -14,7 +14,7 @@ import pytest
 from setuptools.config.pyprojecttoml import apply_configuration
 from setuptools.dist import Distribution
 
-from bot.tenants import PROJECT_ROOT
+from bot.domain.societies import PROJECT_ROOT
 
 SHIPPED = ("bot", "actions")
 NOT_SHIPPED = ("dev", "tests", "bench")

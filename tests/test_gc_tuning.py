@@ -7,7 +7,7 @@ import gc
 import pytest
 from sanic import Blueprint
 
-from bot.channels.rest import TenantRestInput
+from bot.channels.rest import SocietyRestInput
 from bot.gc_tuning import freeze_after_start, freeze_long_lived_objects
 
 
@@ -43,6 +43,6 @@ def test_the_rest_channel_freezes_after_start():
     async def handler(_message):
         return None
 
-    bp = TenantRestInput().blueprint(handler)
+    bp = SocietyRestInput().blueprint(handler)
     names = [listener.__name__ for listener in after_start_listeners(bp)]
     assert "freeze" in names

@@ -423,7 +423,7 @@ MEMBER_MESSAGES = [
     "今日の天気は？",
     "あいうえお",
 ]
-TENANTS = [{"tenant": "kose"}, {"tenant": "ono"}, None]
+SOCIETIES = [{"tenant": "kose"}, {"tenant": "ono"}, None]
 
 
 def parse_with_runner(agent: Agent, text: Text, metadata: Optional[Dict]) -> Dict[Text, Any]:
@@ -440,16 +440,16 @@ def parse_with_runner(agent: Agent, text: Text, metadata: Optional[Dict]) -> Dic
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("metadata", TENANTS, ids=lambda m: (m or {}).get("tenant", "none"))
+@pytest.mark.parametrize("metadata", SOCIETIES, ids=lambda m: (m or {}).get("tenant", "none"))
 def test_the_model_parses_member_messages_identically(dask_agent, sequential_agent, metadata):
     for text in MEMBER_MESSAGES:
         expected = parse_with_runner(dask_agent, text, metadata)
         parsed = parse_with_runner(sequential_agent, text, metadata)
         assert parsed == expected, text
         assert parsed[INTENT]["name"]
-        # TenantResolver turned the channel metadata into an entity
-        tenants = [e["value"] for e in parsed.get(ENTITIES, []) if e["entity"] == "tenant"]
-        assert tenants == ([metadata["tenant"]] if metadata else []), text
+        # SocietyResolver turned the channel metadata into an entity
+        societies = [e["value"] for e in parsed.get(ENTITIES, []) if e["entity"] == "society"]
+        assert societies == ([metadata["tenant"]] if metadata else []), text
         for key in (INTENT_RANKING_KEY, ENTITIES, RESPONSE_SELECTOR):
             assert parsed.get(key) == expected.get(key), (text, key)
     faq = parse_with_runner(sequential_agent, "初期パスワードを教えてください", metadata)
@@ -458,7 +458,7 @@ def test_the_model_parses_member_messages_identically(dask_agent, sequential_age
 
 @pytest.mark.model
 async def test_the_processor_parses_identically(dask_agent, sequential_agent):
-    for metadata in TENANTS:
+    for metadata in SOCIETIES:
         for text in MEMBER_MESSAGES:
             message = UserMessage(text, sender_id="member", metadata=metadata)
             expected = await dask_agent.processor.parse_message(message)
@@ -493,11 +493,11 @@ def event_dicts(tracker: DialogueStateTracker) -> List[Dict[Text, Any]]:
     return [{k: v for k, v in e.as_dict().items() if k != "timestamp"} for e in tracker.events]
 
 
-async def converse(agent: Agent, sender: Text, tenant: Text, texts: List[Text]) -> List[Any]:
+async def converse(agent: Agent, sender: Text, society: Text, texts: List[Text]) -> List[Any]:
     replies = []
     for number, text in enumerate(texts):
         message = UserMessage(
-            text, sender_id=sender, metadata={"tenant": tenant}, message_id=f"{sender}/{number}"
+            text, sender_id=sender, metadata={"tenant": society}, message_id=f"{sender}/{number}"
         )
         replies.append(await agent.handle_message(message))
     return replies
@@ -505,10 +505,10 @@ async def converse(agent: Agent, sender: Text, tenant: Text, texts: List[Text]) 
 
 @pytest.mark.model
 async def test_conversations_and_policy_predictions_are_identical(dask_agent, sequential_agent):
-    for number, (tenant, texts) in enumerate(CONVERSATIONS):
+    for number, (society, texts) in enumerate(CONVERSATIONS):
         sender = f"member-{number}"
-        expected_replies = await converse(dask_agent, sender, tenant, texts)
-        assert await converse(sequential_agent, sender, tenant, texts) == expected_replies
+        expected_replies = await converse(dask_agent, sender, society, texts)
+        assert await converse(sequential_agent, sender, society, texts) == expected_replies
         dask_tracker = await dask_agent.tracker_store.retrieve(sender)
         tracker = await sequential_agent.tracker_store.retrieve(sender)
         assert event_dicts(tracker) == event_dicts(dask_tracker)

@@ -150,9 +150,9 @@ def test_component_reads_the_normalised_text_first():
 def test_component_keeps_other_entities_and_replaces_its_own():
     component = LanguageDetectorComponent()
     msg = message("My account is locked, what can I do?")
-    msg.set(ENTITIES, [{"entity": "tenant", "value": "ono"}, {"entity": "language", "value": "ja"}])
+    msg.set(ENTITIES, [{"entity": "society", "value": "ono"}, {"entity": "language", "value": "ja"}])
     component.process([msg])
-    assert [(e["entity"], e["value"]) for e in msg.get(ENTITIES)] == [("tenant", "ono"), ("language", "en")]
+    assert [(e["entity"], e["value"]) for e in msg.get(ENTITIES)] == [("society", "ono"), ("language", "en")]
 
 
 def test_the_detector_is_built_on_first_use_not_before():

@@ -1,4 +1,4 @@
-"""Masking catches the forms members actually type (bot.masking), wherever their text is kept.
+"""Masking catches the forms members actually type (bot.domain.masking), wherever their text is kept.
 
 Generated messages: birth dates in every format (spaces, 年月日 in any order, eras,
 inside sentences), codes with separators, passwords after any password phrase,
@@ -29,12 +29,12 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.domain.masking import MASK, mask_log_text, mask_text, sensitive_text
+from bot.domain.societies import PROJECT_ROOT
+from bot.domain.topics import load_topic_labels
 from bot.handoff.packet import build_packet, load_first_login_steps
 from bot.handoff.store import HandoffStore
-from bot.masking import MASK, mask_log_text, mask_text, sensitive_text
 from bot.masking_logs import MaskingFilter, install_log_masking, uninstall_log_masking
-from bot.tenants import PROJECT_ROOT
-from bot.topics import load_topic_labels
 from bot.tracker_store import UrlSQLTrackerStore
 
 ERAS = {"明治": 1868, "大正": 1912, "昭和": 1926, "平成": 1989, "令和": 2019}
@@ -440,7 +440,7 @@ def test_the_masking_and_the_packet_need_no_rasa():
     import sys
 
     code = (
-        "import sys, bot.masking, bot.masking_events, bot.masking_logs, bot.handoff.packet;"
+        "import sys, bot.domain.masking, bot.domain.masking_events, bot.masking_logs, bot.handoff.packet;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rasa' or m == 'bot.tracker_store'))"
     )
     out = subprocess.run(
@@ -469,7 +469,7 @@ LOG_LINES = st.lists(
 @given(LOG_LINES)
 def test_a_log_line_let_through_by_the_pre_check_has_nothing_to_mask(line):
     """The pre-check never lets through what the masking would have changed."""
-    from bot.masking import _prepared, log_text_may_be_sensitive, sensitive_spans
+    from bot.domain.masking import _prepared, log_text_may_be_sensitive, sensitive_spans
 
     shown, folded = _prepared(line, log=True)
     if not log_text_may_be_sensitive(folded):
@@ -480,7 +480,7 @@ def test_a_log_line_let_through_by_the_pre_check_has_nothing_to_mask(line):
 @SLOW
 @given(st.one_of(SENSITIVE_MESSAGES, passwords().map(lambda typed: typed[0])))
 def test_every_sensitive_message_passes_the_pre_check(text):
-    from bot.masking import _prepared, log_text_may_be_sensitive
+    from bot.domain.masking import _prepared, log_text_may_be_sensitive
 
     assert log_text_may_be_sensitive(_prepared(text, log=True)[1]), text
 
@@ -498,12 +498,12 @@ def test_a_log_record_that_cannot_hold_member_values_is_left_as_it_is(
 ):
     """No digit, no password word, no word mixing cases and symbols: the record is not
     searched by the masking patterns, and keeps its message and arguments."""
-    import bot.masking
+    import bot.domain.masking
 
     searched: list[str] = []
-    spans = bot.masking.sensitive_spans
+    spans = bot.domain.masking.sensitive_spans
     monkeypatch.setattr(
-        bot.masking, "sensitive_spans", lambda text, **kw: searched.append(text) or spans(text, **kw)
+        bot.domain.masking, "sensitive_spans", lambda text, **kw: searched.append(text) or spans(text, **kw)
     )
     records, _ = masked_logs
     head, tail = line.rsplit(" ", 1)

@@ -17,7 +17,7 @@ from rasa.core.agent import Agent, load_agent
 from rasa.shared.nlu.training_data.loading import load_data
 
 from bench.nlu_eval import evaluate_holdout, expected_label
-from bot.topics import MIN_TOPIC_SCORE
+from bot.domain.topics import MIN_TOPIC_SCORE
 from tests.conftest import PROJECT_ROOT
 from tests.model_support import model_path
 from tests.story_support import run_stories
@@ -85,13 +85,13 @@ def test_stories_cover_every_topic_for_both_societies():
     covered: dict[str, set[str]] = {}
     for file in STORIES_DIR.glob("*.yml"):
         for story in (yaml.safe_load(file.read_text(encoding="utf-8")) or {}).get("stories", []):
-            tenant = None
+            society = None
             for step in story.get("steps", []):
                 for slot in step.get("slot_was_set", []) or []:
-                    if isinstance(slot, dict) and "tenant" in slot:
-                        tenant = slot["tenant"]
-                if "intent" in step and tenant:
-                    covered.setdefault(step["intent"], set()).add(tenant)
+                    if isinstance(slot, dict) and "society" in slot:
+                        society = slot["society"]
+                if "intent" in step and society:
+                    covered.setdefault(step["intent"], set()).add(society)
     train = {expected_label(m) for m in load_data(str(PROJECT_ROOT / "data" / "nlu")).intent_examples}
     missing = {t: sorted({"kose", "ono"} - covered.get(t, set())) for t in train}
     missing = {t: s for t, s in missing.items() if s}
@@ -110,7 +110,7 @@ async def test_stories_pass(agent):
     if run.not_evaluated:
         pytest.fail(
             "stories Rasa did not evaluate (the same conversation as another story, "
-            "e.g. differing only in the tenant: word the member's messages differently):\n"
+            "e.g. differing only in the society: word the member's messages differently):\n"
             + "\n".join(f"  {file}: {story!r}" for file, story in run.not_evaluated),
             pytrace=False,
         )
@@ -129,7 +129,7 @@ stories:
 - story: right answer
   steps:
   - slot_was_set:
-    - tenant: kose
+    - society: kose
   - user: |
       初期パスワードを教えてください
     intent: faq/initial_password
@@ -138,7 +138,7 @@ stories:
 - story: wrong action
   steps:
   - slot_was_set:
-    - tenant: kose
+    - society: kose
   - user: |
       初期パスワードを教えてください
     intent: faq/initial_password
@@ -147,7 +147,7 @@ stories:
 - story: wrong answer picked
   steps:
   - slot_was_set:
-    - tenant: kose
+    - society: kose
   - user: |
       最初のパスワードがわかりません
     intent: faq/portal_url
@@ -156,7 +156,7 @@ stories:
 - story: the same conversation, ono
   steps:
   - slot_was_set:
-    - tenant: ono
+    - society: ono
   - user: |
       初期パスワードを教えてください
     intent: faq/initial_password
@@ -171,7 +171,7 @@ async def test_a_wrong_story_fails_naming_the_story_and_the_step(agent, tmp_path
 
     Each story needs its own message: Rasa sees only the intent ``faq`` when it
     drops repeated conversations, so the same text under another FAQ key would
-    be skipped, not failed (which the last assertion shows for a tenant).
+    be skipped, not failed (which the last assertion shows for a society).
     """
     stories = tmp_path / "stories"
     stories.mkdir()

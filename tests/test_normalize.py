@@ -1,4 +1,4 @@
-"""What members type becomes what the portal expects (bot.normalize)."""
+"""What members type becomes what the portal expects (bot.domain.normalize)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.normalize import (
+from bot.domain.normalize import (
     compact,
     fold,
     looks_like_password,
@@ -164,7 +164,7 @@ def test_every_western_form_of_a_date_parses_back(date):
 
 @given(st.dates(min_value=dt.date(1926, 12, 25), max_value=TODAY))
 def test_every_date_since_showa_parses_back_from_its_era_form(date):
-    from bot.normalize import ERAS
+    from bot.domain.normalize import ERAS
 
     era, start = max(((n, s) for n, s in ERAS.items() if s <= date), key=lambda p: p[1])
     year = date.year - start.year + 1

@@ -24,6 +24,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.tensorflow.constants import ENTITY_RECOGNITION, FEATURIZERS
 from rasa.utils.tensorflow.models import RasaModel
 
+from bot.domain.societies import PROJECT_ROOT
 from bot.nlu import diet_batch_predict, diet_weights
 from bot.nlu.diet_batch_predict import predict
 from bot.nlu.diet_weights import plan_for
@@ -31,7 +32,6 @@ from bot.nlu.faq_selector import FaqResponseSelector
 from bot.nlu.fast_diet import NumpyDIETClassifier
 from bot.nlu.message_batch import message_batch
 from bot.nlu.numpy_predict import predict_message
-from bot.tenants import PROJECT_ROOT
 from tests.model_support import featurized, model_components
 from tests.speedup_support import TOLERANCE, same_classification
 

@@ -20,8 +20,8 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import past_states
+from bot.domain.societies import PROJECT_ROOT
 from bot.past_states import remembered_past_states as ours
-from bot.tenants import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def user(text: str, intent: str) -> UserUttered:
 CONVERSATION = [
     ActionExecuted("action_session_start"),
     SessionStarted(),
-    SlotSet("tenant", "kose"),
+    SlotSet("society", "kose"),
     ActionExecuted("action_listen"),
     user("初期パスワードは?", "faq"),
     ActionExecuted("utter_faq"),
@@ -114,7 +114,7 @@ EVENT_POOL = [
     lambda: ActiveLoop(None),
     lambda: SlotSet("requested_slot", "unlock_birth_date"),
     lambda: SlotSet("requested_slot", None),
-    lambda: SlotSet("tenant", "ono"),
+    lambda: SlotSet("society", "ono"),
     lambda: SessionStarted(),
     lambda: ActionExecuted("action_session_start"),
     lambda: Restarted(),

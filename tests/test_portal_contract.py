@@ -1,4 +1,4 @@
-"""The portal contract is written once (bot/portal_contract.py) and both sides keep to it:
+"""The portal contract is written once (bot/domain/portal_contract.py) and both sides keep to it:
 the bot's forms and the reference portal accept exactly the same user IDs for each
 society, ticket numbers, dates and error codes are the contract's, and the OpenAPI
 document says the same."""
@@ -15,22 +15,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import bot.portal_contract as contract
-from bot.normalize import parse_birth_date as bot_birth_date
-from bot.normalize import parse_ticket_id as bot_ticket_id
-from bot.normalize import parse_user_id as bot_user_id
-from bot.tenants import PROJECT_ROOT, TenantRegistry
+import bot.domain.portal_contract as contract
+from bot.domain.normalize import parse_birth_date as bot_birth_date
+from bot.domain.normalize import parse_ticket_id as bot_ticket_id
+from bot.domain.normalize import parse_user_id as bot_user_id
+from bot.domain.societies import PROJECT_ROOT, SocietyRegistry
 from dev.portal.security import new_ticket_id
 from dev.portal.validation import ValidationError
 from dev.portal.validation import parse_birth_date as portal_birth_date
-from dev.portal.validation import parse_tenant_user_id as portal_user_id
+from dev.portal.validation import parse_society_user_id as portal_user_id
 
 TODAY = dt.date(2025, 4, 1)
 OPENAPI = PROJECT_ROOT / "dev" / "portal" / "openapi.json"
 
 
 def test_the_contract_imports_only_the_standard_library() -> None:
-    tree = ast.parse((PROJECT_ROOT / "bot" / "portal_contract.py").read_text(encoding="utf-8"))
+    tree = ast.parse((PROJECT_ROOT / "bot" / "domain" / "portal_contract.py").read_text(encoding="utf-8"))
     imported = {
         (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
         for node in ast.walk(tree)
@@ -51,21 +51,21 @@ def test_user_id_rule_is_the_manuals() -> None:
     assert contract.user_id_problem("1012345619800101", digit_lengths=(15, 16)) is None
 
 
-def test_every_society_keeps_within_what_the_bot_recognises(registry: TenantRegistry) -> None:
-    for tenant in registry:
-        assert tenant.user_id_min_length >= contract.USER_ID_MIN_LENGTH, tenant.key
-        assert tenant.user_id_max_length <= contract.USER_ID_MAX_LENGTH, tenant.key
+def test_every_society_keeps_within_what_the_bot_recognises(registry: SocietyRegistry) -> None:
+    for society in registry:
+        assert society.user_id_min_length >= contract.USER_ID_MIN_LENGTH, society.key
+        assert society.user_id_max_length <= contract.USER_ID_MAX_LENGTH, society.key
         assert all(
             contract.USER_ID_MIN_LENGTH <= n <= contract.DIGITS_USER_ID_MAX_LENGTH
-            for n in tenant.user_id_digit_lengths
-        ), tenant.key
+            for n in society.user_id_digit_lengths
+        ), society.key
     assert registry.get("ono").user_id_digit_lengths == (15, 16)
     assert registry.get("kose").user_id_digit_lengths == ()
 
 
-def _portal_accepts(text: str, tenant) -> str | None:
+def _portal_accepts(text: str, society) -> str | None:
     try:
-        return portal_user_id(text, tenant)
+        return portal_user_id(text, society)
     except ValidationError:
         return None
 
@@ -78,9 +78,9 @@ ID_TEXT = st.text(alphabet=string.ascii_letters + string.digits + "-_.@+!#", max
 @settings(max_examples=300, deadline=None)
 @given(text=ID_TEXT | st.text(alphabet=string.digits, min_size=12, max_size=18))
 def test_the_bot_and_the_portal_take_the_same_user_ids(registry, key, text) -> None:
-    tenant = registry.get(key)
-    expected = _portal_accepts(text, tenant)
-    assert bot_user_id(text, tenant) == expected
+    society = registry.get(key)
+    expected = _portal_accepts(text, society)
+    assert bot_user_id(text, society) == expected
     if expected is not None:  # what a society takes, the bot recognises before it knows which
         assert bot_user_id(text) == expected
 
@@ -99,9 +99,9 @@ def test_the_bot_and_the_portal_take_the_same_user_ids(registry, key, text) -> N
     ],
 )
 def test_examples_of_each_societys_rule(registry, key, text, taken) -> None:
-    tenant = registry.get(key)
-    assert (bot_user_id(text, tenant) is not None) is taken
-    assert (_portal_accepts(text, tenant) is not None) is taken
+    society = registry.get(key)
+    assert (bot_user_id(text, society) is not None) is taken
+    assert (_portal_accepts(text, society) is not None) is taken
 
 
 def test_ticket_numbers_the_portal_makes_are_the_ones_the_bot_reads() -> None:

@@ -18,8 +18,8 @@ from bot.preflight import (
     SetupError,
     check_action_server,
     check_rasa_server,
-    pinned_rasa_version,
 )
+from bot.rasa_pin import pinned_rasa_version
 from bot.serve import server_args
 from tests.conftest import PROJECT_ROOT
 
@@ -152,10 +152,10 @@ def test_an_empty_endpoint_or_an_action_secret_left_at_change_me_too():
 
 def test_a_placeholder_written_into_the_file_itself(tmp_path):
     creds = credentials(
-        tmp_path, f"{CONSOLE_CHANNEL}:\nbot.channels.rest.TenantRestInput:\n  token: change-me\n"
+        tmp_path, f"{CONSOLE_CHANNEL}:\nbot.channels.rest.SocietyRestInput:\n  token: change-me\n"
     )
     with pytest.raises(SetupError, match=re.escape(
-        f"{creds}: bot.channels.rest.TenantRestInput.token is the placeholder 'change-me'"
+        f"{creds}: bot.channels.rest.SocietyRestInput.token is the placeholder 'change-me'"
     )):
         check_rasa_server(creds, ENDPOINTS, PRODUCTION)
 

@@ -24,8 +24,8 @@ N = 100_000
 LIMIT_SECONDS = 0.5
 
 MODULES = [
-    "bot.normalize",
-    "bot.masking",
+    "bot.domain.normalize",
+    "bot.domain.masking",
     "bot.handoff.packet",
     "bot.nlu.structured_input",
     *(
@@ -40,7 +40,7 @@ MODULES = [
 # how a module calls a pattern when it is not a search (search, finditer, sub, findall)
 CALLED_WITH_FULLMATCH = {
     ("bot.channels.input_bounds", "_PAYLOAD"),
-    ("bot.channels.input_bounds", "_TENANT"),
+    ("bot.channels.input_bounds", "_SOCIETY"),
     ("bot.channels.input_bounds", "_INTENT"),
     ("bot.channels.rest", "_SENDER"),
     ("bot.channels.widget", "_SESSION_ID"),
@@ -152,8 +152,8 @@ def slowest(calls: dict[str, Callable[[], object]]) -> tuple[float, str]:
 def test_the_modules_have_patterns_to_check():
     names = {(m, n) for m, n, _ in PATTERNS}
     assert ("bot.handoff.packet", "_QUOTED_RE") in names
-    assert ("bot.masking", "DIGIT_GROUPS_RE") in names
-    assert ("bot.normalize", "_PASSWORD_PHRASE_RE") in names
+    assert ("bot.domain.masking", "DIGIT_GROUPS_RE") in names
+    assert ("bot.domain.normalize", "_PASSWORD_PHRASE_RE") in names
     assert len(PATTERNS) > 20
 
 
@@ -177,7 +177,7 @@ def test_every_pattern_is_linear_on_pathological_input(module_name, name, patter
 
 
 def member_functions() -> dict[str, Callable[[str], object]]:
-    from bot import masking, masking_events, normalize
+    from bot.domain import masking, masking_events, normalize
     from bot.handoff import packet
     from bot.nlu import structured_input
 

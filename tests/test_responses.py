@@ -3,7 +3,7 @@
 Loads the domain the way `rasa train` does (domain.yml plus the responses kept
 beside the training data) and renders each response through the generator the
 Rasa server uses, for kose, ono and a fictional society that exists only in a
-test tenants file: adding a society is a data change.
+test societies file: adding a society is a data change.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.importers.importer import TrainingDataImporter
 
-from bot.nlg import TenantNaturalLanguageGenerator
+from bot.nlg import SocietyNaturalLanguageGenerator
 from tests.conftest import FICTIONAL_EXAMPLE_PASSWORD, FICTIONAL_KEY, PROJECT_ROOT
 
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
@@ -37,13 +37,13 @@ def domain() -> Domain:
 
 
 @pytest.fixture(scope="module")
-def nlg(domain, registry_with_fictional) -> TenantNaturalLanguageGenerator:
-    return TenantNaturalLanguageGenerator(domain=domain, registry=registry_with_fictional)
+def nlg(domain, registry_with_fictional) -> SocietyNaturalLanguageGenerator:
+    return SocietyNaturalLanguageGenerator(domain=domain, registry=registry_with_fictional)
 
 
-def render(nlg: TenantNaturalLanguageGenerator, domain: Domain, name: str, tenant: str) -> str:
+def render(nlg: SocietyNaturalLanguageGenerator, domain: Domain, name: str, society: str) -> str:
     tracker = DialogueStateTracker.from_events("t", [], slots=domain.slots)
-    tracker.slots["tenant"].value = tenant
+    tracker.slots["society"].value = society
     # values an action hands to its response (actions/otp.py: utter_message(response=..., seconds=...))
     values = {"seconds": 12, **nlg.values_for(tracker.current_slot_values())}
     texts = []
@@ -66,11 +66,11 @@ def test_there_are_responses(domain):
     assert len(domain.responses) >= 10
 
 
-@pytest.mark.parametrize("tenant", ["kose", "ono", FICTIONAL_KEY])
-def test_every_response_renders_for_every_society(nlg, domain, tenant):
+@pytest.mark.parametrize("society", ["kose", "ono", FICTIONAL_KEY])
+def test_every_response_renders_for_every_society(nlg, domain, society):
     problems = []
     for name in sorted(domain.responses):
-        text = render(nlg, domain, name, tenant)
+        text = render(nlg, domain, name, society)
         if not text.strip():
             problems.append(f"{name}: no variation applies")
         elif PLACEHOLDER.search(text):
@@ -78,13 +78,13 @@ def test_every_response_renders_for_every_society(nlg, domain, tenant):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("tenant", ["kose", FICTIONAL_KEY])
-def test_email_societies_never_hear_of_the_authenticator(nlg, domain, tenant):
+@pytest.mark.parametrize("society", ["kose", FICTIONAL_KEY])
+def test_email_societies_never_hear_of_the_authenticator(nlg, domain, society):
     leaks = [
         f"{name}: {word}"
         for name in domain.responses
         for word in AUTHENTICATOR_WORDS
-        if word in render(nlg, domain, name, tenant)
+        if word in render(nlg, domain, name, society)
     ]
     assert not leaks, leaks
 

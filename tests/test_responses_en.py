@@ -11,16 +11,16 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.importers.importer import TrainingDataImporter
 
-from bot.language import (
+from bot.domain.language import (
     ENGLISH_SCOPE_RESPONSE,
     EnglishResponsesError,
     load_english_responses,
     parse_english_responses,
 )
-from bot.nlg import TenantNaturalLanguageGenerator
+from bot.domain.societies import load_registry
+from bot.domain.topics import load_topic_labels
+from bot.nlg import SocietyNaturalLanguageGenerator
 from bot.nlu.language_detector import has_japanese
-from bot.tenants import load_registry
-from bot.topics import load_topic_labels
 from tests.conftest import FICTIONAL_KEY, PROJECT_ROOT
 
 VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -77,13 +77,13 @@ def english() -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="module")
-def nlg(domain, registry_with_fictional) -> TenantNaturalLanguageGenerator:
-    return TenantNaturalLanguageGenerator(domain=domain, registry=registry_with_fictional)
+def nlg(domain, registry_with_fictional) -> SocietyNaturalLanguageGenerator:
+    return SocietyNaturalLanguageGenerator(domain=domain, registry=registry_with_fictional)
 
 
-def tracker(domain: Domain, tenant: str, language: str | None) -> DialogueStateTracker:
+def tracker(domain: Domain, society: str, language: str | None) -> DialogueStateTracker:
     t = DialogueStateTracker.from_events("t", [], slots=domain.slots)
-    t.slots["tenant"].value = tenant
+    t.slots["society"].value = society
     t.slots["language"].value = language
     return t
 
@@ -99,9 +99,9 @@ def test_the_main_topics_and_their_flows_have_english_texts(english):
     assert not [name for name in MAIN_TOPICS + FLOWS if name not in english]
 
 
-@pytest.mark.parametrize("tenant", SOCIETIES)
-def test_every_english_variable_exists_for_every_society(english, registry_with_fictional, tenant):
-    values = registry_with_fictional.resolve(tenant).template_variables()
+@pytest.mark.parametrize("society", SOCIETIES)
+def test_every_english_variable_exists_for_every_society(english, registry_with_fictional, society):
+    values = registry_with_fictional.resolve(society).template_variables()
     missing = {
         (name, var)
         for name, variations in english.items()
@@ -116,8 +116,8 @@ def test_english_texts_use_no_japanese_only_fact(english):
     """A fact whose value is Japanese for a real society must be used in its *_en form."""
     japanese_valued = {
         key
-        for tenant in load_registry()
-        for key, value in tenant.template_variables().items()
+        for society in load_registry()
+        for key, value in society.template_variables().items()
         if isinstance(value, str) and has_japanese(value) and not key.endswith("_en")
     }
     used = {
@@ -192,14 +192,14 @@ def test_the_domain_keeps_the_japanese_texts(domain, english):
 
 
 @pytest.mark.parametrize(
-    "tenant, facts",
+    "society, facts",
     [
         ("kose", ["301234519901101", "November 1, 1990", "User ID and Password Notice"]),
         ("ono", ["10123420010101", "January 1, 2001", "My Page"]),
     ],
 )
-async def test_english_conversation_gets_the_english_text(nlg, domain, tenant, facts):
-    message = await nlg.generate("utter_faq/initial_password", tracker(domain, tenant, "en"), "rest")
+async def test_english_conversation_gets_the_english_text(nlg, domain, society, facts):
+    message = await nlg.generate("utter_faq/initial_password", tracker(domain, society, "en"), "rest")
     text = message["text"]
     assert "The password for your first login" in text, text
     for fact in facts:
@@ -207,7 +207,7 @@ async def test_english_conversation_gets_the_english_text(nlg, domain, tenant, f
 
 
 @pytest.mark.parametrize(
-    "name, tenant, expected",
+    "name, society, expected",
     [
         ("utter_otp_not_received", "kose", "no-reply@kosmo-web.jp"),
         ("utter_otp_not_received", "ono", "Microsoft Authenticator"),
@@ -215,8 +215,8 @@ async def test_english_conversation_gets_the_english_text(nlg, domain, tenant, f
         ("utter_faq/portal_url", "ono", "https://www.onokenpo.portal.kosmo-web.jp/"),
     ],
 )
-async def test_english_texts_follow_the_society(nlg, domain, name, tenant, expected):
-    message = await nlg.generate(name, tracker(domain, tenant, "en"), "rest")
+async def test_english_texts_follow_the_society(nlg, domain, name, society, expected):
+    message = await nlg.generate(name, tracker(domain, society, "en"), "rest")
     assert expected in message["text"], message["text"]
 
 
@@ -243,7 +243,7 @@ async def test_no_applicable_english_variation_gives_the_english_scope(domain, r
         "utter_greet": [{"text": "only for totp", "condition": [
             {"type": "slot", "name": "otp_method", "value": "totp"}]}],
     }
-    nlg = TenantNaturalLanguageGenerator(
+    nlg = SocietyNaturalLanguageGenerator(
         domain=domain, registry=registry_with_fictional, english_responses=english
     )
     message = await nlg.generate("utter_greet", tracker(domain, "kose", "en"), "rest")
@@ -253,7 +253,7 @@ async def test_no_applicable_english_variation_gives_the_english_scope(domain, r
 @pytest.mark.parametrize("language", [None, "ja"])
 @pytest.mark.parametrize("name", ["utter_faq/portal_url", "utter_greet", "utter_faq/qr_scan"])
 async def test_japanese_conversations_are_unchanged(nlg, domain, language, name):
-    plain = TenantNaturalLanguageGenerator(
+    plain = SocietyNaturalLanguageGenerator(
         domain=domain, registry=nlg.registry, english_responses={ENGLISH_SCOPE_RESPONSE: [{"text": "x"}]}
     )
     t = tracker(domain, "ono", language)

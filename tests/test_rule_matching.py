@@ -53,7 +53,7 @@ user = st.one_of(
     sub_state({}, {"text": st.sampled_from(["こんにちは", "hi"])}),
 )
 slots = st.dictionaries(
-    st.sampled_from(["tenant", "handoff_reason", "requested_slot"]),
+    st.sampled_from(["society", "handoff_reason", "requested_slot"]),
     st.sampled_from(SLOT_VALUES),
     max_size=2,
 )
@@ -147,7 +147,7 @@ def test_a_conversation_start_matches_the_rules_without_prev_action_whatever_the
     for start in (
         {},
         {"user": {"intent": "deny"}},
-        {"prev_action": {}, "slots": {"tenant": (1.0,)}},
+        {"prev_action": {}, "slots": {"society": (1.0,)}},
     ):
         assert indexed_possible_keys(policy, lookup, [start]) == {start_rule}
         assert rasa_walk(policy, lookup, [start]) == {start_rule}

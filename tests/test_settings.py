@@ -135,7 +135,7 @@ def test_the_defaults_are_the_ones_the_bot_always_had():
     )
     assert s.handoff == HandoffSettings(f"sqlite:///{PROJECT_ROOT / 'var' / 'handoff.db'}", True, 15.0)
     assert s.review.db_url == f"sqlite:///{PROJECT_ROOT / 'var' / 'review.db'}"
-    assert s.data.tenants_file == PROJECT_ROOT / "data" / "tenants.yml" and s.data.default_tenant is None
+    assert s.data.societies_file == PROJECT_ROOT / "data" / "societies.yml" and s.data.default_society is None
     assert s.action_server.host == "127.0.0.1" and s.action_server.token is None
     assert s.portal == PortalSettings("http://127.0.0.1:8080", None, None)
     assert s.widget_service.socket_url is None and s.widget_service.rasa_url == "http://127.0.0.1:5005"
@@ -156,7 +156,7 @@ def test_values_are_typed():
         "KOSMO_CLIENT_IP_HEADER": "X-Forwarded-For",
         "LINE_ONO_ACCESS_TOKEN": "t" * 40,
         "KOSMO_AGENT_SECURE_COOKIES": "false",
-        "KOSMO_DEFAULT_TENANT": "ono",
+        "KOSMO_DEFAULT_SOCIETY": "ono",
     })
     assert s.production
     assert s.server == RasaServerSettings(
@@ -164,7 +164,7 @@ def test_values_are_typed():
     )
     assert s.client_addresses.client_ip_header == "x-forwarded-for"
     assert s.channels.line_access_tokens == {"ono": Secret("t" * 40)}
-    assert s.handoff.secure_cookies is False and s.data.default_tenant == "ono"
+    assert s.handoff.secure_cookies is False and s.data.default_society == "ono"
 
 
 def test_every_unusable_variable_is_named_at_once():
@@ -182,6 +182,18 @@ def test_every_unusable_variable_is_named_at_once():
         "KOSMO_CORS_ORIGINS", "KOSMO_TRACKER_CACHE_SIZE",
     ])
     assert "KOSMO_MODE must be dev or production, not 'prod'" in str(caught.value)
+
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [("KOSMO_DEFAULT_TENANT", "KOSMO_DEFAULT_SOCIETY"), ("KOSMO_TENANTS_FILE", "KOSMO_SOCIETIES_FILE")],
+)
+def test_a_variable_still_set_under_its_old_name_is_refused_with_its_new_one(old, new):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({old: "ono"})
+    assert caught.value.problems == [f"{old} was renamed {new}: set {new} instead"]
+    assert Settings.from_env({new: "ono" if "DEFAULT" in new else "data/societies.yml"})
 
 
 def test_python_m_bot_settings_shows_the_settings_with_secrets_hidden():

@@ -6,8 +6,8 @@ import pytest
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.domain.normalize import looks_like_password
 from bot.nlu.structured_input import StructuredInputClassifier, decide, ticket_span
-from bot.normalize import looks_like_password
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def message(text: str, intent: str = "faq", confidence: float = 0.9) -> Message:
     m = Message(data={TEXT: text})
     m.set(INTENT, {"name": intent, "confidence": confidence})
     m.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": confidence}])
-    m.set(ENTITIES, [{"entity": "tenant", "value": "kose"}])
+    m.set(ENTITIES, [{"entity": "society", "value": "kose"}])
     return m
 
 
@@ -77,7 +77,7 @@ def test_process_overrides_a_wrong_guess_and_keeps_other_entities() -> None:
     assert m.get(INTENT) == {"name": "ask_ticket_status", "confidence": 1.0}
     assert m.get(INTENT_RANKING_KEY)[0]["name"] == "ask_ticket_status"
     assert {e["entity"]: e["value"] for e in m.get(ENTITIES)} == {
-        "tenant": "kose",
+        "society": "kose",
         "ticket_id": "UL-LEVDFV",
     }
 
@@ -88,7 +88,7 @@ def test_process_leaves_sentences_and_payloads_to_diet() -> None:
     )
     assert sentence.get(INTENT)["name"] == "account_locked"
     assert payload.get(INTENT)["name"] == "faq"
-    assert [e["entity"] for e in sentence.get(ENTITIES)] == ["tenant"]
+    assert [e["entity"] for e in sentence.get(ENTITIES)] == ["society"]
 
 
 def test_password_overrides_the_fallback() -> None:

@@ -23,8 +23,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bench.nlu_eval import predicted_label
-from bot.kana_romaji import romaji_kana
-from bot.kana_terms import (
+from bot.domain.kana_romaji import romaji_kana
+from bot.domain.kana_terms import (
     TermVocabulary,
     fold_width,
     learn_terms,

@@ -17,7 +17,7 @@ from tests.review.events import turn_events
 DOMAIN = Domain.from_dict(
     {
         "intents": ["faq", "nlu_fallback"],
-        "slots": {"tenant": {"type": "text", "mappings": [{"type": "custom"}]}},
+        "slots": {"society": {"type": "text", "mappings": [{"type": "custom"}]}},
     }
 )
 
@@ -40,7 +40,7 @@ async def conversation(store: Any, sessions: int = 2) -> None:
         tracker.update(SessionStarted(timestamp=start))
         for i in range(3):
             for event in turn_events(
-                f"質問{s}-{i}", "faq", 0.9, ["utter_faq"], tenant="ono", at=start + 1 + i
+                f"質問{s}-{i}", "faq", 0.9, ["utter_faq"], society="ono", at=start + 1 + i
             ):
                 tracker.update(event)
             await store.save(tracker)

@@ -16,13 +16,14 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.tracker_store import MASK, UrlSQLTrackerStore
+from bot.domain.masking import MASK
+from bot.tracker_store import UrlSQLTrackerStore
 
 DOMAIN = Domain.from_dict(
     {
         "intents": ["greet", "faq"],
         "slots": {
-            "tenant": {"type": "text", "mappings": [{"type": "custom"}]},
+            "society": {"type": "text", "mappings": [{"type": "custom"}]},
             "totp_code": {"type": "text", "mappings": [{"type": "custom"}]},
         },
     }
@@ -81,7 +82,7 @@ async def test_kept_sessions_match_the_database_turn_after_turn(tmp_path):
         assert "member" in store._sessions  # served from memory from now on
         assert as_dicts(tracker) == await reference(url, "member")
     # what a turn adds on top of a kept session is stored once, in order
-    tracker.update(SlotSet("tenant", "ono", timestamp=now + 10))
+    tracker.update(SlotSet("society", "ono", timestamp=now + 10))
     await store.save(tracker)
     await store.save(tracker)  # nothing new: nothing written
     assert as_dicts(await store.retrieve("member")) == await reference(url, "member")

@@ -11,11 +11,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.tracker_store import (
-    MASK,
-    UrlSQLTrackerStore,
-    sensitive_text,
-)
+from bot.domain.masking import MASK, sensitive_text
+from bot.tracker_store import UrlSQLTrackerStore
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from bench.understanding import (
     turn_of,
     verdict,
 )
-from bot.topics import load_topic_labels
+from bot.domain.topics import load_topic_labels
 from tests.conftest import PROJECT_ROOT
 
 CONVERSATION_OUTCOMES = {

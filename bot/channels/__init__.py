@@ -6,10 +6,11 @@
   ``credentials.yml`` key ``bot.channels.line.LineInput``.
 
 - ``rest``: Rasa's REST webhook, for development, tests and a trusted server;
-  ``credentials.yml`` key ``bot.channels.rest.TenantRestInput``.
+  ``credentials.yml`` key ``bot.channels.rest.SocietyRestInput``.
 
-All put the member's society in the message metadata as ``{"tenant": <key>}``,
-which ``bot.nlu.tenant_resolver.TenantResolver`` turns into the ``tenant`` slot,
+All put the member's society in the message metadata as ``{"tenant": <key>}``
+(``METADATA_KEY``, the society's wire name, ``bot.domain.societies``), which
+``bot.nlu.society_resolver.SocietyResolver`` turns into the ``society`` slot,
 and hand their messages to Rasa through ``bot.channels.input_bounds`` (length,
 metadata and payloads bounded before anything else runs).
 """
@@ -17,47 +18,24 @@ metadata and payloads bounded before anything else runs).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional
 
-TENANT_KEY = "tenant"
-DISPLAY_TEXT_KEY = "display_text"
-MAX_DISPLAY_TEXT = 100
+from bot.domain.societies import SOCIETY_SLOT
 
 
-def shown_text(text: str, metadata: Any) -> Optional[str]:
-    """A member's message as the member saw it, or None for a hidden payload.
-
-    A pressed button sends its payload (``/affirm``) with the button's title in
-    the metadata key ``display_text``; the title is what the member saw. A
-    payload without a title (the widget's opening ``/greet``) was never shown.
-    Used by the widget's transcript, the handoff packet and the handoff gate.
-
-    The title counts only on a payload, cut to ``MAX_DISPLAY_TEXT`` characters:
-    free text is shown as written, whatever its metadata says (the channels drop
-    such a ``display_text`` already, ``bot.channels.input_bounds``; this also
-    covers conversations stored before they did).
-    """
-    payload = text.strip().startswith("/")
-    display = metadata.get(DISPLAY_TEXT_KEY) if isinstance(metadata, Mapping) else None
-    if payload and isinstance(display, str) and display.strip():
-        return display.strip()[:MAX_DISPLAY_TEXT]
-    return None if payload else text
-
-
-def with_tenant_entity(text: str, tenant: str) -> str:
+def with_society_entity(text: str, society: str) -> str:
     """An intent payload (``/intent``, ``/intent{"topic": ...}``) that also names the society.
 
     Rasa parses a message starting with ``/`` with its RegexMessageHandler, which replaces
-    the entities the NLU pipeline found, ``TenantResolver``'s ``tenant`` included: a
+    the entities the NLU pipeline found, ``SocietyResolver``'s ``society`` included: a
     button press, a LINE follow or rich-menu postback, or the widget's opening greeting
-    would otherwise not set the ``tenant`` slot, and a new conversation would be answered
+    would otherwise not set the ``society`` slot, and a new conversation would be answered
     for the default society. So the channel writes the society into the payload's
     entities (the channel's society wins over one in the payload). Other text is
     returned unchanged.
 
     White space around the text is stripped first (``str.strip``, every Unicode space),
     as Rasa does before it looks for the ``/`` (``YAMLStoryReader.unpack_regex_message``):
-    `` /greet{"tenant": "ono"}`` is a payload to Rasa, so it is one here too. The
+    `` /greet{"society": "ono"}`` is a payload to Rasa, so it is one here too. The
     channels do not call this themselves: ``bot.channels.input_bounds.bounded_message``
     does, for every channel, with the society the channel hands in.
     """
@@ -73,5 +51,5 @@ def with_tenant_entity(text: str, tenant: str) -> str:
             return text
         if not isinstance(entities, dict):
             return text
-    entities[TENANT_KEY] = tenant
+    entities[SOCIETY_SLOT] = society
     return head.rstrip() + json.dumps(entities, ensure_ascii=False)

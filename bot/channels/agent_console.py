@@ -42,12 +42,12 @@ from sanic.request import Request
 from sanic.response import BaseHTTPResponse
 
 from bot.client_address import ClientAddresses
+from bot.domain.societies import SocietyRegistry, load_registry
 from bot.handoff.console import console_blueprint
 from bot.handoff.gate import GATE_CTX_KEY, HandoffGate, QueueWatcher
 from bot.handoff.link import RasaMemberLink
 from bot.handoff.store import HandoffStore
 from bot.settings import HandoffSettings
-from bot.tenants import TenantRegistry, load_registry
 
 URL_PREFIX = "/webhooks/agent"
 CORS_HEADER_PREFIX = "access-control-"
@@ -90,12 +90,12 @@ class AgentConsoleInput(InputChannel):
     def __init__(
         self,
         store: Optional[HandoffStore] = None,
-        registry: Optional[TenantRegistry] = None,
+        registry: Optional[SocietyRegistry] = None,
         secure_cookies: Optional[bool] = None,
         watch_seconds: Optional[float] = None,
     ) -> None:
         self.registry = registry or load_registry()
-        self.store = store or HandoffStore.from_env(known_societies=set(self.registry.tenants))
+        self.store = store or HandoffStore.from_env(known_societies=set(self.registry.societies))
         settings = HandoffSettings.from_env()
         self.secure_cookies = secure_cookies if secure_cookies is not None else settings.secure_cookies
         self.client_addresses = ClientAddresses.from_env()

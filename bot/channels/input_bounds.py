@@ -14,7 +14,8 @@ It enforces, in this order:
   NLU reads at most 10,000 characters anyway, ``bot.nlu.japanese_tokenizer``,
   for callers that reach it without a channel, such as ``/model/parse``.)
 - **metadata**: only the keys the bot uses are kept (:data:`METADATA_KEYS`:
-  ``tenant``, the member's society, and ``display_text``, a pressed button's
+  ``tenant``, the member's society (the wire name, ``bot.domain.societies.METADATA_KEY``),
+  and ``display_text``, a pressed button's
   title), as short strings; anything else is dropped, so a megabyte of
   metadata never reaches the tracker store.
 - **payloads**: a message starting with ``/`` is parsed by Rasa as an intent,
@@ -30,7 +31,7 @@ It enforces, in this order:
   (``bot.handoff.link``) go to Rasa's processor directly, not through a channel.
   Payload or not is decided once, here, for every channel, on the text stripped
   of white space as Rasa strips it (so `` /greet`` is a payload here as it is to
-  Rasa). A payload's ``tenant`` entity is the channel's society and nothing else:
+  Rasa). A payload's ``society`` entity is the channel's society and nothing else:
   one the member wrote is dropped, and the channel's (LINE's account, the REST
   metadata's known society, the widget's page) is written in.
 - **origin**: the channel's own record of who sent the message on the channel
@@ -57,8 +58,9 @@ from typing import Any, Awaitable, Callable, Dict, FrozenSet, Mapping, Optional,
 
 from rasa.core.channels.channel import UserMessage
 
-from bot.channels import DISPLAY_TEXT_KEY, MAX_DISPLAY_TEXT, TENANT_KEY, with_tenant_entity
-from bot.channels.origin import ORIGIN_KEY, ORIGIN_RE
+from bot.channels import with_society_entity
+from bot.domain.messages import DISPLAY_TEXT_KEY, MAX_DISPLAY_TEXT, ORIGIN_KEY, ORIGIN_RE
+from bot.domain.societies import METADATA_KEY, SOCIETY_SLOT
 from bot.settings import DEFAULT_MAX_MESSAGE_CHARS, ChannelSettings
 
 logger = logging.getLogger(__name__)
@@ -69,12 +71,12 @@ logger = logging.getLogger(__name__)
 # and parse in a millisecond or two. Larger bodies are refused unread (413).
 MAX_BODY_BYTES = 256 * 1024
 
-METADATA_KEYS = (TENANT_KEY, DISPLAY_TEXT_KEY)
-_TENANT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+METADATA_KEYS = (METADATA_KEY, DISPLAY_TEXT_KEY)
+_SOCIETY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # intent -> the entities it may carry: what our buttons and channels send
 # (domain.yml's yes/no buttons, actions/clarify.py's FAQ topics, the widget's
-# and LINE's /greet); the channels add the society (``tenant``) to every payload.
+# and LINE's /greet); the channels add the society (entity ``society``) to every payload.
 # The clarification's other topics are added from data/topic_labels.yml.
 MEMBER_PAYLOADS: Mapping[str, FrozenSet[str]] = {
     "greet": frozenset(),
@@ -106,7 +108,7 @@ class BoundedOnNewMessage(Protocol):
         self,
         message: UserMessage,
         origin: Optional[str] = None,
-        tenant: Optional[str] = None,
+        society: Optional[str] = None,
         on_bounded: Optional[OnBounded] = None,
     ) -> Awaitable[Any]: ...
 
@@ -126,10 +128,10 @@ class InputBounds:
         topic_labels: Optional[Mapping[str, str]] = None,
     ) -> "InputBounds":
         """``KOSMO_MAX_MESSAGE_CHARS`` if set (a positive whole number), else the default;
-        the payloads of our buttons, the clarification's topics (``bot.topics``) included."""
+        the payloads of our buttons, the clarification's topics (``bot.domain.topics``) included."""
         settings = ChannelSettings.from_env(environ)
         if topic_labels is None:
-            from bot.topics import load_topic_labels
+            from bot.domain.topics import load_topic_labels
 
             topic_labels = load_topic_labels()
         return cls(
@@ -160,16 +162,16 @@ def member_payloads(topic_labels: Mapping[str, str]) -> Dict[str, FrozenSet[str]
 def bounded_metadata(raw: Any) -> Dict[str, str]:
     """The metadata keys the bot uses, as short strings; everything else is dropped.
 
-    ``tenant`` must look like a society key; ``display_text`` is cut to
+    ``tenant`` (the society) must look like a society key; ``display_text`` is cut to
     ``MAX_DISPLAY_TEXT`` characters (whether it is kept at all depends on the
     message: see :func:`bounded_message`).
     """
     if not isinstance(raw, Mapping):
         return {}
     out: Dict[str, str] = {}
-    tenant = raw.get(TENANT_KEY)
-    if isinstance(tenant, str) and _TENANT.fullmatch(tenant.strip()):
-        out[TENANT_KEY] = tenant.strip()
+    society = raw.get(METADATA_KEY)
+    if isinstance(society, str) and _SOCIETY.fullmatch(society.strip()):
+        out[METADATA_KEY] = society.strip()
     display = raw.get(DISPLAY_TEXT_KEY)
     if isinstance(display, str) and display.strip():
         out[DISPLAY_TEXT_KEY] = display.strip()[:MAX_DISPLAY_TEXT]
@@ -196,7 +198,7 @@ def member_payload(text: str, payloads: Mapping[str, FrozenSet[str]] = MEMBER_PA
             values = json.loads(entities)
         except ValueError:
             return None
-        if not isinstance(values, dict) or not set(values) <= allowed | {TENANT_KEY}:
+        if not isinstance(values, dict) or not set(values) <= allowed | {SOCIETY_SLOT}:
             return None
         if not all(isinstance(v, str) and len(v) <= MAX_ENTITY_VALUE for v in values.values()):
             return None
@@ -207,7 +209,7 @@ def as_plain_text(text: str) -> str:
     """A typed ``/...`` that is not ours, as text the NLU reads: ``／`` instead of ``/``.
 
     The channels write the society into every ``/`` message's entities
-    (``bot.channels.with_tenant_entity``); that addition is taken out again, so
+    (``bot.channels.with_society_entity``); that addition is taken out again, so
     the text is what the member typed.
     """
     stripped = text.strip()
@@ -217,33 +219,33 @@ def as_plain_text(text: str) -> str:
             entities = json.loads(brace + rest)
         except ValueError:
             entities = None
-        if isinstance(entities, dict) and TENANT_KEY in entities:
-            entities.pop(TENANT_KEY)
+        if isinstance(entities, dict) and SOCIETY_SLOT in entities:
+            entities.pop(SOCIETY_SLOT)
             stripped = head + (json.dumps(entities, ensure_ascii=False) if entities else "")
     return "／" + stripped[1:]
 
 
-def own_society_payload(payload: str, tenant: Optional[str]) -> str:
+def own_society_payload(payload: str, society: Optional[str]) -> str:
     """One of our payloads (``member_payload`` accepted it) with the channel's society only.
 
-    A ``tenant`` entity in the payload is dropped, whoever wrote it: only ``tenant``,
+    A ``society`` entity in the payload is dropped, whoever wrote it: only ``society``,
     the society of the channel the message came in on, is written in
-    (``with_tenant_entity``); without one the payload names no society at all.
+    (``with_society_entity``); without one the payload names no society at all.
     """
     stripped = payload.strip()
     head, brace, rest = stripped.partition("{")
     if brace:
         entities = json.loads(brace + rest)  # member_payload parsed it already
-        entities.pop(TENANT_KEY, None)
+        entities.pop(SOCIETY_SLOT, None)
         stripped = head + (json.dumps(entities, ensure_ascii=False) if entities else "")
-    return with_tenant_entity(stripped, tenant) if tenant is not None else stripped
+    return with_society_entity(stripped, society) if society is not None else stripped
 
 
 def bounded_message(
     message: UserMessage,
     payloads: Mapping[str, FrozenSet[str]] = MEMBER_PAYLOADS,
     origin: Optional[str] = None,
-    tenant: Optional[str] = None,
+    society: Optional[str] = None,
 ) -> None:
     """``message`` with its metadata bounded and a payload not ours turned into plain text (in place).
 
@@ -252,8 +254,8 @@ def bounded_message(
 
     Whether the text is a payload is decided here, for every channel, the way Rasa
     decides it: on the text stripped of white space (``str.strip``, Unicode spaces
-    included). A payload of ours is passed on stripped, with ``tenant`` (the
-    society of the channel, if it knows one) as its only ``tenant`` entity
+    included). A payload of ours is passed on stripped, with ``society`` (the
+    society of the channel, if it knows one) as its only ``society`` entity
     (:func:`own_society_payload`), so a member can never name another society.
     """
     text = message.text or ""
@@ -264,8 +266,8 @@ def bounded_message(
             logger.info("a typed /... that is not one of our payloads is read as text")
             text = as_plain_text(stripped)
         else:
-            society = tenant.strip() if isinstance(tenant, str) else None
-            text = own_society_payload(stripped, society if society and _TENANT.fullmatch(society) else None)
+            key = society.strip() if isinstance(society, str) else None
+            text = own_society_payload(stripped, key if key and _SOCIETY.fullmatch(key) else None)
     if not text.strip().startswith("/"):
         metadata.pop(DISPLAY_TEXT_KEY, None)  # a button's title, never on free text
     if origin is not None and ORIGIN_RE.fullmatch(origin):
@@ -288,7 +290,7 @@ def bound_inputs(
     async def bounded(
         message: UserMessage,
         origin: Optional[str] = None,
-        tenant: Optional[str] = None,
+        society: Optional[str] = None,
         on_bounded: Optional[OnBounded] = None,
     ) -> Any:
         text = message.text or ""
@@ -301,7 +303,7 @@ def bound_inputs(
                 message.sender_id or "", {"text": limits.too_long_answer()}
             )
             return None
-        bounded_message(message, limits.payloads, origin, tenant)
+        bounded_message(message, limits.payloads, origin, society)
         if on_bounded is not None:
             await on_bounded(message)
         return await on_new_message(message)

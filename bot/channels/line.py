@@ -84,6 +84,7 @@ from bot.channels.line_output import (
 )
 from bot.channels.origin import KIND_LINE, Origins
 from bot.channels.questions import answer_each_question
+from bot.domain.societies import METADATA_KEY
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 from bot.settings import DEFAULT_LINE_API_BASE, ChannelSettings
@@ -421,7 +422,7 @@ class LineInput(InputChannel):
             sender_id,
             input_channel=self.name(),
             message_id=event.get("webhookEventId"),
-            metadata={"tenant": account.society},
+            metadata={METADATA_KEY: account.society},
         )
         loading = asyncio.ensure_future(self._loading(output.apis[account.society], user_id))
         try:

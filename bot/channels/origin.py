@@ -45,8 +45,6 @@ from bot.client_address import ClientAddresses, ProxyWarning
 
 logger = logging.getLogger(__name__)
 
-ORIGIN_KEY = "origin"
-ORIGIN_RE = re.compile(r"[a-z]{1,16}:[0-9a-f]{32}")
 KIND_WIDGET = "widget"
 KIND_REST = "rest"
 KIND_LINE = "line"

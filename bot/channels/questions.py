@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable, List, Optional, Sequence, Tuple
 
 from rasa.core.channels.channel import UserMessage
 
-from bot.topics import ANSWER_TOPIC_INTENTS, FAQ_INTENT, topic_of_parse
+from bot.domain.topics import ANSWER_TOPIC_INTENTS, FAQ_INTENT, topic_of_parse
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The REST channel: Rasa's webhook, bounded, behind a token, in its own conversations.
 
 Same URL and body as Rasa's own (``POST /webhooks/rest/webhook`` with
-``{"sender", "message", "metadata": {"tenant": ...}}``; the answer is the list
+``{"sender", "message", "metadata": {"tenant": <society>}}``; the answer is the list
 of the bot's messages), for development, tests and a trusted server of ours.
 Unlike Rasa's:
 
@@ -33,7 +33,7 @@ Unlike Rasa's:
 
 For a payload message (``/choose_topic{"topic": ...}``) Rasa's
 RegexMessageHandler replaces the entities the NLU pipeline found, the
-``tenant`` one included, so the society is written into the payload the way
+``society`` one included, so the society is written into the payload the way
 the other channels do (``bot.channels.input_bounds``: only a society the
 registry knows, from the metadata; one typed into the payload is dropped).
 While an agent has the conversation, messages go to the agent, not the bot (``bot.handoff.gate``);
@@ -55,17 +55,16 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import TENANT_KEY
 from bot.channels.every_turn import answer_every_turn
 from bot.channels.input_bounds import MAX_BODY_BYTES, InputBounds, bound_inputs, bounded_metadata
 from bot.channels.line_intake import BodyRefused, read_body, stop_reading
 from bot.channels.origin import KIND_REST, Origins
 from bot.channels.questions import answer_each_question
 from bot.client_address import ClientAddresses
+from bot.domain.societies import METADATA_KEY, SocietyRegistry, load_registry
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 from bot.shared_secret import bearer_matches, weak_secret
-from bot.tenants import TenantRegistry, load_registry
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +95,12 @@ def _refused(request: Request, status: int, reason: str) -> HTTPResponse:
     return _error(status, reason)
 
 
-class TenantRestInput(InputChannel):
+class SocietyRestInput(InputChannel):
     """Rasa's REST webhook with a token, its own conversations and bounded inputs."""
 
     def __init__(
         self,
-        registry: Optional[TenantRegistry] = None,
+        registry: Optional[SocietyRegistry] = None,
         token: Optional[str] = None,
         bounds: Optional[InputBounds] = None,
         max_body_bytes: int = MAX_BODY_BYTES,
@@ -123,7 +122,7 @@ class TenantRestInput(InputChannel):
         return "rest"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TenantRestInput":
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SocietyRestInput":
         credentials = credentials or {}
         allow_open = credentials.get("allow_unauthenticated", False)
         if not isinstance(allow_open, bool):
@@ -132,7 +131,7 @@ class TenantRestInput(InputChannel):
             if not allow_open:
                 raise RasaException(
                     "rest channel: no token configured. Set `token: ${KOSMO_REST_TOKEN}` "
-                    "under bot.channels.rest.TenantRestInput in credentials.yml (`make env` "
+                    "under bot.channels.rest.SocietyRestInput in credentials.yml (`make env` "
                     "makes one), or, for development only, `allow_unauthenticated: true`"
                 )
             logger.warning("rest channel: OPEN, no token (allow_unauthenticated: true); development only")
@@ -146,7 +145,7 @@ class TenantRestInput(InputChannel):
         return cls(token=token)
 
     @property
-    def registry(self) -> TenantRegistry:
+    def registry(self) -> SocietyRegistry:
         if self._registry is None:
             self._registry = load_registry()
         return self._registry
@@ -194,7 +193,7 @@ class TenantRestInput(InputChannel):
             if not isinstance(text, str):
                 return _error(400, "message must be a string")
             metadata = bounded_metadata(body.get("metadata"))
-            known = self.registry.get(metadata[TENANT_KEY]) if TENANT_KEY in metadata else None
+            known = self.registry.get(metadata[METADATA_KEY]) if METADATA_KEY in metadata else None
             collector = CollectingOutputChannel()
             message = UserMessage(
                 text, collector, conversation_id(sender), input_channel=self.name(), metadata=metadata

@@ -55,7 +55,6 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels import TENANT_KEY, shown_text
 from bot.channels.every_turn import answer_every_turn
 from bot.channels.input_bounds import (
     MAX_BODY_BYTES,
@@ -66,6 +65,8 @@ from bot.channels.input_bounds import (
 from bot.channels.origin import KIND_WIDGET, Origins
 from bot.channels.questions import answer_each_question
 from bot.client_address import ClientAddresses
+from bot.domain.messages import shown_text
+from bot.domain.societies import METADATA_KEY
 from bot.gc_tuning import freeze_after_start
 from bot.handoff.gate import AppHolder, gate_messages
 from bot.shared_secret import weak_secret
@@ -277,7 +278,7 @@ class WidgetInput(SocketIOInput):
             if not text:
                 return
             metadata = bounded_metadata(data.get("metadata"))
-            tenant = metadata[TENANT_KEY].lower() if TENANT_KEY in metadata else None
+            society = metadata[METADATA_KEY].lower() if METADATA_KEY in metadata else None
             message = UserMessage(
                 text,
                 SocketIOOutput(sio, self.bot_message_evt),
@@ -296,7 +297,7 @@ class WidgetInput(SocketIOInput):
 
             origin = self.origin_of(sio.get_environ(sid, namespace=ns))
             try:
-                await handle(message, origin, tenant, echo)
+                await handle(message, origin, society, echo)
             finally:
                 await sio.emit("turn_end", {}, room=session_id, namespace=ns)
 

@@ -8,7 +8,7 @@
 The database is ``$KOSMO_HANDOFF_DB_URL`` (default ``var/handoff.db``). A password is
 never an argument (it would stay in the shell history and in ``ps``): it is read
 from stdin with ``--password-stdin`` or asked for twice without echo. Societies are
-those of ``data/tenants.yml``. User errors end with one line on stderr and exit
+those of ``data/societies.yml``. User errors end with one line on stderr and exit
 status 2 (bad input) or 1 (the operation failed), never with a traceback.
 """
 
@@ -19,11 +19,11 @@ import getpass
 import sys
 from typing import Optional, Sequence, TextIO
 
+from bot.domain.societies import SocietyConfigError, load_registry
 from bot.handoff.display import CHANNEL_LABELS, REASON_LABELS, STATUS_LABELS, format_duration
 from bot.handoff.store import HandoffStore
 from bot.handoff.store_agents import MIN_PASSWORD_LENGTH
 from bot.handoff.store_errors import AgentExists, AgentNotFound, InvalidValue, WeakPassword
-from bot.tenants import TenantConfigError, load_registry
 
 
 class CliError(Exception):
@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     create = sub.add_parser("create-agent", help="add an agent of a society")
-    create.add_argument("--society", required=True, help="society key from data/tenants.yml")
+    create.add_argument("--society", required=True, help="society key from data/societies.yml")
     create.add_argument("--login", required=True, help="login name (a-z 0-9 . _ -)")
     create.add_argument("--name", required=True, help="name shown to colleagues, e.g. 佐藤")
     create.add_argument(
@@ -61,8 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _societies() -> set[str]:
     try:
-        return set(load_registry().tenants)
-    except TenantConfigError as e:
+        return set(load_registry().societies)
+    except SocietyConfigError as e:
         raise CliError(str(e), 1) from None
 
 

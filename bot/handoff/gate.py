@@ -13,7 +13,7 @@ taken by an agent) the message does not reach the bot:
   first message gets a short "your message reached the helpdesk" answer.
 
 :class:`QueueWatcher` tells members who waited longer than their society's
-``max_wait_minutes`` (``data/tenants.yml``) and what they can do instead.
+``max_wait_minutes`` (``data/societies.yml``) and what they can do instead.
 
 The gate and the watcher live in the Rasa server (``bot.channels.agent_console``
 puts the gate on ``app.ctx``); a channel finds it through the app it runs in.
@@ -29,12 +29,12 @@ from typing import Any, Awaitable, Callable, Optional
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 
-from bot.channels import shown_text
+from bot.domain.masking import MASK, sensitive_text
+from bot.domain.messages import shown_text
+from bot.domain.societies import SocietyRegistry
 from bot.handoff.link import LEFT, WAIT_LONG, WAITING, RasaMemberLink
 from bot.handoff.models import STATUS_QUEUED, Handoff
 from bot.handoff.store import HandoffStore
-from bot.tenants import TenantRegistry
-from bot.tracker_store import MASK, sensitive_text
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class QueueWatcher:
         self,
         store: HandoffStore,
         link: RasaMemberLink,
-        registry: TenantRegistry,
+        registry: SocietyRegistry,
         interval: float = 15.0,
         default_max_wait_minutes: float = 10.0,
     ) -> None:
@@ -157,10 +157,10 @@ class QueueWatcher:
         self.default_max_wait = default_max_wait_minutes
 
     def max_wait(self, society: str) -> dt.timedelta:
-        tenant = self.registry.get(society)
+        facts = self.registry.get(society)
         minutes = (
-            tenant.helpdesk.max_wait_minutes
-            if tenant is not None and tenant.helpdesk is not None
+            facts.helpdesk.max_wait_minutes
+            if facts is not None and facts.helpdesk is not None
             else self.default_max_wait
         )
         return dt.timedelta(minutes=minutes)

@@ -10,11 +10,11 @@ numbers, and the transcript.
 It is built from the tracker's events as dicts (``Event.as_dict()``, the form
 rasa_sdk's ``tracker.events`` holds) by one pure function, :func:`build_packet`.
 The events go through the tracker store's masking first
-(:func:`bot.masking_events.mask_event_dicts`, the same function the tracker store
+(:func:`bot.domain.masking_events.mask_event_dicts`, the same function the tracker store
 uses, without Rasa): birth dates, codes, passwords, insurance symbols/numbers
 and phone numbers reach the agent as ``****``, exactly as in the database.
 
-Topic names come from ``data/topic_labels.yml`` (:func:`bot.topics.load_topic_labels`),
+Topic names come from ``data/topic_labels.yml`` (:func:`bot.domain.topics.load_topic_labels`),
 the first-login steps from ``data/first_login_steps.yml`` (:func:`load_first_login_steps`);
 both are handed in, so the builder reads no file itself.
 """
@@ -30,12 +30,12 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import yaml
 
-from bot.channels import shown_text
-from bot.masking import MASK
-from bot.masking_events import mask_event_dicts
-from bot.normalize import find_ticket_id, parse_ticket_id
+from bot.domain.masking import MASK
+from bot.domain.masking_events import mask_event_dicts
+from bot.domain.messages import shown_text
+from bot.domain.normalize import find_ticket_id, parse_ticket_id
+from bot.domain.topics import topic_of_parse
 from bot.settings import DataFiles
-from bot.topics import topic_of_parse
 
 MAX_ERRORS = 5
 MAX_ERROR_CHARS = 300

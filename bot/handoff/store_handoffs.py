@@ -2,7 +2,7 @@
 
 :class:`HandoffQueue` is the part of :class:`bot.handoff.store.HandoffStore` that
 opens, lists, takes, hands back and closes handoffs, and keeps their messages (a
-member's line masked, ``bot.masking.mask_text``). Read-check-write steps lock the
+member's line masked, ``bot.domain.masking.mask_text``). Read-check-write steps lock the
 handoff's row (``_lock``), so two agents never both take one.
 """
 
@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from bot.domain.masking import mask_text
 from bot.handoff.models import (
     AUTHORS,
     CHANNELS,
@@ -41,7 +42,6 @@ from bot.handoff.store_errors import (
     NotAssigned,
     UnknownSociety,
 )
-from bot.masking import mask_text
 
 
 def _packet(raw: str) -> dict[str, Any]:
@@ -252,7 +252,7 @@ class HandoffQueue(StoreCore):
         """Append a line. Members and agents write only while the handoff is open.
 
         A member's line is kept with its birth dates, codes, passwords, 記号・番号
-        and phone numbers as ``****`` (:func:`bot.masking.mask_text`), as the
+        and phone numbers as ``****`` (:func:`bot.domain.masking.mask_text`), as the
         tracker store keeps the conversation before the handoff.
         """
         if author not in AUTHORS:

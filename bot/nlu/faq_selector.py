@@ -48,9 +48,9 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data import util
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.domain.topics import MIN_TOPIC_SCORE
 from bot.nlu.fast_diet import NumpyPrediction
 from bot.nlu.second_opinion import FAQ_OPINION, RANKING_LENGTH, combine_answers
-from bot.topics import MIN_TOPIC_SCORE
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)

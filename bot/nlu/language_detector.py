@@ -37,7 +37,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.language import ENGLISH, JAPANESE, LANGUAGE_ENTITY
+from bot.domain.language import ENGLISH, JAPANESE, LANGUAGE_ENTITY
 
 NORMALIZED_TEXT = "normalized_text"
 

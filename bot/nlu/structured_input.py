@@ -3,7 +3,7 @@
 DIET guesses an intent from words. For some messages the form alone says
 what they are, and a guess can only be wrong:
 
-- a message that looks like a password (``bot.normalize.looks_like_password``)
+- a message that looks like a password (``bot.domain.normalize.looks_like_password``)
   gets the intent ``share_password`` (a rule answers "never share it"; inside a
   form the form's guard does the same), whatever DIET thought of its words;
 - a message that is nothing but a value a form asks for (a user ID, an e-mail
@@ -19,7 +19,7 @@ what they are, and a guess can only be wrong:
 
 The component runs after the FallbackClassifier and overrides it too: these
 messages are certain, not "not understood". It is not trainable and reads no
-model data; the patterns live in :mod:`bot.normalize` with the form parsers.
+model data; the patterns live in :mod:`bot.domain.normalize` with the form parsers.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.normalize import (
+from bot.domain.normalize import (
     TICKET_IN_TEXT_RE,
     bare_value_text,
     find_ticket_id,

@@ -2,7 +2,7 @@
 
 Runs first in ``config.yml``. For every message (training examples too, so that
 training and prediction read the same spellings) it writes
-:func:`bot.kana_terms.normalise` of the text to the attribute
+:func:`bot.domain.kana_terms.normalise` of the text to the attribute
 ``normalized_text`` (:data:`NORMALIZED_TEXT`): 「ろぐいん できまぜん」 →
 「ログイン できまぜん」, 「ﾜﾝﾀｲﾑﾊﾟｽﾜｰﾄﾞ」 → 「ワンタイムパスワード」,
 "pasuwaado wasureta" → 「パスワード わすれた」. The message's ``text`` stays the
@@ -14,7 +14,7 @@ pipeline extracts no entities from tokens; the ticket entity is found in
 password past the tracker store's masking.
 
 The katakana terms are learned at training time from the training examples and
-the answers (``bot.kana_terms.learn_terms``, with Sudachi) and kept with the
+the answers (``bot.domain.kana_terms.learn_terms``, with Sudachi) and kept with the
 model (``terms.json``), so a new topic's words need no code. Button payloads
 (``/intent``) are left alone.
 """
@@ -33,7 +33,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.kana_terms import TermVocabulary, learn_terms, normalise
+from bot.domain.kana_terms import TermVocabulary, learn_terms, normalise
 
 logger = logging.getLogger(__name__)
 

@@ -32,6 +32,7 @@ from typing import Any, Mapping
 
 import aiohttp
 
+from bot.domain.portal_contract import ERROR_NOT_FOUND, ERROR_OTP_METHOD_MISMATCH, SOCIETY_FIELD
 from bot.portal_client import member as member_ids
 from bot.portal_client.errors import (
     PortalAuthError,
@@ -43,7 +44,6 @@ from bot.portal_client.errors import (
     PortalRejected,
     PortalUnavailable,
 )
-from bot.portal_contract import ERROR_NOT_FOUND, ERROR_OTP_METHOD_MISMATCH
 from bot.settings import DEFAULT_PORTAL_URL as DEFAULT_PORTAL_URL
 from bot.settings import PortalSettings, reveal
 
@@ -63,7 +63,7 @@ class Accepted:
 @dataclass(frozen=True)
 class UnlockTicket:
     ticket_id: str
-    tenant: str
+    society: str
     status: str  # "open" | "closed"
     resolution: str | None  # None | "unlocked" | "rejected"
     created_at: dt.datetime
@@ -191,23 +191,23 @@ class PortalClient:
 
     # ------------------------------------------------------------------ calls
 
-    async def resend_otp(self, tenant: str, user_id: str, *, member: MemberArg = None) -> Accepted:
+    async def resend_otp(self, society: str, user_id: str, *, member: MemberArg = None) -> Accepted:
         """Email-OTP societies: mail a fresh code (the previous one stops working).
 
         Raises PortalNotSupported for an authenticator society.
         """
-        data = await self._request("POST", "/api/v1/otp/resend", {"tenant": tenant, "user_id": user_id},
+        data = await self._request("POST", "/api/v1/otp/resend", {SOCIETY_FIELD: society, "user_id": user_id},
                                    member=member)
         return Accepted(message=str(data.get("message", "")))
 
-    async def send_user_id_reminder(self, tenant: str, email: str, *, member: MemberArg = None) -> Accepted:
+    async def send_user_id_reminder(self, society: str, email: str, *, member: MemberArg = None) -> Accepted:
         """Mail the user ID(s) registered with a verified ``email``."""
-        data = await self._request("POST", "/api/v1/reminders/user-id", {"tenant": tenant, "email": email},
+        data = await self._request("POST", "/api/v1/reminders/user-id", {SOCIETY_FIELD: society, "email": email},
                                    member=member)
         return Accepted(message=str(data.get("message", "")))
 
     async def open_unlock_ticket(
-        self, tenant: str, user_id: str, birth_date: dt.date, *, member: MemberArg = None
+        self, society: str, user_id: str, birth_date: dt.date, *, member: MemberArg = None
     ) -> UnlockTicket:
         """Open an unlock request; staff verify user ID + birth date and unlock.
 
@@ -216,25 +216,25 @@ class PortalClient:
         """
         if not isinstance(birth_date, dt.date):
             raise TypeError("birth_date must be a datetime.date")
-        body = {"tenant": tenant, "user_id": user_id, "birth_date": birth_date.isoformat()}
+        body = {SOCIETY_FIELD: society, "user_id": user_id, "birth_date": birth_date.isoformat()}
         data = await self._request("POST", "/api/v1/unlock-tickets", body, member=member)
         return self._ticket(data)
 
-    async def get_unlock_ticket(self, tenant: str, ticket_id: str, *, member: MemberArg = None) -> UnlockTicket:
+    async def get_unlock_ticket(self, society: str, ticket_id: str, *, member: MemberArg = None) -> UnlockTicket:
         """Read a ticket; retried on transient failures because reading changes nothing.
 
         Only the member that opened the ticket is told it: for anyone else (or no
         ``member``) the portal answers as for an unknown number (PortalNotFound).
         """
         data = await self._request("GET", f"/api/v1/unlock-tickets/{_path_segment(ticket_id)}",
-                                   params={"tenant": tenant}, member=member,
+                                   params={SOCIETY_FIELD: society}, member=member,
                                    retries=self._get_retries)
         return self._ticket(data)
 
-    async def diagnose_totp(self, tenant: str, user_id: str, code: str, *, member: MemberArg = None) -> TotpDiagnosis:
+    async def diagnose_totp(self, society: str, user_id: str, code: str, *, member: MemberArg = None) -> TotpDiagnosis:
         """Authenticator societies: does ``code`` match now, a nearby step, or nothing?"""
         data = await self._request("POST", "/api/v1/otp/diagnose",
-                                   {"tenant": tenant, "user_id": user_id, "code": code},
+                                   {SOCIETY_FIELD: society, "user_id": user_id, "code": code},
                                    member=member)
         try:
             result = data["result"]
@@ -257,7 +257,7 @@ class PortalClient:
         try:
             return UnlockTicket(
                 ticket_id=str(data["ticket_id"]),
-                tenant=str(data["tenant"]),
+                society=str(data[SOCIETY_FIELD]),
                 status=str(data["status"]),
                 resolution=data.get("resolution"),
                 created_at=_parse_time(data["created_at"], "created_at"),
@@ -351,7 +351,7 @@ def _error_for(status: int, data: Mapping[str, Any], retry_after: str | None, me
         return PortalNotFound(message, status=status, code=code or ERROR_NOT_FOUND, field=field)
     if status == 409 and code == ERROR_OTP_METHOD_MISMATCH:
         method_name = data.get("otp_method") if isinstance(data.get("otp_method"), str) else None
-        return PortalNotSupported(message, otp_method=method_name, status=status, code=code, field=field or "tenant")
+        return PortalNotSupported(message, otp_method=method_name, status=status, code=code, field=field or SOCIETY_FIELD)
     return PortalRejected(message, status=status, code=code, field=field)
 
 

@@ -13,12 +13,12 @@
 
 Every error carries ``status`` (HTTP status, or None when there was no
 answer), ``code`` (the portal's stable error code) and a message meant for
-logs, never for members. The codes are the contract's (``bot.portal_contract``).
+logs, never for members. The codes are the contract's (``bot.domain.portal_contract``).
 """
 
 from __future__ import annotations
 
-from bot.portal_contract import ERROR_OTP_METHOD_MISMATCH, ERROR_RATE_LIMITED
+from bot.domain.portal_contract import ERROR_OTP_METHOD_MISMATCH, ERROR_RATE_LIMITED, SOCIETY_FIELD
 
 
 class PortalError(Exception):
@@ -64,6 +64,6 @@ class PortalNotSupported(PortalRejected):
     """The endpoint does not apply to this society (email OTP vs authenticator app)."""
 
     def __init__(self, message: str, *, otp_method: str | None = None, status: int | None = 409,
-                 code: str | None = ERROR_OTP_METHOD_MISMATCH, field: str | None = "tenant") -> None:
+                 code: str | None = ERROR_OTP_METHOD_MISMATCH, field: str | None = SOCIETY_FIELD) -> None:
         super().__init__(message, status=status, code=code, field=field)
         self.otp_method = otp_method

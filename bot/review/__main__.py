@@ -63,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
         description="Messages the bot could not handle well (clarification, fallback, "
         "'did not help', handoff, out of scope), grouped by text, most frequent first.",
     )
-    p.add_argument("--society", type=_society, help="only this society (key from data/tenants.yml)")
+    p.add_argument("--society", type=_society, help="only this society (key from data/societies.yml)")
     p.add_argument("--kind", choices=KINDS, help="only this kind")
     p.add_argument("--since", type=_days, metavar="DAYS", help="only the last DAYS days")
     p.add_argument(

@@ -15,13 +15,13 @@ fallback, "it did not help", a handoff or an out-of-scope answer.
   (``utter_give_up`` then ``action_offer_handoff`` is a fallback); the row lists
   all of the turn's actions.
 - **Masked as the tracker store masks.** A message goes through
-  :func:`bot.masking_events.mask_events_from` with the slot the bot was asking for
+  :func:`bot.domain.masking_events.mask_events_from` with the slot the bot was asking for
   when it arrived, followed here as the tracker store follows it: a message
   with a birth date, code or password in it is ``****``, and so is any answer
   to a sensitive slot. Each turn is masked when it ends (about 10-20 µs for
   an ordinary message), so no member text is kept as typed after its turn.
-- **Society** from the conversation's ``tenant`` slot, else the message's
-  ``tenant`` metadata; **channel** as the handoff names it (``widget`` for
+- **Society** from the conversation's ``society`` slot, else the message's
+  metadata (``tenant``, the society's wire name); **channel** as the handoff names it (``widget`` for
   Rasa's ``socketio``, ``line``, ``rest``).
 - **Never in the member's way.** Rows are written by a thread behind a bounded
   queue (``bot.review.writer``); a database that is down costs warnings and
@@ -45,8 +45,9 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.shared.core.constants import IS_EXTERNAL
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.domain.masking_events import mask_events_from, requested_after
+from bot.domain.societies import METADATA_KEY, SOCIETY_SLOT
 from bot.handoff.models import HANDOFF_CHANNEL_OF
-from bot.masking_events import mask_events_from, requested_after
 from bot.review.store import (
     MAX_CHANNEL,
     MAX_SOCIETY,
@@ -76,7 +77,6 @@ DID_NOT_HELP = "did_not_help"
 DEFAULT_MAX_CONVERSATIONS = 5000
 MAX_TURN_ACTIONS = 16  # a turn has a handful; more are not listed
 LISTEN = "action_listen"
-TENANT_SLOT = "tenant"
 NLU_FALLBACK = "nlu_fallback"
 
 # the event types this broker reads (Rasa's type names); everything else passes at once
@@ -112,7 +112,7 @@ class _Turn:
 @dataclass
 class _Conversation:
     requested: Optional[str] = None
-    tenant: Optional[str] = None
+    society: Optional[str] = None
     turn: Optional[_Turn] = None
     previous: Optional[_Message] = None  # the last ended turn's message, for "did not help"
 
@@ -205,16 +205,16 @@ class ReviewEventBroker(EventBroker):
                     conversation.turn.actions.append(name)
         else:
             conversation.requested = requested_after(event, conversation.requested)
-            if kind == _SLOT and event.get("name") == TENANT_SLOT:
+            if kind == _SLOT and event.get("name") == SOCIETY_SLOT:
                 value = event.get("value")
-                conversation.tenant = value[:MAX_SOCIETY] if isinstance(value, str) else None
+                conversation.society = value[:MAX_SOCIETY] if isinstance(value, str) else None
 
     def _end_turn(self, conversation: _Conversation) -> None:
         turn = conversation.turn
         conversation.turn = None
         if turn is None:
             return
-        message = _message(turn, conversation.tenant)
+        message = _message(turn, conversation.society)
         previous = conversation.previous
         if message is not None:  # an external event's turn leaves the member's last question
             conversation.previous = message
@@ -234,7 +234,7 @@ def _kind_of(actions: list[str]) -> tuple[Optional[str], str]:
     return None, ""
 
 
-def _message(turn: _Turn, tenant: Optional[str]) -> Optional[_Message]:
+def _message(turn: _Turn, society: Optional[str]) -> Optional[_Message]:
     """The turn's message, masked; None when it has no text or is not the member's
     (an external event: what the handoff reports, ``EXTERNAL_...`` intents)."""
     user = turn.user
@@ -257,8 +257,8 @@ def _message(turn: _Turn, tenant: Optional[str]) -> Optional[_Message]:
             if name is not None and name != NLU_FALLBACK:
                 guess, guess_confidence = name, score
                 break
-    metadata_tenant = metadata.get(TENANT_SLOT)
-    society = tenant or (metadata_tenant if isinstance(metadata_tenant, str) else None)
+    metadata_society = metadata.get(METADATA_KEY)
+    society = society or (metadata_society if isinstance(metadata_society, str) else None)
     channel = user.get("input_channel")
     channel = HANDOFF_CHANNEL_OF.get(channel, channel) if isinstance(channel, str) else None
     return _Message(

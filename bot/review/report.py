@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from bot.masking import MASK
+from bot.domain.masking import MASK
 from bot.review.store import ReviewRow
 
 SHOWN_TEXT_CHARS = 200  # the text list cuts longer texts; JSON and CSV keep them whole

@@ -5,7 +5,7 @@ walk, the state replay, DIET's prediction layer by layer...). On another Rasa
 they could keep running and silently diverge, so each checks first that the
 Rasa code it mirrors is the code it was written for: ``rasa.__version__`` is
 the pinned version (``rasa==`` in pyproject.toml, read by
-``bot.preflight.pinned_rasa_version``: the one place it is written) and the
+``bot.rasa_pin.pinned_rasa_version``: the one place it is written) and the
 SHA-256 of the mirrored functions' source is the one recorded beside the
 shortcut. When either differs it logs a warning and leaves Rasa's own code in
 place (it fails closed).
@@ -48,7 +48,7 @@ def enabled(environ: Optional[Mapping[str, str]] = None) -> bool:
 
 def rasa_version_written_for() -> Optional[str]:
     """The Rasa version every shortcut was written and checked against: the pinned one."""
-    from bot.preflight import pinned_rasa_version
+    from bot.rasa_pin import pinned_rasa_version
 
     return pinned_rasa_version()
 

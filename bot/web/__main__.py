@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import Any, Callable, Sequence
 
-from bot.tenants import TenantConfigError, load_registry
+from bot.domain.societies import SocietyConfigError, load_registry
 from bot.web.app import WebSettings, create_app
 
 
@@ -38,7 +38,7 @@ def serve_command(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         registry = load_registry()
-    except TenantConfigError as e:
+    except SocietyConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     app = make_app(registry, WebSettings.from_env())

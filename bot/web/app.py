@@ -22,8 +22,8 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.domain.societies import SocietyRegistry
 from bot.settings import DEFAULT_RASA_URL, WidgetServiceSettings
-from bot.tenants import TenantRegistry
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 WIDGET_DIR = STATIC_DIR / "widget"
@@ -44,7 +44,7 @@ class WebSettings:
         return cls(socket_url=(settings.socket_url or settings.rasa_url).rstrip("/"))
 
 
-def create_app(registry: TenantRegistry, settings: WebSettings, name: str = "kosmo_web") -> Sanic:
+def create_app(registry: SocietyRegistry, settings: WebSettings, name: str = "kosmo_web") -> Sanic:
     """The widget service (``name`` must be unique per process); ``registry`` is for
     callers that add pages per society (``dev.demo.app``)."""
     app = Sanic(name)

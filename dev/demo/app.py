@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sanic import Sanic
 
-from bot.tenants import TenantRegistry
+from bot.domain.societies import SocietyRegistry
 from bot.web.app import WebSettings
 from bot.web.app import create_app as create_widget_app
 from dev.demo import pages
@@ -20,7 +20,7 @@ from dev.demo import pages
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def create_app(registry: TenantRegistry, settings: WebSettings, name: str = "kosmo_demo") -> Sanic:
+def create_app(registry: SocietyRegistry, settings: WebSettings, name: str = "kosmo_demo") -> Sanic:
     """The widget service plus the demo pages (``name`` must be unique per process)."""
     app = create_widget_app(registry, settings, name=name)
     app.static("/static/demo", str(STATIC_DIR), name="demo_static")

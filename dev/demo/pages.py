@@ -21,28 +21,28 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.tenants import Tenant, TenantRegistry
+from bot.domain.societies import METADATA_KEY, Society, SocietyRegistry
 
-# dark enough for white text (WCAG AA); a society may set `theme_color` in tenants.yml
+# dark enough for white text (WCAG AA); a society may set `theme_color` in societies.yml
 PALETTE = ("#1d4f91", "#0b6e4f", "#8a2c5b", "#5b3a9a", "#8a4500", "#005f73")
 _HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
-def accent_colour(tenant: Tenant) -> str:
+def accent_colour(society: Society) -> str:
     """The society's colour: ``theme_color`` from its data, else one derived from its key."""
-    given = tenant.raw.get("theme_color") if tenant.raw else None
+    given = society.raw.get("theme_color") if society.raw else None
     if isinstance(given, str) and _HEX_COLOUR.fullmatch(given):
         return given
-    return PALETTE[hashlib.sha256(tenant.key.encode()).digest()[0] % len(PALETTE)]
+    return PALETTE[hashlib.sha256(society.key.encode()).digest()[0] % len(PALETTE)]
 
 
-def widget_config(tenant: Tenant, socket_url: str) -> Dict[str, Any]:
+def widget_config(society: Society, socket_url: str) -> Dict[str, Any]:
     """The config object a portal page gives the widget."""
     return {
-        "tenant": tenant.key,
+        METADATA_KEY: society.key,  # the society's wire name: the widget sends it as metadata
         "socketUrl": socket_url,
-        "societyName": tenant.name,
-        "accentColor": accent_colour(tenant),
+        "societyName": society.name,
+        "accentColor": accent_colour(society),
     }
 
 
@@ -131,14 +131,14 @@ def _page(title: str, body: str, nonce: str, accent: str) -> str:
     return PAGE.format(title=html.escape(title), body=body, nonce=nonce, accent=accent)
 
 
-def _society_list(registry: TenantRegistry) -> str:
+def _society_list(registry: SocietyRegistry) -> str:
     return "\n".join(
         f'    <li><a href="/demo/{html.escape(t.key)}">{html.escape(t.name)}</a></li>'
         for t in registry
     )
 
 
-def blueprint(registry: TenantRegistry, socket_url: str) -> Blueprint:
+def blueprint(registry: SocietyRegistry, socket_url: str) -> Blueprint:
     """Routes ``/`` (the list of demo pages) and ``/demo/<society>``."""
     bp = Blueprint("demo")
 
@@ -155,8 +155,8 @@ def blueprint(registry: TenantRegistry, socket_url: str) -> Blueprint:
     async def demo_page(_: Request, key: str) -> HTTPResponse:
         nonce = secrets.token_urlsafe(16)
         csp = {"Content-Security-Policy": content_security_policy(nonce, socket_url)}
-        tenant = registry.get(key)
-        if tenant is None:
+        society = registry.get(key)
+        if society is None:
             body = INDEX_BODY.format(
                 heading="お探しの健康保険組合のページは見つかりませんでした",
                 items=_society_list(registry),
@@ -165,13 +165,13 @@ def blueprint(registry: TenantRegistry, socket_url: str) -> Blueprint:
                 _page("ページが見つかりません", body, nonce, PALETTE[0]), status=404, headers=csp
             )
         body = DEMO_BODY.format(
-            name=html.escape(tenant.name),
-            portal_url=html.escape(tenant.portal_url),
+            name=html.escape(society.name),
+            portal_url=html.escape(society.portal_url),
             nonce=nonce,
-            config=_script_json(widget_config(tenant, socket_url)),
+            config=_script_json(widget_config(society, socket_url)),
         )
         return response.html(
-            _page(f"{tenant.name} KOSMO Web（デモ）", body, nonce, accent_colour(tenant)),
+            _page(f"{society.name} KOSMO Web（デモ）", body, nonce, accent_colour(society)),
             headers=csp,
         )
 

@@ -47,9 +47,9 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
+from bot.domain.portal_contract import ERROR_NOT_FOUND
+from bot.domain.societies import SocietyRegistry, load_registry
 from bot.portal_client import member as member_ids
-from bot.portal_contract import ERROR_NOT_FOUND
-from bot.tenants import TenantRegistry, load_registry
 from dev.portal import services
 from dev.portal.clock import Clock, SystemClock
 from dev.portal.db import Database
@@ -90,7 +90,7 @@ class Portal:
         settings: PortalSettings,
         clock: Clock,
         mailer: Mailer,
-        registry: TenantRegistry,
+        registry: SocietyRegistry,
         db: Database,
         outbox: DevOutbox | None,
     ) -> None:
@@ -139,7 +139,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     mailer: Mailer | None = None,
-    registry: TenantRegistry | None = None,
+    registry: SocietyRegistry | None = None,
     database: Database | None = None,
     outbox: DevOutbox | None = None,
 ) -> Sanic:
@@ -160,7 +160,7 @@ def create_app(
             password=settings.smtp_password, starttls=settings.smtp_starttls,
             timeout=settings.smtp_timeout,
         ),
-        registry=registry or load_registry(settings.tenants_file),
+        registry=registry or load_registry(settings.societies_file),
         db=database or Database.from_url(settings.db_url),
         outbox=outbox if settings.dev else None,
     )

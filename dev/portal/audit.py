@@ -39,7 +39,7 @@ def member_tag(member: str | None) -> str | None:
 @dataclass
 class AuditRecord:
     endpoint: str
-    tenant: str | None = None
+    society: str | None = None
     client: str | None = None
     member: str | None = None
     origin: str | None = None
@@ -53,7 +53,7 @@ def write(session: Session, record: AuditRecord, now: dt.datetime) -> None:
         AuditEvent(
             at=now,
             endpoint=record.endpoint,
-            tenant=record.tenant,
+            society=record.society,
             client=(record.client or "")[:64] or None,
             conversation=member_tag(record.member),
             subject=(record.subject or "")[:128] or None,
@@ -66,7 +66,7 @@ def write(session: Session, record: AuditRecord, now: dt.datetime) -> None:
             {
                 "at": now.isoformat(),
                 "endpoint": record.endpoint,
-                "tenant": record.tenant,
+                "society": record.society,
                 "client": record.client,
                 "member": member_tag(record.member),
                 "origin": member_tag(record.origin),

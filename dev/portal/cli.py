@@ -3,7 +3,7 @@
     python -m dev.portal db-upgrade
     python -m dev.portal seed [--reset]
     python -m dev.portal serve [--host 127.0.0.1] [--port 8080] [--dev]
-    python -m dev.portal tickets list [--tenant T] [--status open|closed]
+    python -m dev.portal tickets list [--society T] [--status open|closed]
     python -m dev.portal tickets resolve TICKET_ID   (mails the member how it ended)
     python -m dev.portal tickets reject TICKET_ID
     python -m dev.portal audit [--limit N]
@@ -22,7 +22,8 @@ import sys
 from email.message import EmailMessage
 from typing import Any, NoReturn, Sequence
 
-from bot.tenants import TenantConfigError
+from bot.domain.portal_contract import SOCIETY_FIELD
+from bot.domain.societies import SocietyConfigError
 from dev.portal.settings import (
     DEV_SERVICE_TOKEN,
     PortalSettings,
@@ -74,7 +75,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from bot.tenants import load_registry
+    from bot.domain.societies import load_registry
     from dev.portal.clock import SystemClock
     from dev.portal.db import Database, upgrade
     from dev.portal.seed import seed
@@ -89,7 +90,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     for member, status in report:
-        print(f"{member.tenant:5} {member.user_id:14} {status}")
+        print(f"{member.society:5} {member.user_id:14} {status}")
     return 0
 
 
@@ -101,7 +102,7 @@ def _load_settings(dev: bool) -> PortalSettings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bot.tenants import load_registry
+    from bot.domain.societies import load_registry
     from dev.portal.app import create_app
     from dev.portal.db import upgrade
     from dev.portal.devsmtp import DevOutbox, DevSmtpServer
@@ -113,7 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    registry = load_registry(settings.tenants_file)
+    registry = load_registry(settings.societies_file)
     upgrade(settings.db_url)
     # Bind first, so a busy port is one clear line instead of Sanic's logged traceback.
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
@@ -184,11 +185,11 @@ def _ticket_line(t: dict) -> str:
     who = t["claimed_user_id"] + ("" if t["identity_verified"] else " (identity NOT verified)")
     state = t["status"] + (f"/{t['resolution']}" if t["resolution"] else "")
     locked = "locked" if t["account_locked"] else "-"
-    return f"{t['ticket_id']}  {t['tenant']:5} {state:16} {t['created_at'][:19]}  {locked:6} {who}"
+    return f"{t['ticket_id']}  {t[SOCIETY_FIELD]:5} {state:16} {t['created_at'][:19]}  {locked:6} {who}"
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
-    from bot.tenants import load_registry
+    from bot.domain.societies import load_registry
     from dev.portal import tickets
     from dev.portal.clock import SystemClock
     from dev.portal.db import Database, current_revision
@@ -200,14 +201,14 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     db = Database.from_url(url)
     try:
         if args.action == "list":
-            tenant = None
-            if args.tenant:
+            society = None
+            if args.society:
                 registry = load_registry()
-                if args.tenant.strip().lower() not in registry:
-                    raise CliError(f"unknown society {args.tenant!r}; known: {', '.join(sorted(registry.tenants))}", 2)
-                tenant = args.tenant.strip().lower()
+                if args.society.strip().lower() not in registry:
+                    raise CliError(f"unknown society {args.society!r}; known: {', '.join(sorted(registry.societies))}", 2)
+                society = args.society.strip().lower()
             rows = db.run_sync(lambda s: [tickets.admin_ticket_json(s, t)
-                                          for t in tickets.list_tickets(s, tenant, args.status)])
+                                          for t in tickets.list_tickets(s, society, args.status)])
             if not rows:
                 print("no tickets")
             for row in rows:
@@ -232,7 +233,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
         except tickets.TicketError as e:
             raise CliError(str(e)) from None
         done = "unlocked the account and closed" if args.action == "resolve" else "rejected"
-        print(f"{done} {tid} ({row['tenant']} {row['claimed_user_id']})")
+        print(f"{done} {tid} ({row[SOCIETY_FIELD]} {row['claimed_user_id']})")
         if message is not None:
             _mail_member(message)
         return 0
@@ -247,7 +248,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     db = Database.from_url(_db_url())
     try:
         rows = db.run_sync(lambda s: [
-            (e.at.isoformat()[:19], e.endpoint, e.tenant or "-", e.client or "-", e.subject or "-", e.status, e.outcome)
+            (e.at.isoformat()[:19], e.endpoint, e.society or "-", e.client or "-", e.subject or "-", e.status, e.outcome)
             for e in audit.recent(s, args.limit)
         ])
     finally:
@@ -277,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tickets", help="list, resolve or reject unlock tickets")
     tsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
     tl = tsub.add_parser("list")
-    tl.add_argument("--tenant")
+    tl.add_argument("--society")
     tl.add_argument("--status", choices=("open", "closed"))
     for action, text in (("resolve", "unlock the account and close the ticket"), ("reject", "close without unlocking")):
         tp = tsub.add_parser(action, help=text)
@@ -298,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.code
-    except (SettingsError, TenantConfigError) as e:
+    except (SettingsError, SocietyConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except SQLAlchemyError as e:

@@ -21,8 +21,8 @@ from dev.portal.models import Account
 from dev.portal.services import TOTP_INTERVAL, Ctx, _usable, find_account, totp_matching_offset
 
 
-def helpdesk_resend_otp(session: Session, ctx: Ctx, tenant: str, user_id: str) -> str:
-    account = find_account(session, tenant, user_id, lock=True)
+def helpdesk_resend_otp(session: Session, ctx: Ctx, society: str, user_id: str) -> str:
+    account = find_account(session, society, user_id, lock=True)
     if account is None:
         return "unknown_account"
     if not account.first_login_done or not account.email or not account.email_verified:
@@ -33,17 +33,17 @@ def helpdesk_resend_otp(session: Session, ctx: Ctx, tenant: str, user_id: str) -
     return "sent"
 
 
-def helpdesk_user_id_reminder(session: Session, ctx: Ctx, tenant: str, email: str) -> str:
+def helpdesk_user_id_reminder(session: Session, ctx: Ctx, society: str, email: str) -> str:
     user_ids = list(
         session.execute(
             select(Account.user_id)
-            .where(Account.tenant == tenant, Account.email == email, Account.email_verified.is_(True))
+            .where(Account.society == society, Account.email == email, Account.email_verified.is_(True))
             .order_by(Account.user_id)
         ).scalars()
     )
     if not user_ids:
         return "unknown_email"
-    t = ctx.tenant(tenant)
+    t = ctx.society(society)
     ctx.mails.append(mail.user_id_reminder_message(t, ctx.settings.mail_sender, email, user_ids))
     return "sent"
 
@@ -61,9 +61,9 @@ class Diagnosis:
 NO_MATCH = Diagnosis("no_match", None, None)
 
 
-def diagnose_totp(session: Session, ctx: Ctx, tenant: str, user_id: str, code: str) -> tuple[Diagnosis, str]:
+def diagnose_totp(session: Session, ctx: Ctx, society: str, user_id: str, code: str) -> tuple[Diagnosis, str]:
     """Where in time the member's code belongs; never logs in and never spends the code."""
-    account = find_account(session, tenant, user_id)
+    account = find_account(session, society, user_id)
     window = ctx.settings.totp_diagnose_window
     if account is None or not account.totp_secret or not account.totp_confirmed:
         # Same work as for a real account, then the same answer as a wrong code.

@@ -17,8 +17,8 @@ import pyotp
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.portal_contract import ERROR_OTP_METHOD_MISMATCH, ERROR_VALIDATION
-from bot.tenants import OTP_EMAIL, OTP_TOTP
+from bot.domain.portal_contract import ERROR_OTP_METHOD_MISMATCH, ERROR_VALIDATION
+from bot.domain.societies import OTP_EMAIL, OTP_TOTP
 from dev.portal import mail, models
 from dev.portal.errors import (
     ApiError,
@@ -103,14 +103,14 @@ def _first_login_step_after(account: Account, done: str | None) -> str:
 
 
 def _step_details(ctx: Ctx, account: Account, step: str) -> dict[str, Any]:
-    tenant = ctx.tenant(account.tenant)
+    society = ctx.society(account.society)
     if step == models.STEP_TOTP_SETUP:
         return {"otp_method": OTP_TOTP, "secret": account.totp_secret,
-                "provisioning_uri": provisioning_uri(tenant, account)}
+                "provisioning_uri": provisioning_uri(society, account)}
     if step == models.STEP_OTP:
         return {"otp_method": account.otp_method}
     if step == models.STEP_EMAIL_VERIFICATION:
-        return {"link_valid_minutes": tenant.email_link_valid_minutes}
+        return {"link_valid_minutes": society.email_link_valid_minutes}
     if step == models.STEP_DONE:
         return {"user_id": account.user_id}
     return {}
@@ -126,7 +126,7 @@ def _issue_email_otp(ctx: Ctx, account: Account) -> None:
     account.updated_at = ctx.now
     minutes = max(1, ctx.settings.email_otp_valid_seconds // 60)
     ctx.mails.append(
-        mail.email_otp_message(ctx.tenant(account.tenant), ctx.settings.mail_sender, account.email, code, minutes)
+        mail.email_otp_message(ctx.society(account.society), ctx.settings.mail_sender, account.email, code, minutes)
     )
 
 
@@ -144,8 +144,8 @@ def _after_password_step(ctx: Ctx, account: Account) -> str:
     return models.STEP_OTP
 
 
-def login(session: Session, ctx: Ctx, tenant: str, user_id: str, password: str) -> StepResult:
-    account = find_account(session, tenant, user_id, lock=True)
+def login(session: Session, ctx: Ctx, society: str, user_id: str, password: str) -> StepResult:
+    account = find_account(session, society, user_id, lock=True)
     if account is None:
         verify_password(password, _dummy_hash(ctx.settings.password_hash_iterations))
         raise invalid_credentials()
@@ -204,7 +204,7 @@ def first_login_terms(session: Session, ctx: Ctx, token: str) -> StepResult:
 def first_login_user_id(session: Session, ctx: Ctx, token: str, new_user_id: str | None) -> StepResult:
     row, account = session_account(session, ctx, token, models.STEP_USER_ID)
     if new_user_id and new_user_id != account.user_id:
-        taken = find_account(session, account.tenant, new_user_id)
+        taken = find_account(session, account.society, new_user_id)
         if taken is not None:
             raise ApiError(409, "user_id_taken", "is already used by another member", "user_id")
         account.user_id = new_user_id
@@ -230,7 +230,7 @@ def _issue_email_token(session: Session, ctx: Ctx, account: Account, purpose: st
         .where(EmailToken.account_id == account.id, EmailToken.purpose == purpose, EmailToken.used_at.is_(None))
         .values(used_at=ctx.now)
     )
-    tenant = ctx.tenant(account.tenant)
+    society = ctx.society(account.society)
     token = new_token()
     session.add(
         EmailToken(
@@ -239,7 +239,7 @@ def _issue_email_token(session: Session, ctx: Ctx, account: Account, purpose: st
             account_id=account.id,
             email=email,
             created_at=ctx.now,
-            expires_at=ctx.now + dt.timedelta(minutes=tenant.email_link_valid_minutes),
+            expires_at=ctx.now + dt.timedelta(minutes=society.email_link_valid_minutes),
         )
     )
     return token
@@ -247,11 +247,11 @@ def _issue_email_token(session: Session, ctx: Ctx, account: Account, purpose: st
 
 def _send_verification(session: Session, ctx: Ctx, account: Account) -> None:
     assert account.email
-    tenant = ctx.tenant(account.tenant)
+    society = ctx.society(account.society)
     token = _issue_email_token(session, ctx, account, PURPOSE_VERIFY_EMAIL, account.email)
     link = f"{ctx.settings.public_url}/member/verify-email?token={token}"
     ctx.mails.append(
-        mail.verify_email_message(tenant, ctx.settings.mail_sender, account.email, link, tenant.email_link_valid_minutes)
+        mail.verify_email_message(society, ctx.settings.mail_sender, account.email, link, society.email_link_valid_minutes)
     )
 
 
@@ -343,14 +343,14 @@ def logout(session: Session, ctx: Ctx, token: str) -> None:
     session.execute(delete(LoginSession).where(LoginSession.token_digest == digest(token)))
 
 
-def forgot_password(session: Session, ctx: Ctx, tenant: str, user_id: str) -> str:
+def forgot_password(session: Session, ctx: Ctx, society: str, user_id: str) -> str:
     """Mails a reset link when the member has a verified address; works while locked."""
-    account = find_account(session, tenant, user_id)
+    account = find_account(session, society, user_id)
     if account is None:
         return "unknown_account"
     if not account.email or not account.email_verified:
         return "no_verified_email"
-    t = ctx.tenant(tenant)
+    t = ctx.society(society)
     token = _issue_email_token(session, ctx, account, PURPOSE_RESET_PASSWORD, account.email)
     link = f"{ctx.settings.public_url}/member/reset-password?token={token}"
     ctx.mails.append(
@@ -362,7 +362,7 @@ def forgot_password(session: Session, ctx: Ctx, tenant: str, user_id: str) -> st
 def reset_password(session: Session, ctx: Ctx, token: str, password_for: Any) -> None:
     """Sets a new password from a reset link. A lock stays: only staff lift it.
 
-    ``password_for(tenant)`` validates the new password under the society's rules.
+    ``password_for(society)`` validates the new password under the society's rules.
     """
     row = session.execute(
         select(EmailToken).where(
@@ -374,7 +374,7 @@ def reset_password(session: Session, ctx: Ctx, token: str, password_for: Any) ->
     account = session.get(Account, row.account_id)
     if account is None:
         raise ApiError(401, "link_invalid", "the link is unknown, used or expired", "token")
-    password = password_for(ctx.tenant(account.tenant))
+    password = password_for(ctx.society(account.society))
     row.used_at = ctx.now
     account.password_hash = hash_password(password, ctx.settings.password_hash_iterations)
     account.password_changed_at = ctx.now

@@ -53,10 +53,10 @@ STEP_DONE = "done"
 
 class Account(Base):
     __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("tenant", "user_id", name="uq_accounts_tenant_user_id"),)
+    __table_args__ = (UniqueConstraint("society", "user_id", name="uq_accounts_society_user_id"),)
 
     id = Column(Integer, primary_key=True)
-    tenant = Column(String(32), nullable=False)
+    society = Column(String(32), nullable=False)
     user_id = Column(String(64), nullable=False)  # lower-case
     insurance_symbol = Column(String(8), nullable=False)
     insurance_number = Column(String(8), nullable=False)
@@ -131,15 +131,15 @@ class UnlockTicket(Base):
 
     __tablename__ = "unlock_tickets"
     __table_args__ = (
-        Index("ix_unlock_tickets_tenant_status", "tenant", "status"),
+        Index("ix_unlock_tickets_society_status", "society", "status"),
         Index(
-            "uq_unlock_tickets_one_open", "tenant", "claimed_user_id", unique=True,
+            "uq_unlock_tickets_one_open", "society", "claimed_user_id", unique=True,
             sqlite_where=OPEN_TICKET_WHERE, postgresql_where=OPEN_TICKET_WHERE,
         ),
     )
 
     id = Column(String(16), primary_key=True)  # "UL-7F3K9Q"
-    tenant = Column(String(32), nullable=False)
+    society = Column(String(32), nullable=False)
     account_id = Column(Integer, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
     claimed_user_id = Column(String(64), nullable=False)
     identity_verified = Column(Boolean, nullable=False)
@@ -169,7 +169,7 @@ class AuditEvent(Base):
     id = Column(Integer, primary_key=True)
     at = Column(UTCDateTime, nullable=False, index=True)
     endpoint = Column(String(64), nullable=False)
-    tenant = Column(String(32), nullable=True)
+    society = Column(String(32), nullable=True)
     client = Column(String(64), nullable=True)
     conversation = Column(String(16), nullable=True)  # digest prefix of the member id, not the id
     subject = Column(String(128), nullable=True)  # user ID or masked email

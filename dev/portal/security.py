@@ -16,8 +16,8 @@ import hmac
 import secrets
 from typing import Mapping
 
+from bot.domain.portal_contract import TICKET_ID_ALPHABET, TICKET_ID_LENGTH, TICKET_ID_PREFIX
 from bot.portal_client import member as member_ids
-from bot.portal_contract import TICKET_ID_ALPHABET, TICKET_ID_LENGTH, TICKET_ID_PREFIX
 from dev.portal.errors import ApiError
 from dev.portal.validation import ValidationError
 

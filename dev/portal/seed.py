@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.tenants import TenantRegistry
+from bot.domain.societies import SocietyRegistry
 from dev.portal.models import Account, EmailToken, LoginSession
 from dev.portal.security import hash_password
 from dev.portal.services import find_account, initial_password
@@ -22,7 +22,7 @@ from dev.portal.services import find_account, initial_password
 
 @dataclass(frozen=True)
 class DemoMember:
-    tenant: str
+    society: str
     user_id: str
     display_name: str
     symbol: str
@@ -89,7 +89,7 @@ def _apply(account: Account, member: DemoMember, otp_method: str, iterations: in
 
 def seed(
     session: Session,
-    registry: TenantRegistry,
+    registry: SocietyRegistry,
     now: dt.datetime,
     *,
     iterations: int,
@@ -99,22 +99,22 @@ def seed(
     """Create (or with ``reset`` restore) the demo members of the societies in the registry."""
     report: list[tuple[DemoMember, str]] = []
     for member in members:
-        tenant = registry.get(member.tenant)
-        if tenant is None:
-            report.append((member, "skipped (society not in tenants file)"))
+        society = registry.get(member.society)
+        if society is None:
+            report.append((member, "skipped (society not in societies file)"))
             continue
-        account = find_account(session, member.tenant, member.user_id)
+        account = find_account(session, member.society, member.user_id)
         if account is not None and not reset:
             report.append((member, "exists"))
             continue
         if account is None:
-            account = Account(tenant=member.tenant, user_id=member.user_id, created_at=now)
-            _apply(account, member, tenant.otp_method, iterations, now)
+            account = Account(society=member.society, user_id=member.user_id, created_at=now)
+            _apply(account, member, society.otp_method, iterations, now)
             session.add(account)
             report.append((member, "created"))
         else:
             session.execute(delete(LoginSession).where(LoginSession.account_id == account.id))
             session.execute(delete(EmailToken).where(EmailToken.account_id == account.id))
-            _apply(account, member, tenant.otp_method, iterations, now)
+            _apply(account, member, society.otp_method, iterations, now)
             report.append((member, "reset"))
     return report

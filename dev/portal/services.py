@@ -30,8 +30,8 @@ import pyotp
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.portal_contract import ERROR_VALIDATION
-from bot.tenants import Tenant, TenantRegistry
+from bot.domain.portal_contract import ERROR_VALIDATION, SOCIETY_FIELD
+from bot.domain.societies import Society, SocietyRegistry
 from dev.portal.errors import ApiError
 from dev.portal.models import Account
 from dev.portal.security import constant_time_equals, hash_password
@@ -55,15 +55,15 @@ class Ctx:
     """What every service function needs: settings, the societies and the current time."""
 
     settings: PortalSettings
-    registry: TenantRegistry
+    registry: SocietyRegistry
     now: dt.datetime
     mails: list[EmailMessage] = field(default_factory=list)
 
-    def tenant(self, key: str) -> Tenant:
-        tenant = self.registry.get(key)
-        if tenant is None:  # accounts of a society removed from tenants.yml
-            raise ApiError(422, ERROR_VALIDATION, "is not a known society", "tenant")
-        return tenant
+    def society(self, key: str) -> Society:
+        society = self.registry.get(key)
+        if society is None:  # accounts of a society removed from societies.yml
+            raise ApiError(422, ERROR_VALIDATION, "is not a known society", SOCIETY_FIELD)
+        return society
 
 
 def initial_password(symbol: str, number: str, birth_date: dt.date) -> str:
@@ -89,18 +89,18 @@ def totp_matching_offset(secret: str, code: str, now: dt.datetime, window: int) 
     return None
 
 
-def provisioning_uri(tenant: Tenant, account: Account) -> str:
+def provisioning_uri(society: Society, account: Account) -> str:
     assert account.totp_secret
     return totp_for(account.totp_secret).provisioning_uri(
-        name=account.user_id, issuer_name=f"KOSMO Web {tenant.short_name}"
+        name=account.user_id, issuer_name=f"KOSMO Web {society.short_name}"
     )
 
 
 # --------------------------------------------------------------------------- accounts
 
 
-def find_account(session: Session, tenant: str, user_id: str, *, lock: bool = False) -> Account | None:
-    query = select(Account).where(Account.tenant == tenant, Account.user_id == user_id)
+def find_account(session: Session, society: str, user_id: str, *, lock: bool = False) -> Account | None:
+    query = select(Account).where(Account.society == society, Account.user_id == user_id)
     if lock:
         query = query.with_for_update()
     return session.execute(query).scalar_one_or_none()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from bot.client_address import ClientAddresses, IPNetwork, parse_trusted_proxies
-from bot.tenants import PROJECT_ROOT
+from bot.domain.societies import PROJECT_ROOT
 
 DEV_SERVICE_TOKEN = "dev-service-token"  # only ever used with --dev / KOSMO_PORTAL_DEV=1
 DEV_ADMIN_TOKEN = "dev-admin-token"
@@ -106,10 +106,10 @@ class PortalSettings:
     smtp_password: str | None = field(default=None, repr=False)
     smtp_starttls: bool = False
     smtp_timeout: float = 10.0
-    mail_sender: str | None = None  # None: each society's sender from tenants.yml
+    mail_sender: str | None = None  # None: each society's sender from societies.yml
     dev_smtp_host: str = "127.0.0.1"
     dev_smtp_port: int = 8025
-    tenants_file: str | None = None
+    societies_file: str | None = None
     lockout: LockoutPolicy = LockoutPolicy()
     email_otp_valid_seconds: int = 300
     totp_login_window: int = 1  # steps either side accepted at login (Keycloak's look-around 1)
@@ -266,7 +266,7 @@ def settings_from_env(
         mail_sender=env.get("KOSMO_MAIL_SENDER") or None,
         dev_smtp_host=env.get("KOSMO_DEV_SMTP_HOST") or env.get("KOSMO_SMTP_HOST") or "127.0.0.1",
         dev_smtp_port=_int(env, "KOSMO_DEV_SMTP_PORT", smtp_port if port else 8025, minimum=1),
-        tenants_file=env.get("KOSMO_TENANTS_FILE") or None,
+        societies_file=env.get("KOSMO_SOCIETIES_FILE") or None,
         lockout=lockout,
         email_otp_valid_seconds=_int(env, "KOSMO_PORTAL_EMAIL_OTP_SECONDS", 300, minimum=30),
         password_hash_iterations=_int(env, "KOSMO_PORTAL_PBKDF2_ITERATIONS", 210_000, minimum=1000),

@@ -26,7 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.tenants import TenantRegistry
+from bot.domain.portal_contract import SOCIETY_FIELD
+from bot.domain.societies import SocietyRegistry
 from dev.portal import mail
 from dev.portal.errors import ApiError
 from dev.portal.models import Account, UnlockTicket
@@ -43,7 +44,7 @@ def ticket_json(ticket: UnlockTicket) -> dict[str, Any]:
     """What the helpdesk API shows of a ticket; never whether the identity matched."""
     return {
         "ticket_id": ticket.id,
-        "tenant": ticket.tenant,
+        SOCIETY_FIELD: ticket.society,
         "status": ticket.status,
         "resolution": ticket.resolution,
         "created_at": ticket.created_at.isoformat(),
@@ -63,11 +64,11 @@ def admin_ticket_json(session: Session, ticket: UnlockTicket) -> dict[str, Any]:
     }
 
 
-def _open_ticket_of(session: Session, tenant: str, user_id: str) -> UnlockTicket | None:
+def _open_ticket_of(session: Session, society: str, user_id: str) -> UnlockTicket | None:
     return session.execute(
         select(UnlockTicket)
         .where(
-            UnlockTicket.tenant == tenant,
+            UnlockTicket.society == society,
             UnlockTicket.claimed_user_id == user_id,
             UnlockTicket.status == "open",
         )
@@ -84,7 +85,7 @@ def _mail_address(account: Account | None) -> str | None:
 def open_unlock_ticket(
     session: Session,
     ctx: Ctx,
-    tenant: str,
+    society: str,
     user_id: str,
     birth_date: dt.date,
     opened_by: str | None = None,
@@ -100,24 +101,24 @@ def open_unlock_ticket(
     not learn when the owner's account is unlocked. Once verified, a ticket
     stays with the member that verified it (or opened it verified).
     """
-    account = find_account(session, tenant, user_id)
+    account = find_account(session, society, user_id)
     verified = account is not None and account.birth_date == birth_date
-    existing = _open_ticket_of(session, tenant, user_id)
+    existing = _open_ticket_of(session, society, user_id)
     if existing is None:
-        ticket = _new_ticket(session, ctx, tenant, user_id, account if verified else None, opened_by)
+        ticket = _new_ticket(session, ctx, society, user_id, account if verified else None, opened_by)
         try:
             with session.begin_nested():
                 session.add(ticket)
                 session.flush()
         except IntegrityError:
             # Another request opened one between our look and our insert (PostgreSQL).
-            existing = _open_ticket_of(session, tenant, user_id)
+            existing = _open_ticket_of(session, society, user_id)
             if existing is None:
                 raise ApiError(503, "unavailable", "please try again") from None
         else:
             address = _mail_address(account)
             if address:
-                t = ctx.tenant(tenant)
+                t = ctx.society(society)
                 ctx.mails.append(mail.unlock_ticket_opened_message(t, ctx.settings.mail_sender, address, ticket.id))
             outcome = "verified" if verified else ("birth_date_mismatch" if account else "unknown_account")
             return {**ticket_json(ticket), "already_open": False}, outcome
@@ -130,7 +131,7 @@ def open_unlock_ticket(
 
 
 def _new_ticket(
-    session: Session, ctx: Ctx, tenant: str, user_id: str, account: Account | None, opened_by: str | None
+    session: Session, ctx: Ctx, society: str, user_id: str, account: Account | None, opened_by: str | None
 ) -> UnlockTicket:
     for _ in range(8):
         ticket_id = new_ticket_id()
@@ -140,7 +141,7 @@ def _new_ticket(
         raise ApiError(503, "unavailable", "please try again")
     return UnlockTicket(
         id=ticket_id,
-        tenant=tenant,
+        society=society,
         account_id=account.id if account else None,
         claimed_user_id=user_id,
         identity_verified=account is not None,
@@ -150,9 +151,9 @@ def _new_ticket(
     )
 
 
-def get_ticket(session: Session, tenant: str | None, ticket_id: str) -> UnlockTicket | None:
+def get_ticket(session: Session, society: str | None, ticket_id: str) -> UnlockTicket | None:
     ticket = session.get(UnlockTicket, ticket_id)
-    if ticket is None or (tenant is not None and ticket.tenant != tenant):
+    if ticket is None or (society is not None and ticket.society != society):
         return None
     return ticket
 
@@ -171,10 +172,10 @@ def told_to(ticket: UnlockTicket | None, member: str | None) -> bool:
     return ticket is not None and bool(tag) and same
 
 
-def list_tickets(session: Session, tenant: str | None = None, status: str | None = None) -> list[UnlockTicket]:
+def list_tickets(session: Session, society: str | None = None, status: str | None = None) -> list[UnlockTicket]:
     query = select(UnlockTicket).order_by(UnlockTicket.created_at, UnlockTicket.id)
-    if tenant:
-        query = query.where(UnlockTicket.tenant == tenant)
+    if society:
+        query = query.where(UnlockTicket.society == society)
     if status:
         query = query.where(UnlockTicket.status == status)
     return list(session.execute(query).scalars())
@@ -222,7 +223,7 @@ def _close(ticket: UnlockTicket, resolution: str, now: dt.datetime, by: str) -> 
 
 
 def closed_ticket_mail(
-    session: Session, registry: TenantRegistry, sender: str | None, ticket: UnlockTicket
+    session: Session, registry: SocietyRegistry, sender: str | None, ticket: UnlockTicket
 ) -> EmailMessage | None:
     """The mail telling the owner how their ticket ended, or None (no such account, no verified address).
 
@@ -232,9 +233,9 @@ def closed_ticket_mail(
     """
     account = session.get(Account, ticket.account_id) if ticket.account_id else None
     if account is None:
-        account = find_account(session, ticket.tenant, ticket.claimed_user_id)
+        account = find_account(session, ticket.society, ticket.claimed_user_id)
     address = _mail_address(account)
-    tenant = registry.get(ticket.tenant)
-    if address is None or tenant is None:
+    society = registry.get(ticket.society)
+    if address is None or society is None:
         return None
-    return mail.unlock_ticket_closed_message(tenant, sender, address, ticket.id, ticket.resolution == "unlocked")
+    return mail.unlock_ticket_closed_message(society, sender, address, ticket.id, ticket.resolution == "unlocked")

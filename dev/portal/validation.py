@@ -6,7 +6,7 @@ error. Members type on Japanese keyboards, so full-width ASCII (``１２３``,
 ``ＡＢＣ``, ``＠``) is folded to half-width before any rule is applied.
 
 The rules the bot relies on too (user IDs, codes, ticket numbers, hyphens, the
-earliest birth date) come from ``bot.portal_contract``; the bot checks the same.
+earliest birth date) come from ``bot.domain.portal_contract``; the bot checks the same.
 """
 
 from __future__ import annotations
@@ -16,18 +16,20 @@ import re
 import string
 from typing import Any, Collection, Iterable, Mapping
 
-from bot.portal_contract import (
+from bot.domain.portal_contract import (
     EARLIEST_BIRTH_DATE,
     HYPHEN_TABLE,
     OTP_CODE_DIGITS,
     OTP_CODE_RE,
+    SOCIETY_FIELD,
     TICKET_ID_RE,
+    UNKNOWN_SOCIETY,
     USER_ID_CHARACTERS,
     USER_ID_MAX_LENGTH,
     USER_ID_MIN_LENGTH,
     user_id_problem,
 )
-from bot.tenants import Tenant, TenantRegistry
+from bot.domain.societies import Society, SocietyRegistry
 
 # Longest raw string we even look at; anything longer is refused before work.
 MAX_RAW_LENGTH = 320
@@ -88,14 +90,14 @@ def reject_unknown_fields(body: Mapping[str, Any], allowed: Iterable[str]) -> No
             raise ValidationError(str(key)[:64], "is not a field of this request", "unknown_field")
 
 
-def parse_tenant(value: Any, registry: TenantRegistry, field: str = "tenant") -> Tenant:
+def parse_society(value: Any, registry: SocietyRegistry, field: str = SOCIETY_FIELD) -> Society:
     key = _string(value, field, max_length=64).lower()
     if not key:
         raise ValidationError(field, "is required", "required")
-    tenant = registry.get(key)
-    if tenant is None:
-        raise ValidationError(field, "is not a known society", "unknown_tenant")
-    return tenant
+    society = registry.get(key)
+    if society is None:
+        raise ValidationError(field, "is not a known society", UNKNOWN_SOCIETY)
+    return society
 
 
 def parse_user_id(
@@ -106,7 +108,7 @@ def parse_user_id(
     max_length: int = USER_ID_MAX_LENGTH,
     digit_lengths: Collection[int] = (),
 ) -> str:
-    """A user ID by the contract's rule (``bot.portal_contract.user_id_problem``): half-width
+    """A user ID by the contract's rule (``bot.domain.portal_contract.user_id_problem``): half-width
     letters, digits and ``- _ . @``; stored and compared lower-case."""
     text = _string(value, field).lower()
     if not text:
@@ -121,8 +123,8 @@ def parse_user_id(
     return text
 
 
-def parse_tenant_user_id(
-    value: Any, tenant: Tenant, field: str = "user_id", *, new: bool = False
+def parse_society_user_id(
+    value: Any, society: Society, field: str = "user_id", *, new: bool = False
 ) -> str:
     """A user ID of the society.
 
@@ -133,9 +135,9 @@ def parse_tenant_user_id(
     return parse_user_id(
         value,
         field,
-        min_length=tenant.user_id_min_length,
-        max_length=tenant.user_id_max_length,
-        digit_lengths=() if new else tenant.user_id_digit_lengths,
+        min_length=society.user_id_min_length,
+        max_length=society.user_id_max_length,
+        digit_lengths=() if new else society.user_id_digit_lengths,
     )
 
 
@@ -191,15 +193,15 @@ def parse_ticket_id(value: Any, field: str = "ticket_id") -> str:
     return text
 
 
-def password_alphabet(tenant: Tenant) -> frozenset[str]:
+def password_alphabet(society: Society) -> frozenset[str]:
     """Letters, digits and the society's symbols; ``\\`` counts as ``¥`` (same JIS key)."""
-    symbols = set(tenant.password_allowed_symbols)
+    symbols = set(society.password_allowed_symbols)
     if "¥" in symbols:
         symbols.add("\\")
     return frozenset(string.ascii_letters + string.digits) | frozenset(symbols)
 
 
-def parse_new_password(value: Any, tenant: Tenant, field: str = "password") -> str:
+def parse_new_password(value: Any, society: Society, field: str = "password") -> str:
     """A new password under the society's length and character rules (not width-folded)."""
     if value is None:
         raise ValidationError(field, "is required", "required")
@@ -207,13 +209,13 @@ def parse_new_password(value: Any, tenant: Tenant, field: str = "password") -> s
         raise ValidationError(field, "must be a string", "type")
     if len(value) > MAX_RAW_LENGTH:
         raise ValidationError(field, "is too long", "too_long")
-    if len(value) < tenant.password_min_length or len(value) > tenant.password_max_length:
+    if len(value) < society.password_min_length or len(value) > society.password_max_length:
         raise ValidationError(
             field,
-            f"must be {tenant.password_min_length} to {tenant.password_max_length} characters",
+            f"must be {society.password_min_length} to {society.password_max_length} characters",
             "length",
         )
-    allowed = password_alphabet(tenant)
+    allowed = password_alphabet(society)
     if any(ch not in allowed for ch in value):
         raise ValidationError(field, "contains a character that is not allowed", "characters")
     return value

@@ -139,7 +139,7 @@ def action_call(action: str, sender: str, slots: dict[str, Any], intent: str = "
         "domain": {},
         "tracker": {
             "sender_id": sender,
-            "slots": {"tenant": "kose", **slots},
+            "slots": {"society": "kose", **slots},
             "latest_message": {"text": "はい", "intent": {"name": intent}, "entities": []},
             "events": events,
             "paused": False,

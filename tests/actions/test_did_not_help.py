@@ -7,8 +7,8 @@ from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.did_not_help import ActionDidNotHelp, ActionTryAgain, form_to_repeat
-from bot.next_steps import load_next_steps, parse_next_steps
-from bot.topics import load_topic_labels
+from bot.domain.next_steps import load_next_steps, parse_next_steps
+from bot.domain.topics import load_topic_labels
 
 
 def bot(response):

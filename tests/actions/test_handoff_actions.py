@@ -57,11 +57,11 @@ def events(channel: str = "rest") -> list[dict]:
     ]
 
 
-def tracker(tenant: str, intent: str = "request_human", **slots: Any) -> Tracker:
+def tracker(society: str, intent: str = "request_human", **slots: Any) -> Tracker:
     evs = events()
     return Tracker(
         sender_id="member-1",
-        slots={"tenant": tenant, **slots},
+        slots={"society": society, **slots},
         latest_message={"text": "x", "intent": {"name": intent}},
         events=evs,
         paused=False,

@@ -45,14 +45,14 @@ ENDPOINT_OF = {
 }
 
 
-def tracker(sender: str, tenant: str, origin: Any = None, **slots: Any) -> Tracker:
+def tracker(sender: str, society: str, origin: Any = None, **slots: Any) -> Tracker:
     """``origin``: what the channel recorded in the latest message's metadata (None: nothing)."""
     latest: dict[str, Any] = {"text": "", "intent": {"name": "inform"}}
     if origin is not None:
-        latest["metadata"] = {"tenant": tenant, "origin": origin}
+        latest["metadata"] = {"tenant": society, "origin": origin}
     return Tracker(
         sender_id=sender,
-        slots={"tenant": tenant, **slots},
+        slots={"society": society, **slots},
         latest_message=latest,
         events=[],
         paused=False,

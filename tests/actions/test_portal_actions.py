@@ -33,10 +33,10 @@ from tests.portal.conftest import SERVICE_TOKEN, START, member
 SAKURA_SECRET = member("ono.sakura").totp_secret or ""
 
 
-def tracker(tenant: str, **slots: Any) -> Tracker:
+def tracker(society: str, **slots: Any) -> Tracker:
     return Tracker(
         sender_id="action-test",
-        slots={"tenant": tenant, **slots},
+        slots={"society": society, **slots},
         latest_message={"text": "", "intent": {"name": "inform"}},
         events=[],
         paused=False,
@@ -330,7 +330,7 @@ async def test_required_slots_follow_the_society():
 async def test_the_guard_refuses_a_password_whatever_the_intent():
     t = Tracker(
         sender_id="action-test",
-        slots={"tenant": "kose", "requested_slot": "unlock_user_id"},
+        slots={"society": "kose", "requested_slot": "unlock_user_id"},
         latest_message={
             "text": "パスワードは Ichiro-Kose2024 です",
             "intent": {"name": "forgot_password"},

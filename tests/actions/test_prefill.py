@@ -6,7 +6,7 @@ import pytest
 from rasa_sdk import Tracker
 
 from actions.forms_common import SLOT_MEMBER_USER_ID, accept, parse_member_user_id, prefill
-from bot.normalize import bare_value_text, parse_email
+from bot.domain.normalize import bare_value_text, parse_email
 
 
 def tracker(text="", intent="inform", requested=None, **slots):

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from bot.tenants import PROJECT_ROOT
+from bot.domain.societies import PROJECT_ROOT
 from dev.stack import Stack
 from tests.e2e.conftest import make_stack
 
@@ -25,9 +25,9 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def web_stack(
-    tmp_path_factory: pytest.TempPathFactory, tenants_file_with_fictional: Path
+    tmp_path_factory: pytest.TempPathFactory, societies_file_with_fictional: Path
 ) -> Iterator[Stack]:
-    s = make_stack(tmp_path_factory.mktemp("web-stack"), tenants_file_with_fictional)
+    s = make_stack(tmp_path_factory.mktemp("web-stack"), societies_file_with_fictional)
     s.start()
     try:
         yield s

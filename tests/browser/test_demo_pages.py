@@ -54,11 +54,11 @@ async def test_health_and_widget_files(registry):
 
 @pytest.mark.parametrize("key", ["kose", "ono", FICTIONAL_KEY])
 async def test_demo_page_embeds_the_widget_for_its_society(registry_with_fictional, key):
-    tenant = registry_with_fictional.get(key)
+    society = registry_with_fictional.get(key)
     async with serving(registry_with_fictional) as base:
         status, headers, html = await get(f"{base}/demo/{key}")
     assert status == 200
-    assert tenant.name in html and tenant.portal_url in html
+    assert society.name in html and society.portal_url in html
 
     nonce = re.search(r"script-src 'self' 'nonce-([^']+)'", headers["Content-Security-Policy"])
     assert nonce, headers["Content-Security-Policy"]
@@ -72,8 +72,8 @@ async def test_demo_page_embeds_the_widget_for_its_society(registry_with_fiction
     assert json.loads(config.group(1)) == {
         "tenant": key,
         "socketUrl": SOCKET_URL,
-        "societyName": tenant.name,
-        "accentColor": accent_colour(tenant),
+        "societyName": society.name,
+        "accentColor": accent_colour(society),
     }
     assert html.count("<script") == 2 and '<script src="/widget/widget.js" defer>' in html
 
@@ -89,9 +89,9 @@ async def test_unknown_society_gets_a_404_page_listing_the_real_ones(registry):
 
 
 def test_colour_from_data_or_palette(registry):
-    tenant = registry.get("kose")
-    assert accent_colour(tenant) in PALETTE
-    themed = type(tenant)(**{**tenant.__dict__, "raw": {"theme_color": "#123456"}})
+    society = registry.get("kose")
+    assert accent_colour(society) in PALETTE
+    themed = type(society)(**{**society.__dict__, "raw": {"theme_color": "#123456"}})
     assert accent_colour(themed) == "#123456"
 
 

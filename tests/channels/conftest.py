@@ -52,7 +52,7 @@ def fake_line() -> Iterator[FakeLine]:
 
 @pytest.fixture(scope="session")
 def channel_stack(
-    tmp_path_factory: pytest.TempPathFactory, tenants_file_with_fictional: Path, fake_line: FakeLine
+    tmp_path_factory: pytest.TempPathFactory, societies_file_with_fictional: Path, fake_line: FakeLine
 ) -> Iterator[Stack]:
     secrets_env = credentials_env()
     fake_line.tokens = {
@@ -61,7 +61,7 @@ def channel_stack(
     }
     s = make_stack(
         tmp_path_factory.mktemp("channel-stack"),
-        tenants_file_with_fictional,
+        societies_file_with_fictional,
         {**secrets_env, "KOSMO_LINE_API_BASE": fake_line.base_url},
     )
     s.start()

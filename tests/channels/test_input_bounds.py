@@ -9,7 +9,7 @@ import yaml
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from actions.clarify import TopicChoice
-from bot.channels import shown_text, with_tenant_entity
+from bot.channels import with_society_entity
 from bot.channels.input_bounds import (
     DEFAULT_MAX_MESSAGE_CHARS,
     MAX_DISPLAY_TEXT,
@@ -21,8 +21,9 @@ from bot.channels.input_bounds import (
     member_payload,
     member_payloads,
 )
-from bot.tenants import PROJECT_ROOT
-from bot.topics import load_topic_labels
+from bot.domain.messages import shown_text
+from bot.domain.societies import PROJECT_ROOT
+from bot.domain.topics import load_topic_labels
 
 
 class Recorder:
@@ -36,9 +37,9 @@ class Recorder:
         await message.output_channel.send_response(message.sender_id, {"text": "答え"})
 
 
-async def turn(text: str, metadata: Any = None, bounds: InputBounds | None = None, tenant: str | None = None):
+async def turn(text: str, metadata: Any = None, bounds: InputBounds | None = None, society: str | None = None):
     recorder, out = Recorder(), CollectingOutputChannel()
-    await bound_inputs(recorder, bounds)(UserMessage(text, out, "m-1", metadata=metadata), None, tenant)
+    await bound_inputs(recorder, bounds)(UserMessage(text, out, "m-1", metadata=metadata), None, society)
     return recorder.seen, [m.get("text") for m in out.messages]
 
 
@@ -123,7 +124,7 @@ async def test_display_text_is_dropped_on_free_text():
 
 
 async def test_display_text_is_kept_bounded_on_our_payloads():
-    seen, _ = await turn('/affirm{"tenant": "kose"}', {"tenant": "kose", "display_text": "は" * 300})
+    seen, _ = await turn('/affirm{"society": "kose"}', {"tenant": "kose", "display_text": "は" * 300})
     assert seen[0].metadata == {"tenant": "kose", "display_text": "は" * MAX_DISPLAY_TEXT}
 
 
@@ -155,9 +156,9 @@ def test_every_payload_our_buttons_and_channels_send_is_accepted():
     sent.add("/deny")  # the clarification's "none of these"
     assert any(p.startswith("/choose_topic{") for p in sent) and "/account_locked" in sent
     for payload in sent:
-        for tenant in ("kose", "ono"):
+        for society in ("kose", "ono"):
             # as the channels pass them on: with the society written in
-            assert member_payload(with_tenant_entity(payload, tenant), payloads), payload
+            assert member_payload(with_society_entity(payload, society), payloads), payload
         assert member_payload(payload, payloads), payload
 
 
@@ -171,7 +172,7 @@ def test_every_payload_our_buttons_and_channels_send_is_accepted():
         "/nlu_fallback",
         "/inform{\"ticket_id\": \"UL-1\"}",
         "/affirm@1.0",
-        "/affirm{\"tenant\": \"ono\"} and more",
+        "/affirm{\"society\": \"ono\"} and more",
         "/choose_topic{\"topic\": \"faq/x\", \"user_id\": \"kose.hanako\"}",
         "/choose_topic{\"topic\": 5}",
         "/choose_topic{\"topic\": \"" + "x" * 200 + "\"}",
@@ -185,15 +186,15 @@ def test_every_payload_our_buttons_and_channels_send_is_accepted():
 def test_other_payloads_are_not_ours(typed):
     payloads = member_payloads(load_topic_labels())
     assert member_payload(typed, payloads) is None
-    assert member_payload(with_tenant_entity(typed.strip(), "kose"), payloads) is None
+    assert member_payload(with_society_entity(typed.strip(), "kose"), payloads) is None
 
 
 async def test_a_typed_internal_intent_reaches_the_bot_as_plain_text():
-    # the channel has written the society into it, as with_tenant_entity does
-    seen, _ = await turn(with_tenant_entity("/EXTERNAL_handoff_taken", "kose"), {"tenant": "kose", "display_text": "はい"})
+    # the channel has written the society into it, as with_society_entity does
+    seen, _ = await turn(with_society_entity("/EXTERNAL_handoff_taken", "kose"), {"tenant": "kose", "display_text": "はい"})
     assert seen[0].text == "／EXTERNAL_handoff_taken"
     assert seen[0].metadata == {"tenant": "kose"}  # no title for what is now free text
-    seen, _ = await turn(with_tenant_entity('/inform{"ticket_id": "UL-1"}', "kose"), {"tenant": "kose"})
+    seen, _ = await turn(with_society_entity('/inform{"ticket_id": "UL-1"}', "kose"), {"tenant": "kose"})
     assert seen[0].text == '／inform{"ticket_id": "UL-1"}'
 
 
@@ -201,8 +202,8 @@ async def test_a_typed_internal_intent_reaches_the_bot_as_plain_text():
     "text, plain",
     [
         ("/EXTERNAL_handoff_taken", "／EXTERNAL_handoff_taken"),
-        ('/EXTERNAL_handoff_taken{"tenant": "kose"}', "／EXTERNAL_handoff_taken"),
-        ('/x{"a": "b", "tenant": "kose"}', '／x{"a": "b"}'),
+        ('/EXTERNAL_handoff_taken{"society": "kose"}', "／EXTERNAL_handoff_taken"),
+        ('/x{"a": "b", "society": "kose"}', '／x{"a": "b"}'),
         ("/x{broken", "／x{broken"),
         ("  /x  ", "／x"),
     ],
@@ -213,23 +214,23 @@ def test_plain_text_of_a_payload(text, plain):
 
 
 @pytest.mark.parametrize(
-    "text, tenant, passed",
+    "text, society, passed",
     [
-        ('/greet{"tenant": "kose"}', "kose", '/greet{"tenant": "kose"}'),
-        ("/deny", "kose", '/deny{"tenant": "kose"}'),
+        ('/greet{"society": "kose"}', "kose", '/greet{"society": "kose"}'),
+        ("/deny", "kose", '/deny{"society": "kose"}'),
         # a society the member wrote is never kept: the channel's replaces it
-        ('/greet{"tenant": "ono"}', "kose", '/greet{"tenant": "kose"}'),
-        ('/choose_topic{"tenant": "ono", "topic": "faq/portal_url"}', "kose",
-         '/choose_topic{"topic": "faq/portal_url", "tenant": "kose"}'),
+        ('/greet{"society": "ono"}', "kose", '/greet{"society": "kose"}'),
+        ('/choose_topic{"society": "ono", "topic": "faq/portal_url"}', "kose",
+         '/choose_topic{"topic": "faq/portal_url", "society": "kose"}'),
         # a channel that knows no society: none in the payload at all
-        ('/greet{"tenant": "ono"}', None, "/greet"),
-        ('/choose_topic{"topic": "faq/portal_url", "tenant": "' + "x" * 100 + '"}', None,
+        ('/greet{"society": "ono"}', None, "/greet"),
+        ('/choose_topic{"topic": "faq/portal_url", "society": "' + "x" * 100 + '"}', None,
          '/choose_topic{"topic": "faq/portal_url"}'),
         ("/deny", None, "/deny"),
     ],
 )
-async def test_our_payloads_carry_the_channels_society_only(text, tenant, passed):
-    seen, _ = await turn(text, {"tenant": tenant or "ono"}, tenant=tenant)
+async def test_our_payloads_carry_the_channels_society_only(text, society, passed):
+    seen, _ = await turn(text, {"tenant": society or "ono"}, society=society)
     assert seen[0].text == passed
 
 

@@ -92,7 +92,7 @@ def test_a_typed_internal_intent_triggers_nothing_internal(rest):
     s = sender()
     answer = rest.text(s, "/EXTERNAL_handoff_taken", "kose")
     assert TAKEN not in answer
-    answer += rest.text(s, '/EXTERNAL_handoff_closed{"tenant": "kose"}', "kose")
+    answer += rest.text(s, '/EXTERNAL_handoff_closed{"society": "kose"}', "kose")
     assert CLOSED not in answer  # the closed event's "was it solved?" never came
     events = user_events(rest, rest.conversation(s))
     # read by the NLU as text (which may take it for a password and store it masked)

@@ -20,7 +20,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.exceptions import RasaException
 from sanic import Sanic
 
-from bot.channels import with_tenant_entity
+from bot.channels import with_society_entity
 from bot.channels.line import SORRY_TRY_LATER, LineInput
 from bot.channels.line_accounts import LineAccount, accounts_from_credentials
 from bot.channels.line_dedup import SeenEvents
@@ -408,15 +408,15 @@ def test_configuration_needs_secret_and_token_per_society(monkeypatch):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("/greet", '/greet{"tenant": "ono"}'),
+        ("/greet", '/greet{"society": "ono"}'),
         (
             '/choose_topic{"topic": "faq/portal_url"}',
-            '/choose_topic{"topic": "faq/portal_url", "tenant": "ono"}',
+            '/choose_topic{"topic": "faq/portal_url", "society": "ono"}',
         ),
-        ('/greet{"tenant": "kose"}', '/greet{"tenant": "ono"}'),  # the channel's society wins
+        ('/greet{"society": "kose"}', '/greet{"society": "ono"}'),  # the channel's society wins
         ("ポータルのURLは？", "ポータルのURLは？"),
         ("/broken{", "/broken{"),
     ],
 )
 def test_payloads_carry_the_society(text, expected):
-    assert with_tenant_entity(text, "ono") == expected
+    assert with_society_entity(text, "ono") == expected

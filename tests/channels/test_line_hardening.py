@@ -210,7 +210,7 @@ async def test_replay_of_an_event_without_webhook_event_id_is_processed_once(fak
         assert (await post(url, webhook_body(postback, second, postback)))[0] == 200
         await rasa.wait(3)
         await asyncio.sleep(QUIET_S)
-    assert rasa.texts == ["初期パスワードは？", '/affirm{"tenant": "kose"}', "別の質問"]
+    assert rasa.texts == ["初期パスワードは？", '/affirm{"society": "kose"}', "別の質問"]
 
 
 def test_event_keys():

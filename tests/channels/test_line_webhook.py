@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
-from bot.channels import with_tenant_entity
+from bot.channels import with_society_entity
 from bot.channels.line import PLEASE_TYPE
 from bot.channels.line_dedup import event_key, seen_events_table
 from bot.channels.line_intake import stale_note
@@ -201,7 +201,7 @@ def test_buttons_become_quick_replies_and_pressing_one_posts_its_payload(
     (answer,) = fake_line.wait_for(with_token(token2))
     assert answer.status == 200 and answer.texts
     # the payload reaches Rasa with the channel's society as an entity
-    assert user_texts(channel_rest, "ono", user)[-1] == with_tenant_entity(pressed["data"], "ono")
+    assert user_texts(channel_rest, "ono", user)[-1] == with_society_entity(pressed["data"], "ono")
 
 
 @pytest.mark.parametrize("society", ["kose", "ono"])

@@ -1,6 +1,6 @@
 """Payload or not, and whose society, decided once for every channel; the widget's socket.io body bounded.
 
-- White space around a typed ``/greet{"tenant": "ono"}`` (Unicode spaces included)
+- White space around a typed ``/greet{"society": "ono"}`` (Unicode spaces included)
   cannot make it a payload for Rasa (which strips) that the channel did not see as
   one: the society stays the channel's, on LINE and REST alike.
 - A payload naming another society keeps the channel's.
@@ -25,7 +25,7 @@ from rasa.shared.nlu.training_data.message import Message
 from sanic import Sanic
 
 from bot.channels.input_bounds import InputBounds
-from bot.channels.rest import TenantRestInput
+from bot.channels.rest import SocietyRestInput
 from bot.channels.widget import SessionIds, WidgetInput
 from tests.channels.fake_line import postback_event, text_event, user_id, webhook_body
 from tests.channels.raw_http import upload
@@ -42,7 +42,7 @@ from tests.channels.test_rest_channel import post as rest_post
 from tests.channels.test_rest_channel import serving as rest_serving
 from tests.served_app import served
 
-FOREIGN = '/greet{"tenant": "ono"}'
+FOREIGN = '/greet{"society": "ono"}'
 # white space Python's str.strip (and so Rasa) removes: ASCII, NBSP, ideographic,
 # em space, line and paragraph separators, next line
 SPACES = [" ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2003", "\u2028", "\u2029", "\u0085", " \u3000\t"]
@@ -50,11 +50,11 @@ WRAPPED = [f"{s}{FOREIGN}" for s in SPACES] + [f"{FOREIGN}{s}" for s in SPACES] 
 
 
 def society_rasa_reads(text: str) -> Any:
-    """The ``tenant`` entity Rasa's RegexMessageHandler would give this text (None: none)."""
+    """The ``society`` entity Rasa's RegexMessageHandler would give this text (None: none)."""
     parsed = YAMLStoryReader.unpack_regex_message(Message({"text": text}))
-    tenants = [e["value"] for e in parsed.get("entities") or [] if e.get("entity") == "tenant"]
-    assert len(tenants) <= 1
-    return tenants[0] if tenants else None
+    societies = [e["value"] for e in parsed.get("entities") or [] if e.get("entity") == "society"]
+    assert len(societies) <= 1
+    return societies[0] if societies else None
 
 
 @pytest.mark.parametrize("text", WRAPPED + [FOREIGN])
@@ -71,7 +71,7 @@ async def test_on_line_white_space_cannot_change_the_society(fake, text):  # noq
                 break
             await asyncio.sleep(0.05)
     (message,) = seen
-    assert message.text == '/greet{"tenant": "kose"}'
+    assert message.text == '/greet{"society": "kose"}'
     assert society_rasa_reads(message.text) == "kose"
     assert message.metadata["tenant"] == "kose"
 
@@ -83,20 +83,20 @@ async def test_on_line_a_postback_naming_another_society_keeps_the_accounts(fake
         seen.append(message)
 
     async with line_serving(make_channel(fake), on_new_message) as url:
-        data = '/choose_topic{"topic": "faq/portal_url", "tenant": "ono"}'
+        data = '/choose_topic{"topic": "faq/portal_url", "society": "ono"}'
         await line_post(url, webhook_body(postback_event(user_id(), data)))
         for _ in range(50):
             if seen:
                 break
             await asyncio.sleep(0.05)
     (message,) = seen
-    assert json.loads(message.text[len("/choose_topic"):]) == {"topic": "faq/portal_url", "tenant": "kose"}
+    assert json.loads(message.text[len("/choose_topic"):]) == {"topic": "faq/portal_url", "society": "kose"}
 
 
 @pytest.mark.parametrize("society", ["kose", None])
 async def test_on_rest_white_space_or_a_typed_society_cannot_change_it(society):
     recorder = Recorder()
-    channel = TenantRestInput(token=TOKEN, bounds=InputBounds())
+    channel = SocietyRestInput(token=TOKEN, bounds=InputBounds())
     metadata = {"tenant": society} if society else {}
     async with rest_serving(channel, recorder) as url:
         for text in WRAPPED + [FOREIGN]:
@@ -106,14 +106,14 @@ async def test_on_rest_white_space_or_a_typed_society_cannot_change_it(society):
     for message in recorder.seen:
         # the registry's society from the metadata, or none at all: never the typed one
         assert society_rasa_reads(message.text) == society, repr(message.text)
-        assert message.text == ('/greet{"tenant": "kose"}' if society else "/greet")
+        assert message.text == ('/greet{"society": "kose"}' if society else "/greet")
 
 
 async def test_on_rest_typed_text_that_is_not_ours_stays_text_whatever_the_spaces():
     recorder = Recorder()
-    async with rest_serving(TenantRestInput(token=TOKEN, bounds=InputBounds()), recorder) as url:
+    async with rest_serving(SocietyRestInput(token=TOKEN, bounds=InputBounds()), recorder) as url:
         for space in SPACES:
-            text = f'{space}/EXTERNAL_handoff_taken{{"tenant": "ono"}}'
+            text = f'{space}/EXTERNAL_handoff_taken{{"society": "ono"}}'
             await rest_post(url, {"sender": "a", "message": text, "metadata": {"tenant": "kose"}})
     for message in recorder.seen:
         assert message.text == "／EXTERNAL_handoff_taken"
@@ -178,11 +178,11 @@ async def test_the_widget_bounds_each_message_once_and_echoes_what_the_bot_reads
         async with WidgetClient(url) as tab1, WidgetClient(url) as tab2:
             session_id, _ = await tab1.session()
             await tab2.session(session_id)
-            await tab1.say("\u3000/affirm{\"tenant\": \"ono\"} ", session_id, tenant="kose", display_text="はい")
+            await tab1.say("\u3000/affirm{\"society\": \"ono\"} ", session_id, tenant="kose", display_text="はい")
             await tab1.wait("turn_end")
             await asyncio.wait_for(tab2.wait("user_echo"), 10)
     assert len(filtered) == 1  # one message, bounded once
     assert tab2.received("user_echo") == [{"text": "はい"}]  # the button's title, as the bot has it
     (message,) = recorder.seen
-    assert message.text == '/affirm{"tenant": "kose"}'  # the page's society, not the typed one
+    assert message.text == '/affirm{"society": "kose"}'  # the page's society, not the typed one
     assert message.metadata["display_text"] == "はい"

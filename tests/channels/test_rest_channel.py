@@ -20,7 +20,7 @@ from sanic import Sanic
 
 from bot.channels.input_bounds import MAX_BODY_BYTES, InputBounds
 from bot.channels.origin import KIND_REST, Origins
-from bot.channels.rest import TenantRestInput, conversation_id
+from bot.channels.rest import SocietyRestInput, conversation_id
 from bot.client_address import ClientAddresses
 from tests.served_app import (
     sanic_test_mode,  # noqa: F401 (autouse fixture)
@@ -44,7 +44,7 @@ class Recorder:
 
 
 @contextlib.asynccontextmanager
-async def serving(channel: TenantRestInput, on_new_message: Recorder) -> AsyncIterator[str]:
+async def serving(channel: SocietyRestInput, on_new_message: Recorder) -> AsyncIterator[str]:
     app = Sanic(f"rest_test_{uuid.uuid4().hex}")
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/rest")
     async with served(app) as base_url:
@@ -58,7 +58,7 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 async def url(recorder: Recorder) -> AsyncIterator[str]:
-    channel = TenantRestInput(token=TOKEN, bounds=InputBounds(max_message_chars=2000))
+    channel = SocietyRestInput(token=TOKEN, bounds=InputBounds(max_message_chars=2000))
     async with serving(channel, recorder) as u:
         yield u
 
@@ -169,12 +169,12 @@ async def test_a_typed_internal_intent_is_plain_text_and_a_button_payload_keeps_
     await post(url, {"sender": "a", "message": "/EXTERNAL_handoff_taken", "metadata": {"tenant": "kose"}})
     await post(url, {"sender": "a", "message": "/affirm", "metadata": {"tenant": "ono", "display_text": "はい"}})
     texts = [m.text for m in recorder.seen]
-    assert texts == ["／EXTERNAL_handoff_taken", '/affirm{"tenant": "ono"}']
+    assert texts == ["／EXTERNAL_handoff_taken", '/affirm{"society": "ono"}']
     assert recorder.seen[1].metadata == {"tenant": "ono", "display_text": "はい", "origin": LOOPBACK_ORIGIN}
 
 
 async def test_without_a_configured_token_the_webhook_is_open_but_still_namespaced(recorder):
-    async with serving(TenantRestInput(bounds=InputBounds(), allow_unauthenticated=True), recorder) as u:
+    async with serving(SocietyRestInput(bounds=InputBounds(), allow_unauthenticated=True), recorder) as u:
         status, _ = await post(u, {"sender": "bob", "message": "こんにちは"}, token=None)
     assert status == 200 and recorder.seen[0].sender_id == "rest:bob"
 
@@ -182,15 +182,15 @@ async def test_without_a_configured_token_the_webhook_is_open_but_still_namespac
 @pytest.mark.parametrize("token", ["change-me", "", "short"])
 def test_a_placeholder_or_short_token_refuses_to_start(token):
     with pytest.raises(RasaException, match="KOSMO_REST_TOKEN"):
-        TenantRestInput.from_credentials({"token": token})
-    assert TenantRestInput.from_credentials({"token": TOKEN}).token == TOKEN
+        SocietyRestInput.from_credentials({"token": token})
+    assert SocietyRestInput.from_credentials({"token": TOKEN}).token == TOKEN
     # no token line: refuses to start, unless an open channel is asked for explicitly
     for missing in (None, {}, {"allow_unauthenticated": False}):
         with pytest.raises(RasaException, match="no token configured"):
-            TenantRestInput.from_credentials(missing)
+            SocietyRestInput.from_credentials(missing)
     with pytest.raises(RasaException, match="true or false"):
-        TenantRestInput.from_credentials({"allow_unauthenticated": "yes"})
-    open_channel = TenantRestInput.from_credentials({"allow_unauthenticated": True})
+        SocietyRestInput.from_credentials({"allow_unauthenticated": "yes"})
+    open_channel = SocietyRestInput.from_credentials({"allow_unauthenticated": True})
     assert open_channel.token is None and open_channel.allow_unauthenticated
 
 
@@ -207,7 +207,7 @@ async def test_the_origin_is_the_callers_address_whatever_the_body_says(url, rec
 
 
 async def test_behind_a_trusted_proxy_the_origin_is_the_address_it_forwards(recorder):
-    channel = TenantRestInput(token=TOKEN, bounds=InputBounds(),
+    channel = SocietyRestInput(token=TOKEN, bounds=InputBounds(),
                               client_addresses=ClientAddresses(header="x-forwarded-for"))
     async with serving(channel, recorder) as u:
         for forwarded in ("10.0.0.1, 203.0.113.7", "203.0.113.7", "203.0.113.8",

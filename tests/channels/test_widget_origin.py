@@ -18,9 +18,10 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
 from bot.channels.input_bounds import InputBounds
-from bot.channels.origin import KIND_WIDGET, ORIGIN_RE, Origins
+from bot.channels.origin import KIND_WIDGET, Origins
 from bot.channels.widget import SessionIds, WidgetInput
 from bot.client_address import ClientAddresses
+from bot.domain.messages import ORIGIN_RE
 from tests.channels.test_widget_channel import WidgetClient
 from tests.served_app import (
     sanic_test_mode,  # noqa: F401 (autouse fixture)

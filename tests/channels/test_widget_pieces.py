@@ -6,9 +6,9 @@ import pytest
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.exceptions import RasaException
 
-from bot.channels.input_bounds import MAX_DISPLAY_TEXT
 from bot.channels.input_bounds import bounded_metadata as clean_metadata
 from bot.channels.widget import SessionIds, WidgetInput, transcript
+from bot.domain.messages import MAX_DISPLAY_TEXT
 
 
 def test_session_ids_are_random_and_only_ours_are_valid():
@@ -46,8 +46,8 @@ def test_transcript_shows_the_current_session_as_the_member_saw_it():
         BotUttered("昔の答え"),
         ActionExecuted("action_session_start"),
         SessionStarted(),
-        SlotSet("tenant", "ono"),
-        UserUttered('/greet{"tenant": "ono"}', metadata={"tenant": "ono"}),
+        SlotSet("society", "ono"),
+        UserUttered('/greet{"society": "ono"}', metadata={"tenant": "ono"}),
         BotUttered("こんにちは。"),
         UserUttered("ポータルのURLは？", metadata={"tenant": "ono"}),
         BotUttered("こちらです。\nhttps://example.jp/", data={"buttons": buttons}),

@@ -61,20 +61,20 @@ class RestClient:
             raw = e.read()
             return e.code, json.loads(raw) if raw.startswith(b"{") else None
 
-    def send(self, sender: str, message: str, tenant: str | None = None,
+    def send(self, sender: str, message: str, society: str | None = None,
              metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         body: dict[str, Any] = {"sender": sender, "message": message}
         meta = dict(metadata or {})
-        if tenant is not None:
-            meta["tenant"] = tenant
+        if society is not None:
+            meta["tenant"] = society
         if meta:
             body["metadata"] = meta
         status, answer = self.post(json.dumps(body).encode())
         assert status == 200, (status, answer)
         return answer
 
-    def text(self, sender: str, message: str, tenant: str | None = None) -> str:
-        return "\n".join(m.get("text", "") for m in self.send(sender, message, tenant))
+    def text(self, sender: str, message: str, society: str | None = None) -> str:
+        return "\n".join(m.get("text", "") for m in self.send(sender, message, society))
 
     def tracker(self, conversation_id: str, token: str | None = "") -> tuple[int, dict[str, Any]]:
         """A conversation's tracker over the HTTP API (a REST sender's: ``tracker(conversation(s))``)."""
@@ -89,13 +89,13 @@ class RestClient:
             return e.code, {}
 
 
-def make_stack(work: Path, tenants_file: Path, extra_env: dict[str, str] | None = None) -> Stack:
+def make_stack(work: Path, societies_file: Path, extra_env: dict[str, str] | None = None) -> Stack:
     """A stack (not started) on free ports; ``extra_env`` adds to or overrides its env."""
     token = secrets.token_urlsafe(24)  # bot.serve hands it to Rasa as --auth-token=..., so "-" is fine
     data = work / "var"  # not made here: the services create it (private, tests/e2e/test_security_surface.py)
     env = {
         # the stack knows the fictional third society from data alone
-        "KOSMO_TENANTS_FILE": str(tenants_file),
+        "KOSMO_SOCIETIES_FILE": str(societies_file),
         "KOSMO_TRACKER_DB_URL": f"sqlite:///{data / 'tracker.db'}",
         "KOSMO_PORTAL_DB_URL": f"sqlite:///{data / 'portal.db'}",
         "KOSMO_HANDOFF_DB_URL": f"sqlite:///{data / 'handoff.db'}",
@@ -120,8 +120,8 @@ def make_stack(work: Path, tenants_file: Path, extra_env: dict[str, str] | None 
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, tenants_file_with_fictional: Path):
-    s = make_stack(tmp_path_factory.mktemp("stack"), tenants_file_with_fictional)
+def stack(tmp_path_factory: pytest.TempPathFactory, societies_file_with_fictional: Path):
+    s = make_stack(tmp_path_factory.mktemp("stack"), societies_file_with_fictional)
     s.start()
     try:
         yield s

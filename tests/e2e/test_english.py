@@ -20,15 +20,15 @@ SCOPE = "Sorry, I cannot answer that in English."
 
 
 @pytest.mark.parametrize(
-    "tenant, facts",
+    "society, facts",
     [
         ("kose", ["301234519901101", "November 1, 1990", "User ID and Password Notice"]),
         ("ono", ["10123420010101", "January 1, 2001", "My Page"]),
     ],
 )
-def test_initial_password_question_in_english_gets_the_english_answer(rest, tenant, facts):
+def test_initial_password_question_in_english_gets_the_english_answer(rest, society, facts):
     s = sender()
-    text = rest.text(s, "Hello, I cannot log in. What is my initial password?", tenant)
+    text = rest.text(s, "Hello, I cannot log in. What is my initial password?", society)
     assert "The password for your first login" in text, text
     for fact in facts:
         assert fact in text, text

@@ -143,7 +143,7 @@ class HungServer:
 
 
 def test_a_hung_action_server_holds_the_member_only_for_the_bound(
-    tmp_path, tenants_file_with_fictional
+    tmp_path, societies_file_with_fictional
 ):
     import time
 
@@ -152,7 +152,7 @@ def test_a_hung_action_server_holds_the_member_only_for_the_bound(
     hung = HungServer()
     s = make_stack(
         tmp_path,
-        tenants_file_with_fictional,
+        societies_file_with_fictional,
         {
             "KOSMO_ACTION_ENDPOINT": f"http://127.0.0.1:{hung.port}/webhook",
             "KOSMO_ACTION_TIMEOUT": "2",

@@ -1,6 +1,6 @@
 """End to end: Japanese messages over the REST channel of the real servers.
 
-Checks the facts in the answers per society (society from `tenant` metadata),
+Checks the facts in the answers per society (society from `society` metadata),
 the default society, the clarification buttons, the HTTP API's token, and that
 a conversation survives a restart of the Rasa server (SQL tracker store).
 """
@@ -22,7 +22,7 @@ def sender() -> str:
 
 
 @pytest.mark.parametrize(
-    "tenant, facts",
+    "society, facts",
     [
         # the rule as each manual gives it: kose states no digit counts, ono does
         ("kose", ["301234519901101", "記号＋番号＋生年月日（西暦8桁）"]),
@@ -30,22 +30,22 @@ def sender() -> str:
         (FICTIONAL_KEY, [FICTIONAL_EXAMPLE_PASSWORD]),
     ],
 )
-def test_initial_password_per_society(rest, tenant, facts):
-    text = rest.text(sender(), "初回ログインのパスワードって何を入れればいいですか？", tenant)
+def test_initial_password_per_society(rest, society, facts):
+    text = rest.text(sender(), "初回ログインのパスワードって何を入れればいいですか？", society)
     for fact in facts:
         assert fact in text, text
 
 
 @pytest.mark.parametrize(
-    "tenant, url",
+    "society, url",
     [
         ("kose", "https://www.kosekenpo.portal.kosmo-web.jp/"),
         ("ono", "https://www.onokenpo.portal.kosmo-web.jp/"),
         (FICTIONAL_KEY, "https://www.hoshizora.portal.kosmo-web.jp/"),
     ],
 )
-def test_portal_address_per_society(rest, tenant, url):
-    assert url in rest.text(sender(), "ログインするサイトのURLを教えてください", tenant)
+def test_portal_address_per_society(rest, society, url):
+    assert url in rest.text(sender(), "ログインするサイトのURLを教えてください", society)
 
 
 def test_authenticator_society_gets_app_instructions(rest):
@@ -60,9 +60,9 @@ def test_email_society_is_never_told_about_the_app(rest):
 
 
 def test_missing_or_unknown_society_gets_the_default(rest):
-    for tenant in (None, "no-such-society"):
-        text = rest.text(sender(), "ポータルのアドレスは？", tenant)
-        assert "www.kosekenpo.portal.kosmo-web.jp" in text, (tenant, text)
+    for society in (None, "no-such-society"):
+        text = rest.text(sender(), "ポータルのアドレスは？", society)
+        assert "www.kosekenpo.portal.kosmo-web.jp" in text, (society, text)
 
 
 def test_society_stays_for_the_conversation(rest):
@@ -97,7 +97,7 @@ def test_http_api_needs_the_token(rest):
     assert rest.tracker(rest.conversation(s), token=None)[0] == 401
     assert rest.tracker(rest.conversation(s), token="wrong")[0] == 401
     status, tracker = rest.tracker(rest.conversation(s))
-    assert status == 200 and tracker["slots"]["tenant"] == "kose"
+    assert status == 200 and tracker["slots"]["society"] == "kose"
 
 
 def test_the_server_process_is_prepared_by_bot_serve_and_runs_without_jax(stack, rest):
@@ -121,7 +121,7 @@ def test_conversation_survives_a_restart(stack, rest):
     status, after = rest.tracker(rest.conversation(s))
     assert status == 200
     assert len(after["events"]) >= len(before["events"]) > 4
-    assert after["slots"]["tenant"] == "ono"
+    assert after["slots"]["society"] == "ono"
     # no metadata after the restart: the society still comes from the stored conversation
     text = rest.text(s, "ポータルのアドレスは？")
     assert "www.onokenpo.portal.kosmo-web.jp" in text, text

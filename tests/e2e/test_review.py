@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from bot.tenants import PROJECT_ROOT
+from bot.domain.societies import PROJECT_ROOT
 from dev.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]

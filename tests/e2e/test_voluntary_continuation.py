@@ -1,6 +1,6 @@
 """End to end: a voluntary-continuation member (16-digit user ID) unlocks and gets the code diagnosis.
 
-Their ID (記号3桁＋番号5桁＋生年月日8桁, ``data/tenants.yml``) looks like a code to
+Their ID (記号3桁＋番号5桁＋生年月日8桁, ``data/societies.yml``) looks like a code to
 the masking, and used to be stored as ``****`` before the next turn: the portal
 then got ``****`` and the member heard "the system is down". The ID now survives
 the turns of the form; the portal's own records show it got the real one.
@@ -39,7 +39,7 @@ def stored_rows(stack, sender_id: str) -> list[dict]:
 def unlock_ticket(stack, ticket_id: str) -> tuple[str, str, int]:
     with sqlite3.connect(_db(stack, "KOSMO_PORTAL_DB_URL")) as conn:
         row = conn.execute(
-            "SELECT tenant, claimed_user_id, identity_verified FROM unlock_tickets WHERE id = ?",
+            "SELECT society, claimed_user_id, identity_verified FROM unlock_tickets WHERE id = ?",
             (ticket_id,),
         ).fetchone()
     assert row is not None, ticket_id
@@ -92,10 +92,10 @@ def test_code_diagnosis_with_a_16_digit_user_id(rest, seeded):
 
 
 @pytest.fixture(scope="module")
-def debug_stack(tmp_path_factory, tenants_file_with_fictional):
+def debug_stack(tmp_path_factory, societies_file_with_fictional):
     """A stack whose Rasa server logs at DEBUG: it then logs every message it receives."""
     stack = make_stack(
-        tmp_path_factory.mktemp("debug-stack"), tenants_file_with_fictional, {"LOG_LEVEL": "DEBUG"}
+        tmp_path_factory.mktemp("debug-stack"), societies_file_with_fictional, {"LOG_LEVEL": "DEBUG"}
     )
     stack.start()
     try:

@@ -20,6 +20,9 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.domain.masking import MASK
+from bot.domain.masking_events import mask_event_dicts
+from bot.domain.topics import load_topic_labels
 from bot.handoff.packet import (
     FirstLoginStep,
     FirstLoginSteps,
@@ -27,8 +30,7 @@ from bot.handoff.packet import (
     load_first_login_steps,
     topic_of,
 )
-from bot.topics import load_topic_labels
-from bot.tracker_store import MASK, UrlSQLTrackerStore, mask_event_dicts
+from bot.tracker_store import UrlSQLTrackerStore
 
 LABELS = load_topic_labels()
 STEPS = load_first_login_steps()
@@ -482,10 +484,10 @@ def test_the_transcript_shows_what_the_member_saw_not_payloads():
     from rasa.shared.core.events import UserUttered
 
     events = [
-        UserUttered('/greet{"tenant": "kose"}', intent={"name": "greet"}),
+        UserUttered('/greet{"society": "kose"}', intent={"name": "greet"}),
         UserUttered("担当者と話したい", intent={"name": "request_human"}),
         UserUttered(
-            '/affirm{"tenant": "kose"}',
+            '/affirm{"society": "kose"}',
             intent={"name": "affirm"},
             metadata={"display_text": "はい、つないでください"},
         ),

@@ -23,8 +23,8 @@ import aiohttp
 import pyotp
 import pytest
 
+from bot.domain.societies import SocietyRegistry, load_registry
 from bot.portal_client import member as member_ids
-from bot.tenants import TenantRegistry, load_registry
 from dev.portal.app import create_app
 from dev.portal.clock import FakeClock
 from dev.portal.db import Database, upgrade
@@ -203,11 +203,11 @@ def make_settings(db_url: str, smtp_port: int, **overrides: Any) -> PortalSettin
 
 
 @pytest.fixture(scope="session")
-def registry() -> TenantRegistry:
+def registry() -> SocietyRegistry:
     return load_registry()
 
 
-def start_portal(template_db: Path, db_path: Path, registry: TenantRegistry, **overrides: Any) -> RunningPortal:
+def start_portal(template_db: Path, db_path: Path, registry: SocietyRegistry, **overrides: Any) -> RunningPortal:
     """A fresh copy of the seeded database, an SMTP server and a portal on free ports."""
     shutil.copyfile(template_db, db_path)
     smtp_port = free_port()
@@ -253,7 +253,7 @@ def reset_portal(running: RunningPortal, template_db: Path) -> None:
 
 @pytest.fixture
 def make_portal(
-    template_db: Path, tmp_path: Path, registry: TenantRegistry
+    template_db: Path, tmp_path: Path, registry: SocietyRegistry
 ) -> Iterator[Callable[..., RunningPortal]]:
     """A portal of its own with settings overrides: ``make_portal(lockout=..., rate_rules=...)``."""
     started: list[RunningPortal] = []
@@ -270,7 +270,7 @@ def make_portal(
 
 @pytest.fixture(scope="module")
 def _module_portal(
-    template_db: Path, tmp_path_factory: pytest.TempPathFactory, registry: TenantRegistry
+    template_db: Path, tmp_path_factory: pytest.TempPathFactory, registry: SocietyRegistry
 ) -> Iterator[RunningPortal]:
     running = start_portal(template_db, tmp_path_factory.mktemp("portal") / "portal.db", registry)
     yield running

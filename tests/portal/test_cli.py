@@ -67,7 +67,7 @@ def test_upgrade_seed_and_tickets(cli, env: dict[str, str], tmp_path: Path, monk
     # open tickets through the library, as the API does
     import datetime as dt
 
-    from bot.tenants import load_registry
+    from bot.domain.societies import load_registry
     from dev.portal.clock import SystemClock
     from dev.portal.db import Database
     from dev.portal.services import Ctx
@@ -80,7 +80,7 @@ def test_upgrade_seed_and_tickets(cli, env: dict[str, str], tmp_path: Path, monk
     bogus, _ = db.run_sync(lambda s: open_unlock_ticket(s, ctx, "kose", "nobody.1234", dt.date(1978, 2, 14)))
     db.dispose()
 
-    code, out, _ = cli("tickets", "list", "--tenant", "kose", "--status", "open")
+    code, out, _ = cli("tickets", "list", "--society", "kose", "--status", "open")
     assert ticket["ticket_id"] in out and "kose.ichiro" in out
     assert "identity NOT verified" in out
     # closing a ticket mails the member, through the SMTP server the portal is configured with
@@ -117,7 +117,7 @@ def test_upgrade_seed_and_tickets(cli, env: dict[str, str], tmp_path: Path, monk
     "args,code,message",
     [
         (["tickets", "resolve", "nope"], 2, "is not a ticket id"),
-        (["tickets", "list", "--tenant", "nowhere"], 2, "unknown society"),
+        (["tickets", "list", "--society", "nowhere"], 2, "unknown society"),
         (["tickets", "list", "--status", "maybe"], 2, "invalid choice"),
         (["frobnicate"], 2, "invalid choice"),
         ([], 2, "required"),
@@ -197,7 +197,7 @@ def test_serve_dev_end_to_end(env: dict[str, str]) -> None:
 def test_a_dead_mail_server_does_not_undo_the_closing(cli, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     import datetime as dt
 
-    from bot.tenants import load_registry
+    from bot.domain.societies import load_registry
     from dev.portal.clock import SystemClock
     from dev.portal.db import Database
     from dev.portal.services import Ctx

@@ -271,7 +271,7 @@ async def test_audit_log_records_calls_without_secrets(api: Api, portal: Running
     await api.post("/api/v1/otp/diagnose", {"tenant": "ono", "user_id": "ono.sakura", "code": "654321"})
     await api.post("/api/v1/otp/resend", {"tenant": "kose", "user_id": "kose.hanako"}, token="bad")
     rows = portal.db.run_sync(lambda s: [
-        (e.endpoint, e.tenant, e.subject, e.status, e.outcome, e.conversation, e.client)
+        (e.endpoint, e.society, e.subject, e.status, e.outcome, e.conversation, e.client)
         for e in reversed(audit.recent(s, 10))
     ])
     assert [(r[0], r[3], r[4]) for r in rows] == [

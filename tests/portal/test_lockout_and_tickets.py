@@ -11,12 +11,12 @@ HANAKO = member("kose.hanako")
 SAKURA = member("ono.sakura")
 
 
-async def login(api: Api, tenant: str, user_id: str, password: str):
-    return await api.post("/member/login", {"tenant": tenant, "user_id": user_id, "password": password}, token=None)
+async def login(api: Api, society: str, user_id: str, password: str):
+    return await api.post("/member/login", {"tenant": society, "user_id": user_id, "password": password}, token=None)
 
 
-async def open_ticket(api: Api, tenant: str, user_id: str, birth_date: str, sender: str = "member-1") -> str:
-    reply = await api.post("/api/v1/unlock-tickets", {"tenant": tenant, "user_id": user_id, "birth_date": birth_date},
+async def open_ticket(api: Api, society: str, user_id: str, birth_date: str, sender: str = "member-1") -> str:
+    reply = await api.post("/api/v1/unlock-tickets", {"tenant": society, "user_id": user_id, "birth_date": birth_date},
                            sender=sender)
     assert reply.status == 201
     return reply.body["ticket_id"]

@@ -12,8 +12,8 @@ import pytest
 from tests.portal.conftest import Api, RunningPortal, member
 
 
-async def login(api: Api, tenant: str, user_id: str, password: str) -> tuple[int, dict]:
-    reply = await api.post("/member/login", {"tenant": tenant, "user_id": user_id, "password": password}, token=None)
+async def login(api: Api, society: str, user_id: str, password: str) -> tuple[int, dict]:
+    reply = await api.post("/member/login", {"tenant": society, "user_id": user_id, "password": password}, token=None)
     return reply.status, reply.body
 
 

@@ -48,7 +48,7 @@ def pg_portal(registry) -> Iterator[tuple[str, FakeClock, DevOutbox]]:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     upgrade(PG_URL)
-    assert current_revision(PG_URL) == "0002"
+    assert current_revision(PG_URL) == "0003"
     db.run_sync(lambda s: seed(s, registry, START, iterations=ITERATIONS))
     smtp_port = free_port()
     outbox = DevOutbox()
@@ -123,7 +123,7 @@ def test_a_racing_insert_gets_the_ticket_that_won(pg_portal, registry) -> None:
         with db.engine.connect() as first:
             tx = first.begin()
             first.execute(text(
-                "INSERT INTO unlock_tickets (id, tenant, claimed_user_id, identity_verified, status, created_at) "
+                "INSERT INTO unlock_tickets (id, society, claimed_user_id, identity_verified, status, created_at) "
                 "VALUES ('UL-AAAAAA', 'kose', 'kose.hanako', false, 'open', now())"))
             second = threading.Thread(target=lambda: result.append(db.run_sync(
                 lambda s: open_unlock_ticket(s, ctx, "kose", "kose.hanako", dt.date(1990, 11, 3), "tag"))))

@@ -1,5 +1,6 @@
 """Unlock tickets (issue 13, point 10): one open per user ID, mail on open and on closing,
-status told only to the member that opened it, the rule held by the schema and migration 0002."""
+status told only to the member that opened it, the rule held by the schema and migration 0002
+(and kept by 0003, which renames the society columns)."""
 
 from __future__ import annotations
 
@@ -23,14 +24,14 @@ SOMEONE_ELSE = "widget-session-2"
 
 
 def body(
-    user_id: str = "kose.ichiro", birth_date: str = "1978-02-14", tenant: str = "kose"
+    user_id: str = "kose.ichiro", birth_date: str = "1978-02-14", society: str = "kose"
 ) -> dict[str, str]:
-    return {"tenant": tenant, "user_id": user_id, "birth_date": birth_date}
+    return {"tenant": society, "user_id": user_id, "birth_date": birth_date}
 
 
-async def status_of(api: Api, ticket_id: str, sender: str | None, tenant: str = "kose"):
+async def status_of(api: Api, ticket_id: str, sender: str | None, society: str = "kose"):
     return await api.get(
-        f"/api/v1/unlock-tickets/{ticket_id}", params={"tenant": tenant}, sender=sender
+        f"/api/v1/unlock-tickets/{ticket_id}", params={"tenant": society}, sender=sender
     )
 
 
@@ -101,7 +102,7 @@ def test_the_schema_allows_one_open_ticket_per_user_id(portal: RunningPortal) ->
     def ticket(tid: str, status: str = "open", user_id: str = "kose.ichiro") -> UnlockTicket:
         return UnlockTicket(
             id=tid,
-            tenant="kose",
+            society="kose",
             claimed_user_id=user_id,
             identity_verified=False,
             status=status,
@@ -188,8 +189,8 @@ async def test_status_is_told_only_to_the_member_that_opened_it(api: Api) -> Non
     assert unknown.status == 404
     # another member - even one that asked for the same unlock - no member, another society
     await api.post("/api/v1/unlock-tickets", body(), sender=SOMEONE_ELSE)
-    for sender, tenant in ((SOMEONE_ELSE, "kose"), (None, "kose"), (OPENER, "ono")):
-        other = await status_of(api, ticket_id, sender, tenant)
+    for sender, society in ((SOMEONE_ELSE, "kose"), (None, "kose"), (OPENER, "ono")):
+        other = await status_of(api, ticket_id, sender, society)
         assert (other.status, other.body) == (404, unknown.body)
 
 
@@ -287,7 +288,7 @@ def test_migration_closes_open_duplicates_and_keeps_the_verified_one(
     db.dispose()
     migrated_at = dt.datetime.now(dt.timezone.utc)
     upgrade(url)
-    assert current_revision(url) == "0002"
+    assert current_revision(url) == "0003"
     db = Database.from_url(url)
     states = db.run_sync(
         lambda s: {
@@ -323,9 +324,9 @@ def test_migration_closes_open_duplicates_and_keeps_the_verified_one(
     command.downgrade(alembic_config(url), "0001")
     assert current_revision(url) == "0001"
     upgrade(url)
-    assert current_revision(url) == "0002"
+    assert current_revision(url) == "0003"
     shutil.copyfile(template_db, tmp_path / "copy.db")
-    assert current_revision(f"sqlite:///{tmp_path / 'copy.db'}") == "0002"
+    assert current_revision(f"sqlite:///{tmp_path / 'copy.db'}") == "0003"
 
 
 def test_tickets_before_the_migration_are_told_to_no_one() -> None:
@@ -333,10 +334,68 @@ def test_tickets_before_the_migration_are_told_to_no_one() -> None:
 
     legacy = UnlockTicket(
         id="UL-AAAAAA",
-        tenant="kose",
+        society="kose",
         claimed_user_id="kose.ichiro",
         identity_verified=True,
         status="open",
         created_at=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
     )
     assert not told_to(legacy, None) and not told_to(legacy, "chat:" + "0" * 32)
+
+
+# ------------------------------------------------------------------ migration 0003
+
+
+def test_migration_0003_renames_the_society_columns_and_keeps_every_row(tmp_path: Path) -> None:
+    """``tenant`` columns become ``society``; accounts, their login sessions (ON DELETE
+    CASCADE), tickets and audit rows all stay, and the rule of one open ticket still holds."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from dev.portal.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'before.db'}"
+    upgrade(url, "0002")
+    db = Database.from_url(url)
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO accounts (id, tenant, user_id, insurance_symbol, insurance_number, birth_date,"
+            " email_verified, otp_method, totp_confirmed, password_hash, first_login_done, failed_count,"
+            " locked, created_at, updated_at) VALUES (1, 'kose', 'kose.hanako', '30', '13579',"
+            " '1990-11-03', 1, 'email', 0, 'x', 1, 0, 0, '2025-01-01 00:00:00', '2025-01-01 00:00:00')"))
+        conn.execute(text(
+            "INSERT INTO login_sessions (id, token_digest, account_id, step, created_at, expires_at)"
+            " VALUES (1, 'd', 1, 'otp', '2025-01-01 00:00:00', '2025-01-01 00:30:00')"))
+        conn.execute(text(
+            "INSERT INTO unlock_tickets (id, tenant, account_id, claimed_user_id, identity_verified,"
+            " status, created_at) VALUES ('UL-AAAAAA', 'kose', 1, 'kose.hanako', 1, 'open',"
+            " '2025-01-01 00:00:00')"))
+        conn.execute(text(
+            "INSERT INTO audit_events (at, endpoint, tenant, status, outcome)"
+            " VALUES ('2025-01-01 00:00:00', 'otp_resend', 'kose', 202, 'sent')"))
+    db.dispose()
+
+    upgrade(url)
+    assert current_revision(url) == "0003"
+    db = Database.from_url(url)
+    with db.engine.connect() as conn:
+        for table in ("accounts", "unlock_tickets", "audit_events"):
+            columns = {c["name"] for c in inspect(conn).get_columns(table)}
+            assert "society" in columns and "tenant" not in columns, table
+            assert conn.execute(text(f"SELECT society FROM {table}")).scalars().all() == ["kose"]
+        assert conn.execute(text("SELECT count(*) FROM login_sessions")).scalar() == 1
+        indexes = {i["name"] for i in inspect(conn).get_indexes("unlock_tickets")}
+        assert "ix_unlock_tickets_society_status" in indexes
+        assert "ix_unlock_tickets_tenant_status" not in indexes
+    with pytest.raises(IntegrityError), db.engine.begin() as conn:  # still one open ticket per ID
+        conn.execute(text(
+            "INSERT INTO unlock_tickets (id, society, claimed_user_id, identity_verified, status,"
+            " created_at) VALUES ('UL-BBBBBB', 'kose', 'kose.hanako', 0, 'open', '2025-01-02 00:00:00')"))
+    db.dispose()
+
+    command.downgrade(alembic_config(url), "0002")
+    db = Database.from_url(url)
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT tenant FROM accounts")).scalars().all() == ["kose"]
+        assert conn.execute(text("SELECT count(*) FROM login_sessions")).scalar() == 1
+    db.dispose()

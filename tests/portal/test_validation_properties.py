@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.portal_contract import USER_ID_CHARS
-from bot.tenants import load_registry
+from bot.domain.portal_contract import USER_ID_CHARS
+from bot.domain.societies import load_registry
 from dev.portal.security import new_ticket_id
 from dev.portal.validation import (
     ValidationError,
@@ -176,14 +176,14 @@ def test_generated_ticket_ids_parse(_: None) -> None:
 REGISTRY = load_registry()
 
 
-@given(st.text(min_size=1, max_size=80), st.sampled_from(sorted(REGISTRY.tenants)))
+@given(st.text(min_size=1, max_size=80), st.sampled_from(sorted(REGISTRY.societies)))
 def test_new_password_follows_the_society_rules(text: str, key: str) -> None:
-    tenant = REGISTRY.tenants[key]
-    allowed = set(string.ascii_letters + string.digits + tenant.password_allowed_symbols + "\\")
+    society = REGISTRY.societies[key]
+    allowed = set(string.ascii_letters + string.digits + society.password_allowed_symbols + "\\")
     try:
-        result = parse_new_password(text, tenant)
+        result = parse_new_password(text, society)
     except ValidationError as e:
         assert e.field == "password"
-        assert not (tenant.password_min_length <= len(text) <= tenant.password_max_length and set(text) <= allowed)
+        assert not (society.password_min_length <= len(text) <= society.password_max_length and set(text) <= allowed)
         return
     assert result == text and set(text) <= allowed

@@ -15,13 +15,13 @@ def turn_events(
     confidence: float,
     actions: Sequence[str],
     *,
-    tenant: Optional[str] = None,
+    society: Optional[str] = None,
     metadata: Optional[dict[str, Any]] = None,
     channel: str = "rest",
     ranking: Sequence[tuple[str, float]] = (),
     at: Optional[float] = None,
 ) -> list[Event]:
-    """A member's message, the tenant slot, the bot's actions (each with an utterance), listen."""
+    """A member's message, the society slot, the bot's actions (each with an utterance), listen."""
     at = time.time() if at is None else at
     parse_data = {
         "text": text,
@@ -40,8 +40,8 @@ def turn_events(
             timestamp=at,
         )
     ]
-    if tenant is not None:
-        events.append(SlotSet("tenant", tenant, timestamp=at))
+    if society is not None:
+        events.append(SlotSet("society", society, timestamp=at))
     for name in actions:
         events += [ActionExecuted(name, timestamp=at), BotUttered("…", timestamp=at)]
     events.append(ActionExecuted("action_listen", timestamp=at))

@@ -113,7 +113,7 @@ async def test_each_kind_is_recorded_with_what_the_bot_did(
     publish(
         broker,
         "rest:m1",
-        turn_events(text, intent, 0.4, actions, tenant="ono", ranking=[("faq", 0.31)]),
+        turn_events(text, intent, 0.4, actions, society="ono", ranking=[("faq", 0.31)]),
     )
     [row] = await recorded(broker, url)
     assert (row.kind, row.action, row.bot_actions) == (kind, action, bot_actions)
@@ -142,7 +142,7 @@ async def test_did_not_help_records_the_question_whose_answer_did_not_help(tmp_p
             "faq",
             0.9,
             ["action_answer_faq"],
-            tenant="kose",
+            society="kose",
             channel="line",
             at=at,
         ),
@@ -190,7 +190,7 @@ async def test_society_from_the_slot_else_the_metadata_and_widget_channel(tmp_pa
         broker,
         "a",
         turn_events(
-            "x1", "nlu_fallback", 0.2, ["action_clarify"], tenant="ono", metadata={"tenant": "kose"}
+            "x1", "nlu_fallback", 0.2, ["action_clarify"], society="ono", metadata={"tenant": "kose"}
         ),
     )
     publish(
@@ -259,7 +259,7 @@ async def test_through_the_tracker_store_as_rasa_saves(tmp_path):
     domain = Domain.from_dict(
         {
             "intents": ["nlu_fallback", "faq"],
-            "slots": {"tenant": {"type": "text", "mappings": [{"type": "custom"}]}},
+            "slots": {"society": {"type": "text", "mappings": [{"type": "custom"}]}},
         }
     )
     store = UrlSQLTrackerStore(
@@ -278,7 +278,7 @@ async def test_through_the_tracker_store_as_rasa_saves(tmp_path):
             ("ふがふが", "nlu_fallback", ["utter_give_up", "action_offer_handoff"]),
         ]
     ):
-        for event in turn_events(text, intent, 0.4, actions, tenant="kose", at=now + 1 + i):
+        for event in turn_events(text, intent, 0.4, actions, society="kose", at=now + 1 + i):
             tracker.update(event)
         await store.save(tracker)
         tracker = await store.retrieve("rest:m1")
@@ -321,7 +321,7 @@ async def test_rasa_makes_it_from_the_projects_endpoints_yml(tmp_path, monkeypat
 async def test_conversations_are_followed_in_a_bounded_lru(tmp_path):
     broker, url = make_broker(tmp_path, max_conversations=2)
     for sender in ("a", "b", "c"):
-        publish(broker, sender, [SlotSet("tenant", "ono")])
+        publish(broker, sender, [SlotSet("society", "ono")])
     assert list(broker._conversations) == ["b", "c"]
     await broker.close()
 
@@ -334,7 +334,7 @@ async def test_conversations_are_followed_in_a_bounded_lru(tmp_path):
         {"event": "user", "sender_id": 5, "text": "x"},
         {"event": "user", "sender_id": "s", "text": None, "parse_data": "nonsense"},
         {"event": "action", "sender_id": "s", "name": None},
-        {"event": "slot", "sender_id": "s", "name": "tenant", "value": ["not", "text"]},
+        {"event": "slot", "sender_id": "s", "name": "society", "value": ["not", "text"]},
         {
             "event": "user",
             "sender_id": "s",

@@ -16,12 +16,12 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.portal_contract import ERROR_NOT_FOUND
+from bot.domain.portal_contract import ERROR_NOT_FOUND, SOCIETY_FIELD
 from dev.portal import tickets
 from dev.portal.audit import AuditRecord
 from dev.portal.errors import ApiError
 from dev.portal.routes.common import Handler, _audited
-from dev.portal.validation import ValidationError, parse_tenant, parse_ticket_id
+from dev.portal.validation import ValidationError, parse_society, parse_ticket_id
 
 if TYPE_CHECKING:
     from dev.portal.app import Portal
@@ -31,19 +31,19 @@ def _add_admin_routes(app: Sanic, portal: Portal) -> None:
     admin = partial(_audited, portal, token_of=lambda: portal.settings.admin_token, realm="admin")
 
     async def list_tickets(request: Request, record: AuditRecord) -> HTTPResponse:
-        unknown = set(request.args) - {"tenant", "status"}
+        unknown = set(request.args) - {SOCIETY_FIELD, "status"}
         if unknown:
             raise ValidationError(sorted(unknown)[0][:64], "is not a parameter of this request", "unknown_field")
-        tenant = None
-        if request.args.get("tenant"):
-            tenant = parse_tenant(request.args.get("tenant"), portal.registry).key
-            record.tenant = tenant
+        society = None
+        if request.args.get(SOCIETY_FIELD):
+            society = parse_society(request.args.get(SOCIETY_FIELD), portal.registry).key
+            record.society = society
         status = request.args.get("status") or None
         if status not in (None, "open", "closed"):
             raise ValidationError("status", "must be open or closed", "format")
 
         def work(s: Session) -> list[dict[str, Any]]:
-            return [tickets.admin_ticket_json(s, t) for t in tickets.list_tickets(s, tenant, status)]
+            return [tickets.admin_ticket_json(s, t) for t in tickets.list_tickets(s, society, status)]
 
         rows = await portal.run(work)
         record.outcome = f"listed:{len(rows)}"
@@ -69,7 +69,7 @@ def _add_admin_routes(app: Sanic, portal: Portal) -> None:
 
             ticket = await portal.run(work)
             portal.send_later(mails)
-            record.tenant = ticket["tenant"]
+            record.society = ticket[SOCIETY_FIELD]
             record.outcome = outcome
             return json_response(ticket)
 

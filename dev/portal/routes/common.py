@@ -17,9 +17,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from bot.portal_contract import ERROR_OTP_METHOD_MISMATCH, ERROR_RATE_LIMITED, ERROR_VALIDATION
+from bot.domain.portal_contract import (
+    ERROR_OTP_METHOD_MISMATCH,
+    ERROR_RATE_LIMITED,
+    ERROR_VALIDATION,
+    SOCIETY_FIELD,
+)
+from bot.domain.societies import OTP_EMAIL, Society
 from bot.shared_secret import bearer_matches
-from bot.tenants import OTP_EMAIL, Tenant
 from dev.portal import audit
 from dev.portal.audit import AuditRecord
 from dev.portal.errors import ApiError
@@ -75,12 +80,12 @@ def _json_body(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
     return body
 
 
-def _otp_method_mismatch(tenant: Tenant, wanted: str) -> ApiError:
+def _otp_method_mismatch(society: Society, wanted: str) -> ApiError:
     what = "email one-time passwords" if wanted == OTP_EMAIL else "an authenticator app (TOTP)"
     return ApiError(
         409, ERROR_OTP_METHOD_MISMATCH,
-        f"society {tenant.key!r} does not use {what}; it uses {tenant.otp_method}", "tenant",
-        extra={"otp_method": tenant.otp_method},
+        f"society {society.key!r} does not use {what}; it uses {society.otp_method}", SOCIETY_FIELD,
+        extra={"otp_method": society.otp_method},
     )
 
 

@@ -17,8 +17,8 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.portal_contract import ERROR_NOT_FOUND
-from bot.tenants import OTP_EMAIL, OTP_TOTP
+from bot.domain.portal_contract import ERROR_NOT_FOUND, SOCIETY_FIELD
+from bot.domain.societies import OTP_EMAIL, OTP_TOTP
 from dev.portal import audit, helpdesk_services, ratelimit, services, tickets
 from dev.portal.audit import AuditRecord
 from dev.portal.errors import ApiError
@@ -35,8 +35,8 @@ from dev.portal.validation import (
     parse_birth_date,
     parse_email,
     parse_otp_code,
-    parse_tenant,
-    parse_tenant_user_id,
+    parse_society,
+    parse_society_user_id,
     parse_ticket_id,
 )
 
@@ -66,19 +66,19 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
 
     async def otp_resend(request: Request, record: AuditRecord) -> HTTPResponse:
         await limit_caller(request, record, "otp_resend")
-        body = _json_body(request, ("tenant", "user_id"))
-        tenant = parse_tenant(body.get("tenant"), registry)
-        record.tenant = tenant.key
-        user_id = parse_tenant_user_id(body.get("user_id"), tenant)
+        body = _json_body(request, (SOCIETY_FIELD, "user_id"))
+        society = parse_society(body.get(SOCIETY_FIELD), registry)
+        record.society = society.key
+        user_id = parse_society_user_id(body.get("user_id"), society)
         record.subject = user_id
-        if tenant.otp_method != OTP_EMAIL:
-            raise _otp_method_mismatch(tenant, OTP_EMAIL)
+        if society.otp_method != OTP_EMAIL:
+            raise _otp_method_mismatch(society, OTP_EMAIL)
         ctx = portal.ctx()
-        check = [RateCheck("otp_resend", "account", f"{tenant.key}:{user_id}")]
+        check = [RateCheck("otp_resend", "account", f"{society.key}:{user_id}")]
 
         def work(s: Session) -> str:
             ratelimit.consume(s, check, portal.rules(), ctx.now)
-            return helpdesk_services.helpdesk_resend_otp(s, ctx, tenant.key, user_id)
+            return helpdesk_services.helpdesk_resend_otp(s, ctx, society.key, user_id)
 
         record.outcome = await portal.run(work)
         portal.send_later(ctx.mails)
@@ -86,17 +86,17 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
 
     async def user_id_reminder(request: Request, record: AuditRecord) -> HTTPResponse:
         await limit_caller(request, record, "user_id_reminder")
-        body = _json_body(request, ("tenant", "email"))
-        tenant = parse_tenant(body.get("tenant"), registry)
-        record.tenant = tenant.key
+        body = _json_body(request, (SOCIETY_FIELD, "email"))
+        society = parse_society(body.get(SOCIETY_FIELD), registry)
+        record.society = society.key
         email = parse_email(body.get("email"))
         record.subject = audit.mask_email(email)
         ctx = portal.ctx()
-        check = [RateCheck("user_id_reminder", "account", f"{tenant.key}:{email}")]
+        check = [RateCheck("user_id_reminder", "account", f"{society.key}:{email}")]
 
         def work(s: Session) -> str:
             ratelimit.consume(s, check, portal.rules(), ctx.now)
-            return helpdesk_services.helpdesk_user_id_reminder(s, ctx, tenant.key, email)
+            return helpdesk_services.helpdesk_user_id_reminder(s, ctx, society.key, email)
 
         record.outcome = await portal.run(work)
         portal.send_later(ctx.mails)
@@ -104,19 +104,19 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
 
     async def open_ticket(request: Request, record: AuditRecord) -> HTTPResponse:
         await limit_caller(request, record, "unlock_open")
-        body = _json_body(request, ("tenant", "user_id", "birth_date"))
-        tenant = parse_tenant(body.get("tenant"), registry)
-        record.tenant = tenant.key
-        user_id = parse_tenant_user_id(body.get("user_id"), tenant)
+        body = _json_body(request, (SOCIETY_FIELD, "user_id", "birth_date"))
+        society = parse_society(body.get(SOCIETY_FIELD), registry)
+        record.society = society.key
+        user_id = parse_society_user_id(body.get("user_id"), society)
         record.subject = user_id
         birth = parse_birth_date(body.get("birth_date"), _today(portal))
         ctx = portal.ctx()
-        check = [RateCheck("unlock_open", "account", f"{tenant.key}:{user_id}")]
+        check = [RateCheck("unlock_open", "account", f"{society.key}:{user_id}")]
         opened_by = tickets.member_tag(record.member)
 
         def work(s: Session) -> tuple[dict[str, Any], str]:
             ratelimit.consume(s, check, portal.rules(), ctx.now)
-            return tickets.open_unlock_ticket(s, ctx, tenant.key, user_id, birth, opened_by)
+            return tickets.open_unlock_ticket(s, ctx, society.key, user_id, birth, opened_by)
 
         ticket, record.outcome = await portal.run(work)
         portal.send_later(ctx.mails)
@@ -127,16 +127,16 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
 
     async def read_ticket(request: Request, record: AuditRecord, ticket_id: str) -> HTTPResponse:
         await limit_caller(request, record, "unlock_read")
-        unknown = set(request.args) - {"tenant"}
+        unknown = set(request.args) - {SOCIETY_FIELD}
         if unknown:
             raise ValidationError(sorted(unknown)[0][:64], "is not a parameter of this request", "unknown_field")
-        tenant = parse_tenant(request.args.get("tenant"), registry)
-        record.tenant = tenant.key
+        society = parse_society(request.args.get(SOCIETY_FIELD), registry)
+        record.society = society.key
         tid = parse_ticket_id(ticket_id)
         record.subject = tid
 
         def work(s: Session) -> tuple[dict[str, Any] | None, bool]:
-            ticket = tickets.get_ticket(s, tenant.key, tid)
+            ticket = tickets.get_ticket(s, society.key, tid)
             if ticket is None or not tickets.told_to(ticket, record.member):
                 return None, ticket is not None
             return tickets.ticket_json(ticket), True
@@ -151,20 +151,20 @@ def _add_helpdesk_routes(app: Sanic, portal: Portal) -> None:
 
     async def diagnose(request: Request, record: AuditRecord) -> HTTPResponse:
         await limit_caller(request, record, "otp_diagnose")
-        body = _json_body(request, ("tenant", "user_id", "code"))
-        tenant = parse_tenant(body.get("tenant"), registry)
-        record.tenant = tenant.key
-        user_id = parse_tenant_user_id(body.get("user_id"), tenant)
+        body = _json_body(request, (SOCIETY_FIELD, "user_id", "code"))
+        society = parse_society(body.get(SOCIETY_FIELD), registry)
+        record.society = society.key
+        user_id = parse_society_user_id(body.get("user_id"), society)
         record.subject = user_id
         code = parse_otp_code(body.get("code"))
-        if tenant.otp_method != OTP_TOTP:
-            raise _otp_method_mismatch(tenant, OTP_TOTP)
+        if society.otp_method != OTP_TOTP:
+            raise _otp_method_mismatch(society, OTP_TOTP)
         ctx = portal.ctx()
-        check = [RateCheck("otp_diagnose", "account", f"{tenant.key}:{user_id}")]
+        check = [RateCheck("otp_diagnose", "account", f"{society.key}:{user_id}")]
 
         def work(s: Session) -> tuple[helpdesk_services.Diagnosis, str]:
             ratelimit.consume(s, check, portal.rules(), ctx.now)
-            return helpdesk_services.diagnose_totp(s, ctx, tenant.key, user_id, code)
+            return helpdesk_services.diagnose_totp(s, ctx, society.key, user_id, code)
 
         result, record.outcome = await portal.run(work)
         return json_response({**result.json(), "window_steps": portal.settings.totp_diagnose_window,

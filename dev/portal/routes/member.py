@@ -16,7 +16,8 @@ from sanic.response import HTTPResponse, html
 from sanic.response import json as json_response
 from sqlalchemy.orm import Session
 
-from bot.tenants import Tenant
+from bot.domain.portal_contract import SOCIETY_FIELD
+from bot.domain.societies import Society
 from dev.portal import login_steps, ratelimit
 from dev.portal.errors import ApiError
 from dev.portal.ratelimit import RateCheck
@@ -35,8 +36,8 @@ from dev.portal.validation import (
     parse_new_password,
     parse_otp_code,
     parse_password_attempt,
-    parse_tenant,
-    parse_tenant_user_id,
+    parse_society,
+    parse_society_user_id,
     parse_token,
 )
 
@@ -62,15 +63,15 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
 
     @app.post("/member/login")
     async def member_login(request: Request) -> HTTPResponse:
-        body = _json_body(request, ("tenant", "user_id", "password"))
-        tenant = parse_tenant(body.get("tenant"), registry)
+        body = _json_body(request, (SOCIETY_FIELD, "user_id", "password"))
+        society = parse_society(body.get(SOCIETY_FIELD), registry)
         password = parse_password_attempt(body.get("password"))
         try:
-            user_id = parse_tenant_user_id(body.get("user_id"), tenant)
+            user_id = parse_society_user_id(body.get("user_id"), society)
         except ValidationError:
             # A malformed ID cannot exist; answer like a wrong password.
             raise ApiError(401, "invalid_credentials", "invalid user ID or password") from None
-        return await step(login_steps.login, tenant.key, user_id, password)
+        return await step(login_steps.login, society.key, user_id, password)
 
     @app.post("/member/session")
     async def member_session(request: Request) -> HTTPResponse:
@@ -99,16 +100,16 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
         if body.get("user_id") not in (None, ""):
             # The society is known from the session; rules are the same for every society today,
             # and checked again against the account's society below.
-            tenant = await _session_tenant(portal, token)
-            new_id = parse_tenant_user_id(body.get("user_id"), tenant, new=True)
+            society = await _session_society(portal, token)
+            new_id = parse_society_user_id(body.get("user_id"), society, new=True)
         return await step(login_steps.first_login_user_id, token, new_id)
 
     @app.post("/member/first-login/password")
     async def first_login_password(request: Request) -> HTTPResponse:
         body = _json_body(request, ("session", "password", "password_confirm"))
         token = session_of(body)
-        tenant = await _session_tenant(portal, token)
-        password = parse_new_password(body.get("password"), tenant)
+        society = await _session_society(portal, token)
+        password = parse_new_password(body.get("password"), society)
         if body.get("password_confirm") != password:
             raise ValidationError("password_confirm", "does not match password", "mismatch")
         return await step(login_steps.first_login_password, token, password)
@@ -165,19 +166,19 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
 
     @app.post("/member/forgot-password")
     async def forgot_password(request: Request) -> HTTPResponse:
-        body = _json_body(request, ("tenant", "user_id"))
-        tenant = parse_tenant(body.get("tenant"), registry)
-        user_id = parse_tenant_user_id(body.get("user_id"), tenant)
+        body = _json_body(request, (SOCIETY_FIELD, "user_id"))
+        society = parse_society(body.get(SOCIETY_FIELD), registry)
+        user_id = parse_society_user_id(body.get("user_id"), society)
         ctx = portal.ctx()
         client = _client_ip(request, portal.settings)
         checks = [
             RateCheck("forgot_password", "client", client),
-            RateCheck("forgot_password", "account", f"{tenant.key}:{user_id}"),
+            RateCheck("forgot_password", "account", f"{society.key}:{user_id}"),
         ]
 
         def work(s: Session) -> str:
             ratelimit.consume(s, checks, portal.rules(), ctx.now)
-            return login_steps.forgot_password(s, ctx, tenant.key, user_id)
+            return login_steps.forgot_password(s, ctx, society.key, user_id)
 
         await portal.run(work)
         portal.send_later(ctx.mails)
@@ -199,8 +200,8 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
         raw_password = body.get("password")
         confirm = body.get("password_confirm")
 
-        def password_for(tenant: Tenant) -> str:
-            password = parse_new_password(raw_password, tenant)
+        def password_for(society: Society) -> str:
+            password = parse_new_password(raw_password, society)
             if confirm != password:
                 raise ValidationError("password_confirm", "does not match password", "mismatch")
             return password
@@ -217,14 +218,14 @@ def _add_member_routes(app: Sanic, portal: Portal) -> None:
         return json_response({"status": "password_changed"})
 
 
-async def _session_tenant(portal: Portal, token: str) -> Tenant:
+async def _session_society(portal: Portal, token: str) -> Society:
     ctx = portal.ctx()
 
     def work(s: Session) -> str:
         _row, account = login_steps.session_account(s, ctx, token)
-        return account.tenant
+        return account.society
 
-    return ctx.tenant(await portal.run(work))
+    return ctx.society(await portal.run(work))
 
 
 _RESET_FORM = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>KOSMO Web</title></head>

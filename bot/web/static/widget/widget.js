@@ -27,8 +27,10 @@
   window.__kosmoChatLoaded = true;
 
   var BASE = script && script.src ? script.src.replace(/[^/]*$/, "") : "/widget/";
-  var TENANT = String(config.tenant);
-  var KEY = "kosmo-chat:" + TENANT;
+  // `tenant` is the wire name of the society: in this config and in every message's
+  // metadata (bot.domain.societies.METADATA_KEY); the bot's own code says "society".
+  var SOCIETY = String(config.tenant);
+  var KEY = "kosmo-chat:" + SOCIETY;
   var HIDDEN = {}; // marker: a message the member did not type (the opening greeting)
   var TYPING_TIMEOUT_MS = 60000;
 
@@ -134,7 +136,7 @@
   }
 
   // --- the UI
-  var host = el("div", { className: "kosmo-chat-host", "data-kosmo-chat": TENANT });
+  var host = el("div", { className: "kosmo-chat-host", "data-kosmo-chat": SOCIETY });
   if (config.accentColor && /^#[0-9a-fA-F]{6}$/.test(config.accentColor)) {
     host.style.setProperty("--kosmo-accent", config.accentColor);
   }
@@ -295,7 +297,7 @@
   function send(text, display) {
     text = String(text || "").trim();
     if (!text || !ready || !socket) return false;
-    var metadata = { tenant: TENANT };
+    var metadata = { tenant: SOCIETY };
     if (display && display !== HIDDEN) metadata.display_text = String(display);
     socket.emit("user_uttered", { message: text, session_id: sessionId, metadata: metadata });
     if (display !== HIDDEN) addUser(display || text);

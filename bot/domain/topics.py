@@ -6,7 +6,7 @@ Two places name a topic to a person: the clarification buttons
 loader, so a topic is called the same thing on the member's screen and on the
 agent's. Keys are intents (``account_locked``) or FAQ topics (``faq/portal_url``).
 
-English conversations (``bot.language``) get the ``en:`` labels: only the
+English conversations (``bot.domain.language``) get the ``en:`` labels: only the
 topics answered in English have one, so only those are offered as buttons.
 The agent's packet keeps the Japanese labels.
 """
@@ -19,7 +19,7 @@ from typing import Any, Dict, Mapping, Optional
 
 import yaml
 
-from bot.language import ENGLISH, JAPANESE
+from bot.domain.language import ENGLISH, JAPANESE
 from bot.settings import DataFiles
 
 # A topic whose score (its intent's confidence; for an FAQ topic, the ``faq``

@@ -3,7 +3,7 @@
 :func:`romaji_kana` converts one word and checks that jaconv placed every
 letter; :func:`_latin_words` finds the words of Latin letters only (tokens
 with digits or symbols, and short capitals such as ID or OTP, are not words
-here). :func:`bot.kana_terms.rewrite_romaji` decides with the term vocabulary
+here). :func:`bot.domain.kana_terms.rewrite_romaji` decides with the term vocabulary
 what is rewritten.
 """
 

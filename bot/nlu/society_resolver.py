@@ -1,8 +1,9 @@
-"""Turns the channel metadata key ``tenant`` into a ``tenant`` entity.
+"""Turns the society in a message's channel metadata into a ``society`` entity.
 
 Every channel (REST, the portal widget, LINE) puts the member's society in the
-message metadata. This component reads it during NLU, checks it against
-``data/tenants.yml`` and adds an entity ``tenant`` whose value fills the slot of
+message metadata, under the key ``tenant`` (its wire name,
+``bot.domain.societies.METADATA_KEY``). This component reads it during NLU, checks it against
+``data/societies.yml`` and adds an entity ``society`` whose value fills the slot of
 the same name (``from_entity`` mapping in ``domain.yml``). So the society is in
 the tracker before any policy, response or action runs, with no extra round trip.
 
@@ -24,25 +25,22 @@ from rasa.shared.nlu.constants import ENTITIES
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.tenants import TenantRegistry, load_registry
-
-TENANT_ENTITY = "tenant"
-METADATA_KEY = "tenant"
+from bot.domain.societies import METADATA_KEY, SOCIETY_SLOT, SocietyRegistry, load_registry
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
 )
-class TenantResolver(GraphComponent):
+class SocietyResolver(GraphComponent):
     """Adds the member's society, taken from channel metadata, as an entity."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        # None: $KOSMO_TENANTS_FILE, else data/tenants.yml (read at run time,
+        # None: $KOSMO_SOCIETIES_FILE, else data/societies.yml (read at run time,
         # so a society added to the file needs no retraining).
-        return {"tenants_file": None}
+        return {"societies_file": None}
 
-    def __init__(self, config: Dict[Text, Any], registry: Optional[TenantRegistry] = None) -> None:
+    def __init__(self, config: Dict[Text, Any], registry: Optional[SocietyRegistry] = None) -> None:
         self._config = config
         self._registry = registry
 
@@ -53,16 +51,16 @@ class TenantResolver(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "TenantResolver":
+    ) -> "SocietyResolver":
         return cls(config)
 
     @property
-    def registry(self) -> TenantRegistry:
+    def registry(self) -> SocietyRegistry:
         if self._registry is None:
-            self._registry = load_registry(self._config.get("tenants_file"))
+            self._registry = load_registry(self._config.get("societies_file"))
         return self._registry
 
-    def tenant_for(self, metadata: Any) -> Optional[str]:
+    def society_for(self, metadata: Any) -> Optional[str]:
         """The society key for a message's metadata, or None when it names none."""
         if not isinstance(metadata, dict):
             return None
@@ -73,13 +71,13 @@ class TenantResolver(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            key = self.tenant_for(message.get("metadata"))
+            key = self.society_for(message.get("metadata"))
             if key is None:
                 continue
-            entities = [e for e in message.get(ENTITIES, []) if e.get("entity") != TENANT_ENTITY]
+            entities = [e for e in message.get(ENTITIES, []) if e.get("entity") != SOCIETY_SLOT]
             entities.append(
                 {
-                    "entity": TENANT_ENTITY,
+                    "entity": SOCIETY_SLOT,
                     "value": key,
                     "start": 0,
                     "end": 0,

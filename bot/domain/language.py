@@ -10,7 +10,7 @@ for their labels.
 ``responses_en.yml`` has, under ``responses_en:``, the shape of the ``responses:`` of ``domain.yml``
 (``text``, ``buttons``, ``condition`` on slots such as ``otp_method``) and uses
 the society's facts as ``{variables}``; English names of facts end in ``_en``
-(``bot.tenants.Tenant.english_variables``). The key is not ``responses``:
+(``bot.domain.societies.Society.english_variables``). The key is not ``responses``:
 Rasa would read the file as training data and put the English texts into the
 domain in place of the Japanese ones. Nothing is read at import.
 """

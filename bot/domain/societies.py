@@ -1,11 +1,16 @@
-"""Societies (tenants) and the facts the bot may say about each of them.
+"""The societies (健康保険組合) the bot serves and the facts it may say about each of them.
 
-Every society-specific fact lives in ``data/tenants.yml``; code never names a
+Every society-specific fact lives in ``data/societies.yml``; code never names a
 society. The registry is loaded once by whoever needs it (the NLU component,
 the response generator, the action server, the portal) and handed around.
 
-``template_variables`` flattens a tenant into the ``{variables}`` that
+``template_variables`` flattens a society into the ``{variables}`` that
 responses in ``domain.yml`` may use, so that adding a society is a data change.
+
+A conversation's society is the key in the slot :data:`SOCIETY_SLOT`. The channels
+carry it in every message's metadata under :data:`METADATA_KEY`, ``"tenant"``: the
+one place the older word is kept, because it is on the wire (clients, portal pages
+and LINE's channel all send it) and changing it would break them.
 """
 
 from __future__ import annotations
@@ -22,22 +27,30 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from bot.helpdesk_hours import Helpdesk
-from bot.portal_contract import DIGITS_USER_ID_MAX_LENGTH
-from bot.settings import DEFAULT_TENANTS_FILE as DEFAULT_TENANTS_FILE
+from bot.domain.helpdesk_hours import Helpdesk
+from bot.domain.portal_contract import DIGITS_USER_ID_MAX_LENGTH
+from bot.settings import DEFAULT_SOCIETIES_FILE as DEFAULT_SOCIETIES_FILE
 from bot.settings import PROJECT_ROOT as PROJECT_ROOT
 from bot.settings import DataFiles
 
 logger = logging.getLogger(__name__)
 
 
+# The slot holding the conversation's society key, and the NLU entity that fills it
+# (bot.nlu.society_resolver; domain.yml).
+SOCIETY_SLOT = "society"
+# The society's name on the wire: channel metadata {"tenant": "ono"} (REST, the
+# widget, LINE) and the widget's page config (window.kosmoChat = {tenant: ...}).
+# Stable for the clients and pages that send it; everything inside says "society".
+METADATA_KEY = "tenant"
+
 OTP_EMAIL = "email"
 OTP_TOTP = "totp"
 OTP_METHODS = (OTP_EMAIL, OTP_TOTP)
 
 
-class TenantConfigError(ValueError):
-    """The tenants file is missing, malformed, or lacks a required fact."""
+class SocietyConfigError(ValueError):
+    """The societies file is missing, malformed, or lacks a required fact."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,7 @@ class VoluntaryContinuation:
     number_digits: str
     # Their user ID is digits only (symbol + number + birth date), longer than
     # the 8-13 characters a member may choose, so it is accepted by length
-    # (bot.portal_contract.user_id_problem's digit_lengths).
+    # (bot.domain.portal_contract.user_id_problem's digit_lengths).
     user_id_lengths: tuple[int, ...]
 
 
@@ -95,29 +108,29 @@ def parse_helpdesk(data: Any, where: str) -> Helpdesk | None:
     try:
         days = frozenset(_DAY_NAMES.index(str(d).lower()[:3]) for d in days_raw)
     except ValueError as e:
-        raise TenantConfigError(f"{where}.staffed_hours.days: use {_DAY_NAMES}") from e
+        raise SocietyConfigError(f"{where}.staffed_hours.days: use {_DAY_NAMES}") from e
 
     def minutes(value: Any, key: str) -> int:
         m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value))
         total = int(m.group(1)) * 60 + int(m.group(2)) if m else -1
         if not m or int(m.group(2)) > 59 or not 0 <= total <= 24 * 60:
-            raise TenantConfigError(f"{where}.staffed_hours.{key}: expected HH:MM, got {value!r}")
+            raise SocietyConfigError(f"{where}.staffed_hours.{key}: expected HH:MM, got {value!r}")
         return total
 
     start = minutes(_require(hours, "start", f"{where}.staffed_hours"), "start")
     end = minutes(_require(hours, "end", f"{where}.staffed_hours"), "end")
     if start >= end or start == 24 * 60:
-        raise TenantConfigError(f"{where}.staffed_hours: start must be before end")
+        raise SocietyConfigError(f"{where}.staffed_hours: start must be before end")
     timezone = str(data.get("timezone") or "Asia/Tokyo")
     try:
         ZoneInfo(timezone)
     except Exception as e:  # ZoneInfoNotFoundError, ValueError
-        raise TenantConfigError(f"{where}.timezone: unknown time zone {timezone!r}") from e
+        raise SocietyConfigError(f"{where}.timezone: unknown time zone {timezone!r}") from e
     max_wait = data.get("max_wait_minutes", 10)
     try:
         max_wait = float(max_wait)
     except (TypeError, ValueError) as e:
-        raise TenantConfigError(f"{where}.max_wait_minutes: expected a number") from e
+        raise SocietyConfigError(f"{where}.max_wait_minutes: expected a number") from e
     closed = frozenset(_date(d, f"{where}.closed_dates") for d in (data.get("closed_dates") or []))
     return Helpdesk(
         closed_dates=closed,
@@ -131,7 +144,7 @@ def parse_helpdesk(data: Any, where: str) -> Helpdesk | None:
 
 @dataclass(frozen=True)
 class EnglishNames:
-    """The society's names in English conversations (``*_en`` keys in ``data/tenants.yml``).
+    """The society's names in English conversations (``*_en`` keys in ``data/societies.yml``).
 
     Each falls back to the Japanese fact when the society gives no English one:
     a name in Japanese is still right, a made-up translation would not be.
@@ -156,7 +169,7 @@ def parse_english_names(data: Mapping[str, Any], japanese: Mapping[str, str]) ->
 
 
 @dataclass(frozen=True)
-class Tenant:
+class Society:
     key: str
     name: str
     short_name: str
@@ -206,7 +219,7 @@ class Tenant:
         birth = pw.example_birth_date
         vc = self.voluntary_continuation
         return {
-            "tenant": self.key,
+            "society": self.key,
             "otp_method": self.otp_method,
             "society_name": self.name,
             "society_short_name": self.short_name,
@@ -276,39 +289,39 @@ class Tenant:
 
 
 @dataclass(frozen=True)
-class TenantRegistry:
-    tenants: Mapping[str, Tenant]
+class SocietyRegistry:
+    societies: Mapping[str, Society]
     default_key: str
 
     @property
-    def default(self) -> Tenant:
-        return self.tenants[self.default_key]
+    def default(self) -> Society:
+        return self.societies[self.default_key]
 
-    def get(self, key: str | None) -> Tenant | None:
-        """The tenant named ``key`` (case-insensitive, trimmed), or None."""
+    def get(self, key: str | None) -> Society | None:
+        """The society named ``key`` (case-insensitive, trimmed), or None."""
         if not isinstance(key, str):
             return None
-        return self.tenants.get(key.strip().lower())
+        return self.societies.get(key.strip().lower())
 
-    def resolve(self, key: str | None) -> Tenant:
-        """The tenant named ``key``, or the default when it is missing or unknown."""
-        tenant = self.get(key)
-        if tenant is None:
+    def resolve(self, key: str | None) -> Society:
+        """The society named ``key``, or the default when it is missing or unknown."""
+        society = self.get(key)
+        if society is None:
             if key:
-                logger.warning("Unknown tenant %r; using default %r", key, self.default_key)
+                logger.warning("Unknown society %r; using default %r", key, self.default_key)
             return self.default
-        return tenant
+        return society
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
 
     def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.tenants.values())
+        return iter(self.societies.values())
 
 
 def _require(data: Mapping[str, Any], key: str, where: str) -> Any:
     if not isinstance(data, Mapping) or key not in data or data[key] is None:
-        raise TenantConfigError(f"{where}: missing required key '{key}'")
+        raise SocietyConfigError(f"{where}: missing required key '{key}'")
     return data[key]
 
 
@@ -320,7 +333,7 @@ def _int(value: Any, where: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError) as e:
-        raise TenantConfigError(f"{where}: expected a whole number, got {value!r}") from e
+        raise SocietyConfigError(f"{where}: expected a whole number, got {value!r}") from e
 
 
 def _date(value: Any, where: str) -> dt.date:
@@ -329,18 +342,18 @@ def _date(value: Any, where: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError as e:
-        raise TenantConfigError(f"{where}: expected a date YYYY-MM-DD, got {value!r}") from e
+        raise SocietyConfigError(f"{where}: expected a date YYYY-MM-DD, got {value!r}") from e
 
 
-def parse_tenant(key: str, data: Mapping[str, Any]) -> Tenant:
-    """Build a Tenant from its YAML mapping, naming the missing key on error."""
-    w = f"tenants.{key}"
+def parse_society(key: str, data: Mapping[str, Any]) -> Society:
+    """Build a Society from its YAML mapping, naming the missing key on error."""
+    w = f"societies.{key}"
     otp_method = _require(data, "otp_method", w)
     if otp_method not in OTP_METHODS:
-        raise TenantConfigError(f"{w}.otp_method: must be one of {OTP_METHODS}, got {otp_method!r}")
+        raise SocietyConfigError(f"{w}.otp_method: must be one of {OTP_METHODS}, got {otp_method!r}")
     app = data.get("authenticator_app")
     if otp_method == OTP_TOTP and not app:
-        raise TenantConfigError(f"{w}.authenticator_app: required when otp_method is totp")
+        raise SocietyConfigError(f"{w}.authenticator_app: required when otp_method is totp")
     uid = _require(data, "user_id", w)
     ipw = _require(data, "initial_password", w)
     ex = _require(ipw, "example", f"{w}.initial_password")
@@ -357,11 +370,11 @@ def parse_tenant(key: str, data: Mapping[str, Any]) -> Tenant:
             ),
         )
         if any(n > DIGITS_USER_ID_MAX_LENGTH for n in vc.user_id_lengths):
-            raise TenantConfigError(
+            raise SocietyConfigError(
                 f"{w}.voluntary_continuation.user_id_lengths: at most {DIGITS_USER_ID_MAX_LENGTH} "
-                "(bot/portal_contract.py: the longest user ID the bot recognises)"
+                "(bot/domain/portal_contract.py: the longest user ID the bot recognises)"
             )
-    tenant = Tenant(
+    society = Society(
         key=key,
         name=str(_require(data, "name", w)),
         short_name=str(data.get("short_name") or data["name"]),
@@ -399,49 +412,49 @@ def parse_tenant(key: str, data: Mapping[str, Any]) -> Tenant:
         helpdesk=parse_helpdesk(data.get("helpdesk"), f"{w}.helpdesk"),
         raw=dict(data),
     )
-    english = parse_english_names(data, tenant._japanese_names())
-    return dataclasses.replace(tenant, english=english)
+    english = parse_english_names(data, society._japanese_names())
+    return dataclasses.replace(society, english=english)
 
 
-def parse_registry(data: Mapping[str, Any], default_override: str | None = None) -> TenantRegistry:
-    """Build the registry from the parsed tenants file."""
-    raw_tenants = _require(data, "tenants", "tenants file")
-    if not isinstance(raw_tenants, Mapping) or not raw_tenants:
-        raise TenantConfigError("tenants file: 'tenants' must map society keys to facts")
-    tenants = {}
-    for key, value in raw_tenants.items():
+def parse_registry(data: Mapping[str, Any], default_override: str | None = None) -> SocietyRegistry:
+    """Build the registry from the parsed societies file."""
+    raw_societies = _require(data, "societies", "societies file")
+    if not isinstance(raw_societies, Mapping) or not raw_societies:
+        raise SocietyConfigError("societies file: 'societies' must map society keys to facts")
+    societies = {}
+    for key, value in raw_societies.items():
         norm = str(key).strip().lower()
-        if norm in tenants:
-            raise TenantConfigError(f"tenants.{key}: defined twice")
-        tenants[norm] = parse_tenant(norm, value or {})
-    default_key = (default_override or data.get("default_tenant") or "").strip().lower()
+        if norm in societies:
+            raise SocietyConfigError(f"societies.{key}: defined twice")
+        societies[norm] = parse_society(norm, value or {})
+    default_key = (default_override or data.get("default_society") or "").strip().lower()
     if not default_key:
-        raise TenantConfigError("tenants file: missing required key 'default_tenant'")
-    if default_key not in tenants:
-        raise TenantConfigError(f"default tenant {default_key!r} is not one of {sorted(tenants)}")
-    return TenantRegistry(tenants=tenants, default_key=default_key)
+        raise SocietyConfigError("societies file: missing required key 'default_society'")
+    if default_key not in societies:
+        raise SocietyConfigError(f"default society {default_key!r} is not one of {sorted(societies)}")
+    return SocietyRegistry(societies=societies, default_key=default_key)
 
 
 def load_registry(
     path: str | os.PathLike[str] | None = None,
     default_override: str | None = None,
     environ: Mapping[str, str] | None = None,
-) -> TenantRegistry:
-    """Load the tenants file.
+) -> SocietyRegistry:
+    """Load the societies file.
 
-    ``path`` falls back to ``$KOSMO_TENANTS_FILE`` and then ``data/tenants.yml``;
-    the default tenant falls back to ``$KOSMO_DEFAULT_TENANT`` and then the file.
+    ``path`` falls back to ``$KOSMO_SOCIETIES_FILE`` and then ``data/societies.yml``;
+    the default society falls back to ``$KOSMO_DEFAULT_SOCIETY`` and then the file.
     """
     files = DataFiles.from_env(environ)
-    file = Path(path or files.tenants_file)
+    file = Path(path or files.societies_file)
     if not file.is_absolute() and not file.exists():
         file = PROJECT_ROOT / file
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
-        raise TenantConfigError(f"tenants file not found: {file}") from e
+        raise SocietyConfigError(f"societies file not found: {file}") from e
     except yaml.YAMLError as e:
-        raise TenantConfigError(f"tenants file {file} is not valid YAML: {e}") from e
+        raise SocietyConfigError(f"societies file {file} is not valid YAML: {e}") from e
     if not isinstance(data, Mapping):
-        raise TenantConfigError(f"tenants file {file}: expected a mapping at the top")
-    return parse_registry(data, default_override or files.default_tenant)
+        raise SocietyConfigError(f"societies file {file}: expected a mapping at the top")
+    return parse_registry(data, default_override or files.default_society)

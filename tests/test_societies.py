@@ -1,4 +1,4 @@
-"""Loading societies from data/tenants.yml, and what goes wrong loudly."""
+"""Loading societies from data/societies.yml, and what goes wrong loudly."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.tenants import (
-    DEFAULT_TENANTS_FILE,
-    TenantConfigError,
+from bot.domain.societies import (
+    DEFAULT_SOCIETIES_FILE,
+    SocietyConfigError,
     load_registry,
     parse_registry,
 )
-from tests.conftest import FICTIONAL_EXAMPLE_PASSWORD, FICTIONAL_KEY, tenants_data_with_fictional
+from tests.conftest import FICTIONAL_EXAMPLE_PASSWORD, FICTIONAL_KEY, societies_data_with_fictional
 
 
 def raw() -> dict:
-    return yaml.safe_load(DEFAULT_TENANTS_FILE.read_text(encoding="utf-8"))
+    return yaml.safe_load(DEFAULT_SOCIETIES_FILE.read_text(encoding="utf-8"))
 
 
 def test_both_manual_societies_load_with_their_facts(registry):
@@ -50,55 +50,55 @@ def test_resolve_falls_back_to_the_default(registry, given, expected):
 
 
 def test_default_can_be_overridden_from_the_environment():
-    reg = load_registry(DEFAULT_TENANTS_FILE, environ={"KOSMO_DEFAULT_TENANT": "ono"})
+    reg = load_registry(DEFAULT_SOCIETIES_FILE, environ={"KOSMO_DEFAULT_SOCIETY": "ono"})
     assert reg.default.key == "ono"
     assert reg.resolve("unknown").key == "ono"
 
 
 def test_unknown_default_is_refused():
-    with pytest.raises(TenantConfigError, match="default tenant 'zzz'"):
-        load_registry(DEFAULT_TENANTS_FILE, environ={"KOSMO_DEFAULT_TENANT": "zzz"})
+    with pytest.raises(SocietyConfigError, match="default society 'zzz'"):
+        load_registry(DEFAULT_SOCIETIES_FILE, environ={"KOSMO_DEFAULT_SOCIETY": "zzz"})
 
 
 @pytest.mark.parametrize(
     "path, message",
     [
-        (("ono", "portal_url"), "tenants.ono: missing required key 'portal_url'"),
+        (("ono", "portal_url"), "societies.ono: missing required key 'portal_url'"),
         (
             ("ono", "initial_password", "example"),
-            "tenants.ono.initial_password: missing required key 'example'",
+            "societies.ono.initial_password: missing required key 'example'",
         ),
-        (("kose", "otp_method"), "tenants.kose: missing required key 'otp_method'"),
+        (("kose", "otp_method"), "societies.kose: missing required key 'otp_method'"),
     ],
 )
 def test_a_missing_fact_is_named(path, message):
     data = copy.deepcopy(raw())
-    node = data["tenants"]
+    node = data["societies"]
     for key in path[:-1]:
         node = node[key]
     del node[path[-1]]
-    with pytest.raises(TenantConfigError) as err:
+    with pytest.raises(SocietyConfigError) as err:
         parse_registry(data)
     assert str(err.value) == message
 
 
 def test_bad_otp_method_and_missing_app_are_refused():
     data = copy.deepcopy(raw())
-    data["tenants"]["kose"]["otp_method"] = "sms"
-    with pytest.raises(TenantConfigError, match="otp_method: must be one of"):
+    data["societies"]["kose"]["otp_method"] = "sms"
+    with pytest.raises(SocietyConfigError, match="otp_method: must be one of"):
         parse_registry(data)
     data = copy.deepcopy(raw())
-    data["tenants"]["ono"]["authenticator_app"] = None
-    with pytest.raises(TenantConfigError, match="authenticator_app: required"):
+    data["societies"]["ono"]["authenticator_app"] = None
+    with pytest.raises(SocietyConfigError, match="authenticator_app: required"):
         parse_registry(data)
 
 
 def test_missing_or_broken_file_gives_a_clear_error(tmp_path: Path):
-    with pytest.raises(TenantConfigError, match="not found"):
+    with pytest.raises(SocietyConfigError, match="not found"):
         load_registry(tmp_path / "nope.yml", environ={})
     bad = tmp_path / "bad.yml"
-    bad.write_text("tenants: [unclosed", encoding="utf-8")
-    with pytest.raises(TenantConfigError, match="not valid YAML"):
+    bad.write_text("societies: [unclosed", encoding="utf-8")
+    with pytest.raises(SocietyConfigError, match="not valid YAML"):
         load_registry(bad, environ={})
 
 
@@ -110,7 +110,7 @@ def test_a_third_society_is_data_only(registry_with_fictional):
     assert variables["pw_total_digits"] == 17
     assert variables["portal_url"].startswith("https://www.hoshizora")
     assert {t.key for t in registry_with_fictional} == {"kose", "ono", FICTIONAL_KEY}
-    assert tenants_data_with_fictional()["tenants"][FICTIONAL_KEY]["otp_method"] == "email"
+    assert societies_data_with_fictional()["societies"][FICTIONAL_KEY]["otp_method"] == "email"
 
 
 # ------------------------------------------------------------------ helpdesk hours
@@ -138,7 +138,7 @@ def test_staffed_hours_of_the_real_societies(registry, at, staffed):
 
 
 def test_helpdesk_is_optional_and_checked():
-    from bot.tenants import parse_helpdesk
+    from bot.domain.societies import parse_helpdesk
 
     assert parse_helpdesk(None, "x") is None
     always = parse_helpdesk(
@@ -161,12 +161,12 @@ def test_helpdesk_is_optional_and_checked():
             "max_wait_minutes": "soon",
         },
     ):
-        with pytest.raises(TenantConfigError):
+        with pytest.raises(SocietyConfigError):
             parse_helpdesk(bad, "x")
 
 
 def test_closed_dates_are_days_off():
-    from bot.tenants import parse_helpdesk
+    from bot.domain.societies import parse_helpdesk
 
     data = yaml.safe_load(
         'staffed_hours: {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}\n'
@@ -175,5 +175,5 @@ def test_closed_dates_are_days_off():
     helpdesk = parse_helpdesk(data, "x")
     assert not helpdesk.is_staffed(dt.datetime(2026, 11, 23, 10, 0, tzinfo=JST))  # 勤労感謝の日
     assert helpdesk.is_staffed(dt.datetime(2026, 11, 24, 10, 0, tzinfo=JST))
-    with pytest.raises(TenantConfigError):
+    with pytest.raises(SocietyConfigError):
         parse_helpdesk({**data, "closed_dates": ["someday"]}, "x")

@@ -1,7 +1,7 @@
 """When a society's helpdesk agents answer (:class:`Helpdesk`), and how long a queued member may wait.
 
-Read from the ``helpdesk:`` of a society in ``data/tenants.yml``
-(``bot.tenants.parse_helpdesk``); the handoff actions ask :meth:`Helpdesk.is_staffed`
+Read from the ``helpdesk:`` of a society in ``data/societies.yml``
+(``bot.domain.societies.parse_helpdesk``); the handoff actions ask :meth:`Helpdesk.is_staffed`
 before they offer a person, the responses show :meth:`Helpdesk.describe`.
 """
 

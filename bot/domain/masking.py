@@ -5,7 +5,7 @@ keeps or shows it: the tracker store (``bot.tracker_store``), the handoff
 packet (``bot.handoff.packet``), the handoff messages (``bot.handoff.store``)
 and the logs of both servers (``bot.masking_logs.install_log_masking``). No Rasa
 import: the action server and the console use it without loading Rasa. Masking
-Rasa's serialised events by what each message answered is ``bot.masking_events``.
+Rasa's serialised events by what each message answered is ``bot.domain.masking_events``.
 
 Members do not type in form fields. They write 「生年月日は 1978 02 14 です」,
 「誕生日は2月14日、1978年生まれです」, 「私のパスワード ichiro2024 が通りません」,
@@ -24,7 +24,7 @@ and letters become ASCII) and find:
   誕生, 生まれ) every year, month and day part (1978年生まれ), and with a
   birth word a date of two or three digit groups (78/2/14, 2/14);
 - passwords: a mixed token, or the token after a password word in any
-  phrasing (:func:`bot.normalize.password_spans`), and digits after one
+  phrasing (:func:`bot.domain.normalize.password_spans`), and digits after one
   (暗証番号 1234);
 - 記号・番号: the digits after 記号 or 番号 (記号は31、番号は11223), not a count
   (「番号は6桁」).
@@ -44,21 +44,21 @@ import re
 import unicodedata
 from typing import Any, Iterable, Optional
 
-from bot.normalize import (
+from bot.domain.normalize import (
     _PASSWORD_PHRASE_RE,  # what password_spans looks for; the log pre-check searches it
     mixed_token,
     parse_birth_date,
     parse_user_id,
     password_spans,
 )
-from bot.portal_contract import USER_ID_MIN_LENGTH
+from bot.domain.portal_contract import USER_ID_MIN_LENGTH
 
 MASK = "****"
 
 # Slots whose value is always written as MASK.
 SENSITIVE_SLOTS = frozenset({"unlock_birth_date", "totp_code"})
 # Slots holding the user ID the next turns send to the portal: a voluntary-
-# continuation member's ID is 15-16 digits (記号+番号+生年月日, data/tenants.yml),
+# continuation member's ID is 15-16 digits (記号+番号+生年月日, data/societies.yml),
 # which would otherwise read as a code; it is kept as the member's identity.
 # member_user_id: the user ID kept for the conversation (actions/forms_common.py)
 USER_ID_SLOTS = frozenset({"otp_user_id", "unlock_user_id", "member_user_id"})
@@ -306,7 +306,7 @@ def _masked(text: str, *, log: bool) -> str:
 
 
 # Chosen user IDs have 8-13 characters, voluntary-continuation IDs 15-16 digits
-# (bot/portal_contract.py, data/tenants.yml): fewer digits alone are a code, not an ID.
+# (bot/domain/portal_contract.py, data/societies.yml): fewer digits alone are a code, not an ID.
 MIN_DIGITS_USER_ID = USER_ID_MIN_LENGTH
 
 

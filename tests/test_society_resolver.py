@@ -1,18 +1,18 @@
-"""The society travels from channel metadata into the `tenant` entity."""
+"""The society travels from channel metadata into the `society` entity."""
 
 from __future__ import annotations
 
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.tenant_resolver import TenantResolver
+from bot.nlu.society_resolver import SocietyResolver
 from tests.conftest import FICTIONAL_KEY
 
 
-def tenant_entities(resolver: TenantResolver, metadata) -> list[str]:
+def society_entities(resolver: SocietyResolver, metadata) -> list[str]:
     message = Message(data={"text": "こんにちは", "metadata": metadata})
     resolver.process([message])
-    return [e["value"] for e in message.get("entities", []) if e["entity"] == "tenant"]
+    return [e["value"] for e in message.get("entities", []) if e["entity"] == "society"]
 
 
 @pytest.mark.parametrize(
@@ -29,14 +29,14 @@ def tenant_entities(resolver: TenantResolver, metadata) -> list[str]:
     ],
 )
 def test_metadata_to_entity(registry, metadata, expected):
-    assert tenant_entities(TenantResolver({}, registry=registry), metadata) == expected
+    assert society_entities(SocietyResolver({}, registry=registry), metadata) == expected
 
 
 def test_a_new_society_needs_no_code(registry_with_fictional):
-    resolver = TenantResolver({}, registry=registry_with_fictional)
-    assert tenant_entities(resolver, {"tenant": FICTIONAL_KEY}) == [FICTIONAL_KEY]
+    resolver = SocietyResolver({}, registry=registry_with_fictional)
+    assert society_entities(resolver, {"tenant": FICTIONAL_KEY}) == [FICTIONAL_KEY]
 
 
-def test_reads_the_tenants_file_named_in_config(tenants_file_with_fictional):
-    resolver = TenantResolver({"tenants_file": str(tenants_file_with_fictional)})
-    assert tenant_entities(resolver, {"tenant": FICTIONAL_KEY}) == [FICTIONAL_KEY]
+def test_reads_the_societies_file_named_in_config(societies_file_with_fictional):
+    resolver = SocietyResolver({"societies_file": str(societies_file_with_fictional)})
+    assert society_entities(resolver, {"tenant": FICTIONAL_KEY}) == [FICTIONAL_KEY]

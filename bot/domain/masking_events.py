@@ -3,14 +3,16 @@
 The tracker store (``bot.tracker_store``), the handoff packet (``bot.handoff.packet``)
 and the review broker (``bot.review.broker``) mask events here, by what each
 message answered (:func:`requested_after`); what is sensitive in a text is
-:mod:`bot.masking`. Works on dicts (``Event.as_dict()``), so no Rasa import.
+:mod:`bot.domain.masking`. Works on dicts (``Event.as_dict()``), so no Rasa import.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Optional
 
-from bot.masking import MASK, mask_member_text, mask_slot_value, sensitive_text
+from bot.domain.masking import MASK, mask_member_text, mask_slot_value, sensitive_text
+from bot.domain.messages import DISPLAY_TEXT_KEY
+from bot.domain.societies import SOCIETY_SLOT
 
 # Rasa's event type names and the form's slot (rasa.shared.core), spelled out
 # so that this module needs no Rasa: "form" is the old name of "active_loop".
@@ -18,9 +20,6 @@ _SLOT_EVENT = "slot"
 _USER_EVENT = "user"
 _LOOP_EVENTS = frozenset({"active_loop", "form"})
 REQUESTED_SLOT = "requested_slot"
-# a button's title in a message's metadata (bot.channels.DISPLAY_TEXT_KEY): what
-# the packet shows for a payload, so it is masked like the text
-_DISPLAY_TEXT_KEY = "display_text"
 
 
 def requested_after(event: Mapping[str, Any], requested: Optional[str]) -> Optional[str]:
@@ -73,10 +72,10 @@ def mask_events_from(
             text = data.get("text")
             text = text if isinstance(text, str) else ""
             metadata = data.get("metadata")
-            shown = metadata.get(_DISPLAY_TEXT_KEY) if isinstance(metadata, Mapping) else None
-            # the title is shown only for a payload (bot.channels.shown_text)
+            shown = metadata.get(DISPLAY_TEXT_KEY) if isinstance(metadata, Mapping) else None
+            # the title is shown only for a payload (bot.domain.messages.shown_text)
             if text.lstrip().startswith("/") and isinstance(shown, str) and sensitive_text(shown):
-                data["metadata"] = {**metadata, _DISPLAY_TEXT_KEY: MASK}  # type: ignore[dict-item]
+                data["metadata"] = {**metadata, DISPLAY_TEXT_KEY: MASK}  # type: ignore[dict-item]
             if mask_member_text(text, requested) != text:
                 data["text"] = MASK
                 parse = data.get("parse_data")
@@ -86,7 +85,7 @@ def mask_events_from(
                     parse["entities"] = [
                         e
                         for e in parse.get("entities") or []
-                        if isinstance(e, Mapping) and e.get("entity") == "tenant"
+                        if isinstance(e, Mapping) and e.get("entity") == SOCIETY_SLOT
                     ]
         out.append(data)
     return out, requested

@@ -7,7 +7,7 @@ web framework. The API as a whole (paths, bodies) is described by
 ``dev/portal/openapi.json``; a test keeps its ticket pattern equal to the one here.
 
 What a society states for itself (its user-ID lengths, its voluntary-continuation
-IDs, its password rules) is in ``data/tenants.yml``; the rule that turns those
+IDs, its password rules) is in ``data/societies.yml``; the rule that turns those
 numbers into "accepted or why not" is :func:`user_id_problem`, here.
 
 Not here: the reference portal's development tokens. They are secrets of a dev
@@ -22,6 +22,17 @@ import re
 import string
 from typing import Collection, Optional
 
+# ------------------------------------------------------------------ the society on the wire
+
+# The portal API names the society "tenant": the body field of every helpdesk and
+# member request, the query parameter of a ticket lookup, a ticket's field in the
+# answers, and the "field" of an error about the society. It is the portal's wire
+# name (openapi.json), shared with the real portal, so it stays as it is while the
+# bot's own code, data and settings say "society" (README: "Societies").
+SOCIETY_FIELD = "tenant"
+# the 422 ``reason`` for a society the portal does not know
+UNKNOWN_SOCIETY = "unknown_tenant"
+
 # ------------------------------------------------------------------ user IDs
 
 # What a user ID is made of, compared lower-case: half-width letters, digits and
@@ -29,13 +40,13 @@ from typing import Collection, Optional
 USER_ID_CHARS = frozenset(string.ascii_lowercase + string.digits + "-_.@")
 # KOSMO Web's length of a user ID a member chooses: ono's manual says 8文字～13文字.
 # Kose's manual states no rule (its example ID, k0s181bu4, fits); it is the same
-# portal, so the same rule. Each society's numbers are in data/tenants.yml (user_id);
+# portal, so the same rule. Each society's numbers are in data/societies.yml (user_id);
 # these are the defaults and what the bot assumes before it knows the society.
 USER_ID_MIN_LENGTH = 8
 USER_ID_MAX_LENGTH = 13
 # A voluntary-continuation member's user ID is digits only (symbol + number + birth
 # date, ono: 3 + 4 or 5 + 8) and longer than a chosen one; its society lists the
-# lengths in data/tenants.yml (voluntary_continuation.user_id_lengths), at most this.
+# lengths in data/societies.yml (voluntary_continuation.user_id_lengths), at most this.
 DIGITS_USER_ID_MAX_LENGTH = 16
 
 # why a user ID is refused (the portal's 422 ``reason``)

@@ -25,7 +25,7 @@ katakana word the bot was trained on; nothing here knows a word of the domain:
   UL-7F3K9Q) and short capitals (ID, OTP) are left as typed and do not count.
   A message written entirely in romaji is converted whole (wasureta → わすれた),
   so that Sudachi finds its verbs too. Which Latin words read as romaji, and as
-  what kana, is :mod:`bot.kana_romaji`.
+  what kana, is :mod:`bot.domain.kana_romaji`.
 
 Every step is one pass over the text with bounded work per character (term keys
 are at most ``MAX_KEY_CHARS`` long and looked up through their prefixes);
@@ -42,7 +42,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Opti
 
 import jaconv
 
-from bot.kana_romaji import (
+from bot.domain.kana_romaji import (
     _ASCII_LETTERS_RE,
     _latin_words,
     _LatinWord,

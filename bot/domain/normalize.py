@@ -19,7 +19,7 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Optional
 
-from bot.portal_contract import (
+from bot.domain.portal_contract import (
     DIGITS_USER_ID_MAX_LENGTH,
     EARLIEST_BIRTH_DATE,
     HYPHEN_TABLE,
@@ -30,12 +30,12 @@ from bot.portal_contract import (
 )
 
 if TYPE_CHECKING:
-    from bot.tenants import Tenant
+    from bot.domain.societies import Society
 
 _SPACES_RE = re.compile(r"\s+")
 # Where the society is not known (the NLU, masking): a chosen ID of the portal's
 # rule, or digits only up to the longest voluntary-continuation ID. A form checks
-# the member's own society's rule (``parse_user_id(text, tenant)``).
+# the member's own society's rule (``parse_user_id(text, society)``).
 _ANY_SOCIETY_DIGIT_LENGTHS = range(USER_ID_MIN_LENGTH, DIGITS_USER_ID_MAX_LENGTH + 1)
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
@@ -94,22 +94,22 @@ def parse_otp_code(text: str) -> Optional[str]:
     return code if OTP_CODE_RE.match(code) else None
 
 
-def parse_user_id(text: str, tenant: Optional["Tenant"] = None) -> Optional[str]:
+def parse_user_id(text: str, society: Optional["Society"] = None) -> Optional[str]:
     """A user ID as the portal compares it (lower case, a-z 0-9 . _ @ -), or None.
 
-    With ``tenant``, exactly the portal's rule for that society (``data/tenants.yml``:
+    With ``society``, exactly the portal's rule for that society (``data/societies.yml``:
     8-13 characters, or a voluntary-continuation ID of digits); without, an ID of
-    any society (``bot.portal_contract``).
+    any society (``bot.domain.portal_contract``).
     """
     value = compact(text).lower()
-    if tenant is None:
+    if society is None:
         problem = user_id_problem(value, digit_lengths=_ANY_SOCIETY_DIGIT_LENGTHS)
     else:
         problem = user_id_problem(
             value,
-            min_length=tenant.user_id_min_length,
-            max_length=tenant.user_id_max_length,
-            digit_lengths=tenant.user_id_digit_lengths,
+            min_length=society.user_id_min_length,
+            max_length=society.user_id_max_length,
+            digit_lengths=society.user_id_digit_lengths,
         )
     return None if problem else value
 
