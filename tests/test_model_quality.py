@@ -32,8 +32,11 @@ NLU_DEV_DIR = PROJECT_ROOT / "tests" / "nlu_dev"  # clean development set: setti
 STORIES_DIR = PROJECT_ROOT / "tests" / "stories"
 RESULTS = PROJECT_ROOT / "results"
 # A floor the held-out accuracy must keep; the benchmark reports the real figure
-# against the 0.95 macro-F1 target.
-MIN_HOLDOUT_ACCURACY = 0.90
+# against its targets (bench.report.TARGETS: accuracy 0.98, macro-F1 0.95). The
+# model trained here reached 0.953 / 0.956 (2026-12-07); the floor sits below
+# that by what a fresh training on another CPU may move (a few messages), so it is
+# not yet the target: the accuracy target is not met.
+MIN_HOLDOUT_ACCURACY = 0.93
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
