@@ -69,7 +69,8 @@ async def evaluate_holdout(agent: Agent, holdout_dir: Path) -> HoldoutResult:
     return HoldoutResult(len(gold), accuracy, macro_f1, misses)
 
 
-SETS = {"dev": Path("tests/nlu_dev"), "heldout": Path("tests/nlu")}
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SETS = {"dev": PROJECT_ROOT / "tests" / "nlu_dev", "heldout": PROJECT_ROOT / "tests" / "nlu"}
 
 
 async def _evaluate(model: Path, holdout_dir: Path) -> HoldoutResult:

@@ -87,6 +87,19 @@ def latest_session(events: Sequence[Event]) -> list[Event]:
     return [e for e in events if e.timestamp >= start]
 
 
+# Slots renamed since conversations were stored: the old name's events are read as the new
+# name's, so a conversation kept from before the rename keeps its society (during a handoff,
+# when the NLU does not run, nothing else would set it again).
+RENAMED_SLOTS = {"tenant": "society"}
+
+
+def upgraded(event: dict[str, Any]) -> dict[str, Any]:
+    """A stored event as this version names it (``RENAMED_SLOTS``)."""
+    if event.get("event") == "slot" and event.get("name") in RENAMED_SLOTS:
+        return {**event, "name": RENAMED_SLOTS[event["name"]]}
+    return event
+
+
 class UrlSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` built from a single SQLAlchemy URL; writes sensitive values as ``****``.
 
@@ -204,7 +217,7 @@ class UrlSQLTrackerStore(SQLTrackerStore):
                 rows = conn.execute(self._session_rows_query, {"sender_id": sender_id}).all()
                 if not rows:
                     return None
-                dicts = [json.loads(data) for _, data in rows]
+                dicts = [upgraded(json.loads(data)) for _, data in rows]
                 kept = _StoredSession(
                     last_id=rows[-1][0],
                     events=[Event.from_parameters(d) for d in dicts],

@@ -58,6 +58,15 @@ def test_a_layer_loads_nothing_it_must_not(package: str, forbidden: tuple[str, .
     assert {name: loaded[name][:5] for name in forbidden if name in loaded} == {}
 
 
+def test_the_action_server_process_loads_no_rasa() -> None:
+    """Its entry point too, not only the actions it runs: the servers' layer may import anything shipped."""
+    code = "import sys, bot.action_server; print(sorted({m.split('.')[0] for m in sys.modules} & {'rasa', 'tensorflow'}))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True, capture_output=True, text=True, timeout=300
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_the_check_sees_rasa_when_it_is_loaded() -> None:
     found = loaded_after_importing("bot.nlu")  # Rasa components: Rasa must show
     assert "rasa" in found["loaded"]

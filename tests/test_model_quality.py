@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -17,9 +18,12 @@ from rasa.core.agent import Agent, load_agent
 from rasa.shared.nlu.training_data.loading import load_data
 
 from bench.nlu_eval import evaluate_holdout, expected_label
+from bench.understanding import SETS as UNDERSTANDING_SETS
+from bench.understanding import load_items
 from bot.domain.topics import MIN_TOPIC_SCORE
 from tests.conftest import PROJECT_ROOT
 from tests.model_support import model_path
+from tests.near_duplicates import near
 from tests.story_support import run_stories
 
 # one model load for the module: fixture and tests share the module's event loop
@@ -44,20 +48,29 @@ async def agent() -> Agent:
     return await load_agent(model_path=str(model_path()))
 
 
+def _texts(directory: Path) -> set[str]:
+    return {near(m.get("text")) for m in load_data(str(directory)).intent_examples} - {""}
+
+
 def test_holdout_never_appears_in_training_data():
-    train = {m.get("text") for m in load_data(str(PROJECT_ROOT / "data" / "nlu")).intent_examples}
-    held = {m.get("text") for m in load_data(str(HOLDOUT_DIR)).intent_examples}
+    train = _texts(PROJECT_ROOT / "data" / "nlu")
+    held = _texts(HOLDOUT_DIR)
     assert held, "no held-out examples"
-    assert not (train & held), sorted(train & held)
+    shared = len(train & held)  # a count: the held-out texts are never printed, they only measure
+    assert shared == 0, f"{shared} training examples are held-out messages"
 
 
 def test_the_clean_development_set_is_neither_trained_on_nor_held_out():
-    train = {m.get("text") for m in load_data(str(PROJECT_ROOT / "data" / "nlu")).intent_examples}
-    held = {m.get("text") for m in load_data(str(HOLDOUT_DIR)).intent_examples}
-    dev = {m.get("text") for m in load_data(str(NLU_DEV_DIR)).intent_examples}
+    train = _texts(PROJECT_ROOT / "data" / "nlu")
+    dev = _texts(NLU_DEV_DIR)
     assert len(dev) >= 300, "the clean development set has shrunk"
-    assert not (dev & train), sorted(dev & train)
-    assert not (dev & held), sorted(dev & held)
+    trained = sorted(dev & train)
+    assert not trained, trained
+    tested = _texts(HOLDOUT_DIR) | {
+        near(i.text) for path in UNDERSTANDING_SETS.values() for i in load_items(path)
+    }
+    shared = len(dev & tested)
+    assert shared == 0, f"{shared} development messages are test messages"
 
 
 def test_holdout_covers_every_trained_topic():
@@ -82,6 +95,20 @@ async def test_holdout_accuracy(agent):
         f"held-out accuracy {result.accuracy:.3f} < {MIN_HOLDOUT_ACCURACY}; misses:\n"
         + "\n".join(f"  {m['text']!r}: {m['expected']} -> {m['predicted']}" for m in result.misses)
     )
+
+
+@in_agent_loop
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 14: the held-out set is at 0.953 accuracy / 0.956 macro-F1, the benchmark's targets "
+    "are 0.98 / 0.95; when this passes, remove the mark and let the targets be the floor",
+)
+async def test_holdout_meets_the_benchmark_targets(agent):
+    from bench.report import TARGETS
+
+    result = await evaluate_holdout(agent, HOLDOUT_DIR)
+    assert result.accuracy >= TARGETS["holdout_accuracy"], f"accuracy {result.accuracy:.3f}"
+    assert result.macro_f1 >= TARGETS["macro_f1"], f"macro-F1 {result.macro_f1:.3f}"
 
 
 def test_stories_cover_every_topic_for_both_societies():

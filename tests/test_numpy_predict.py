@@ -104,6 +104,20 @@ def test_both_models_are_covered(classifiers):
         assert plan_for(classifier.model) is not None, type(classifier).__name__
 
 
+def test_the_plan_reads_the_weights_in_place(classifiers):
+    """The plan's kernels are read-only views of TensorFlow's variables, not second copies."""
+    import numpy as np
+
+    for classifier in classifiers:
+        plan = plan_for(classifier.model)
+        kernels = [layer.kernel for layer in (*plan.sentence, *plan.sequence) if layer is not None]
+        variables = [np.asarray(v.value()) for v in classifier.model.variables if "sparse_to_dense" in v.name]
+        assert kernels and variables
+        for kernel in kernels:
+            assert not kernel.flags.writeable
+            assert any(np.shares_memory(kernel, values) for values in variables), type(classifier).__name__
+
+
 def test_the_batch_of_a_message_is_rasas(classifiers, messages):
     for classifier in classifiers:
         plan = plan_for(classifier.model)

@@ -193,7 +193,7 @@ def test_a_variable_still_set_under_its_old_name_is_refused_with_its_new_one(old
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({old: "ono"})
     assert caught.value.problems == [f"{old} was renamed {new}: set {new} instead"]
-    assert Settings.from_env({new: "ono" if "DEFAULT" in new else "data/societies.yml"})
+    Settings.from_env({new: "ono" if "DEFAULT" in new else "data/societies.yml"})  # no SettingsError
 
 
 def test_python_m_bot_settings_shows_the_settings_with_secrets_hidden():

@@ -203,3 +203,15 @@ async def test_the_stores_queries_select_what_rasas_query_selects(tmp_path):
         assert [row[0] for row in rows] == expected
         assert count == len(expected)
     plain.engine.dispose()
+
+
+async def test_a_conversation_stored_before_the_slot_was_renamed_keeps_its_society(tmp_path):
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    old = DialogueStateTracker.from_events(
+        "member", [SlotSet("tenant", "ono"), *turn("こんにちは", "はい", time.time())], DOMAIN.slots
+    )
+    await UrlSQLTrackerStore(domain=DOMAIN, db_url=url).save(old)  # written as the old version wrote it
+    loaded = await UrlSQLTrackerStore(domain=DOMAIN, db_url=url).retrieve("member")
+    assert loaded is not None
+    assert loaded.get_slot("society") == "ono"
+    assert not [e for e in as_dicts(loaded) if e["event"] == "slot" and e["name"] == "tenant"]

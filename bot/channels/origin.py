@@ -25,7 +25,7 @@ portal's per-origin budgets are spent for all of them together. The first messag
 whose client is a trusted proxy's own address (loopback by default) while no header
 is set logs a warning (on a development machine without a proxy it can be ignored).
 
-The channel puts it in the message metadata under :data:`ORIGIN_KEY` after the
+The channel puts it in the message metadata under :data:`bot.domain.messages.ORIGIN_KEY` after the
 client's metadata was filtered (``bot.channels.input_bounds``), so a client can
 never set or change it. The actions read it from the latest user message and
 forward it, signed, to the portal (``X-Kosmo-Origin``), which keeps a per-origin

@@ -245,9 +245,6 @@ def mixed_token(token: str) -> bool:
     )
 
 
-_mixed_token = mixed_token  # the old name
-
-
 def _phrase_token_counts(match: re.Match[str], folded: str, *, digits: bool) -> bool:
     """Whether the token after a password word is taken for a password (``digits``: also PINs)."""
     token = match.group("token").strip(_QUOTES).rstrip(_SENTENCE_END).strip(_QUOTES)
