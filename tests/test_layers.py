@@ -21,7 +21,9 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
-DOMAIN_FORBIDDEN = ("rasa", "rasa_sdk", "sanic", "aiohttp", "sqlalchemy", "tensorflow")
+DOMAIN_FORBIDDEN = (
+    "rasa", "rasa_sdk", "sanic", "sanic_cors", "aiohttp", "socketio", "sqlalchemy", "alembic", "tensorflow"
+)
 ACTIONS_FORBIDDEN = ("rasa",)
 
 
