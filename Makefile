@@ -20,11 +20,12 @@ PYTHON ?= $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*
 TRAIN_CODE   := bot/__init__.py bot/domain/__init__.py bot/domain/helpdesk_hours.py \
                 bot/domain/kana_romaji.py bot/domain/kana_terms.py bot/domain/language.py \
                 bot/domain/normalize.py bot/domain/portal_contract.py bot/domain/societies.py \
-                bot/domain/topics.py bot/indexed_rule_policy.py bot/nlu/__init__.py \
+                bot/domain/society_facts.py bot/domain/topics.py bot/indexed_rule_policy.py bot/nlu/__init__.py \
                 bot/nlu/direct_count_vectors.py bot/nlu/faq_selector.py bot/nlu/fast_diet.py \
                 bot/nlu/japanese_tokenizer.py bot/nlu/language_detector.py \
                 bot/nlu/second_opinion.py bot/nlu/society_resolver.py bot/nlu/structured_input.py \
-                bot/nlu/text_normalizer.py bot/repeated_topic_policy.py bot/settings.py \
+                bot/nlu/text_normalizer.py bot/repeated_topic_policy.py bot/settings/__init__.py \
+                bot/settings/groups.py bot/settings/parsers.py bot/settings/variables.py \
                 bot/shared_secret.py
 TRAIN_INPUTS := config.yml domain.yml $(sort $(wildcard data/nlu/*.yml data/rules/*.yml data/stories/*.yml)) $(TRAIN_CODE)
 MODEL_HASH   := $(shell cat $(TRAIN_INPUTS) 2>/dev/null | sha256sum | cut -c1-12)

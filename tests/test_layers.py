@@ -81,7 +81,7 @@ def test_the_check_sees_rasa_when_it_is_loaded() -> None:
 
 # layer -> the modules it holds (a module belongs to the layer of its longest prefix)
 LAYERS: dict[str, tuple[str, ...]] = {
-    "config": ("bot.settings", "bot.shared_secret", "bot.rasa_pin"),
+    "config": ("bot.settings", "bot.shared_secret", "bot.rasa_pin"),  # bot.settings: a package
     "domain": ("bot.domain",),
     "plumbing": ("bot.sql", "bot.client_address", "bot.masking_logs", "bot.gc_tuning"),
     "portal client": ("bot.portal_client",),
@@ -224,7 +224,8 @@ def test_the_rules_catch_what_they_forbid(tmp_path: Path) -> None:
     """A planted tree with one import of each kind the rules forbid (and allowed ones)."""
     files = {
         "bot/__init__.py": "",
-        "bot/settings.py": "",
+        "bot/settings/__init__.py": "from bot.settings.parsers import p\n",
+        "bot/settings/parsers.py": "import sanic\n",
         "bot/domain/__init__.py": "",
         "bot/domain/facts.py": "import sqlalchemy\nfrom bot.channels import x\nfrom . import other\nfrom bot import settings\n",
         "bot/domain/other.py": "def f():\n    import rasa.core\n",
@@ -253,5 +254,6 @@ def test_the_rules_catch_what_they_forbid(tmp_path: Path) -> None:
         "bot/domain/facts.py sqlalchemy",
         "bot/domain/other.py rasa.core",
         "bot/handoff/store.py rasa",
+        "bot/settings/parsers.py sanic",
         "dev/stack.py tests.x (tests)",
     ])

@@ -1,4 +1,4 @@
-"""bot/settings.py: every variable the bot reads, typed, one parser per kind; the docs agree."""
+"""bot/settings/: every variable the bot reads, typed, one parser per kind; the docs agree."""
 
 from __future__ import annotations
 
@@ -243,7 +243,7 @@ def test_env_example_lists_every_variable_and_nothing_else():
         n for n in names
         if n not in concrete and n not in REFERENCE_PORTAL_VARIABLES and not any(p.fullmatch(n) for p in families)
     }
-    assert unknown == set(), "in .env.example but not read by the bot (bot/settings.py)"
+    assert unknown == set(), "in .env.example but not read by the bot (bot/settings/)"
 
 
 def test_the_readme_table_documents_every_variable_and_nothing_else():
@@ -264,7 +264,7 @@ def test_the_reference_portals_variables_are_documented_with_the_portal():
 
 # the reference portal (a stand-in for the society's system) and the dev launcher are not
 # the bot: they live in dev/, outside what is scanned here
-NOT_THE_BOT = ("bot/settings.py",)
+NOT_THE_BOT = ("bot/settings/",)
 
 
 def _environment_lookups(path: Path, names: set[str]) -> list[str]:

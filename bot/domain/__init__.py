@@ -4,8 +4,9 @@ What the bot knows about societies and members, whatever process asks: the Rasa
 server (NLU components, channels, tracker store, NLG), the action server, the
 handoff console, the reference portal and the tests all take it from here.
 
-- ``societies``: the societies and their facts (``data/societies.yml``), the slot
+- ``societies``: the societies (``data/societies.yml`` read and checked), the slot
   that holds a conversation's society and its wire name (``METADATA_KEY``);
+  ``society_facts``: one society's facts and the ``{variables}`` responses use;
   ``helpdesk_hours``: when a society's helpdesk people answer;
 - ``portal_contract``: what the bot and the society's portal must agree on;
 - ``normalize``: what members type -> the values the portal expects;
