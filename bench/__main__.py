@@ -73,7 +73,7 @@ async def holdout(model: Path) -> dict[str, Any]:
     agent = await load_agent(model_path=str(model))
     result = await evaluate_holdout(agent, PROJECT_ROOT / "tests" / "nlu")
     return {"examples": result.examples, "accuracy": round(result.accuracy, 4),
-            "macro_f1": round(result.macro_f1, 4), "misses": result.misses}
+            "macro_f1": round(result.macro_f1, 4), "missed": len(result.misses)}
 
 
 def measure_understanding(model: Path) -> dict[str, Any]:

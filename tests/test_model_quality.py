@@ -91,9 +91,9 @@ async def test_holdout_accuracy(agent):
     )
     print(f"\nheld-out NLU: {result.examples} examples, accuracy {result.accuracy:.3f}, "
           f"macro-F1 {result.macro_f1:.3f}")
+    # counts only: the held-out texts only measure (results/nlu_holdout.json, not committed, has them)
     assert result.accuracy >= MIN_HOLDOUT_ACCURACY, (
-        f"held-out accuracy {result.accuracy:.3f} < {MIN_HOLDOUT_ACCURACY}; misses:\n"
-        + "\n".join(f"  {m['text']!r}: {m['expected']} -> {m['predicted']}" for m in result.misses)
+        f"held-out accuracy {result.accuracy:.3f} < {MIN_HOLDOUT_ACCURACY} ({len(result.misses)} misses)"
     )
 
 
