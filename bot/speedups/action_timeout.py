@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Optional
 
-from bot.speedups.registry import Patch
+from bot.speedups.registry import Patch, replace
 
 
 def action_timeout(environ: Optional[Mapping[str, str]] = None) -> float:
@@ -39,13 +39,7 @@ def install() -> Callable[[], None]:
     """Set the bound from the environment; returns what puts Rasa's constant back."""
     import rasa.core.actions.action as rasa_action
 
-    saved = rasa_action.DEFAULT_REQUEST_TIMEOUT
-    rasa_action.DEFAULT_REQUEST_TIMEOUT = action_timeout()  # type: ignore[attr-defined]
-
-    def undo() -> None:
-        rasa_action.DEFAULT_REQUEST_TIMEOUT = saved  # type: ignore[attr-defined]
-
-    return undo
+    return replace(rasa_action, "DEFAULT_REQUEST_TIMEOUT", action_timeout())
 
 
 PATCH = Patch(

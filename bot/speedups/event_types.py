@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Text
 
-from bot.speedups.registry import Patch
+from bot.speedups.registry import Patch, replace
 
 
 def _targets() -> list:
@@ -33,7 +33,6 @@ def install() -> Callable[[], None]:
     from rasa.shared.utils.common import all_subclasses
 
     event_cls = rasa_events.Event
-    saved = vars(event_cls)["resolve_by_type"]  # the staticmethod object itself
     original = event_cls.resolve_by_type
     table: dict[str, Any] = {}
 
@@ -49,12 +48,7 @@ def install() -> Callable[[], None]:
             cls = table.get(type_name)
         return cls if cls is not None else original(type_name, default)
 
-    event_cls.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign,assignment]
-
-    def undo() -> None:
-        event_cls.resolve_by_type = saved  # type: ignore[method-assign]
-
-    return undo
+    return replace(event_cls, "resolve_by_type", staticmethod(resolve_by_type))
 
 
 PATCH = Patch(

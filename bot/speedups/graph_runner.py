@@ -38,7 +38,7 @@ from rasa.engine.exceptions import GraphRunError
 from rasa.engine.graph import GraphNode
 from rasa.engine.runner.dask import DaskGraphRunner
 
-from bot.speedups.registry import Patch
+from bot.speedups.registry import Patch, replace
 
 logger = logging.getLogger(__name__)
 
@@ -168,13 +168,7 @@ def install() -> Callable[[], None]:
     """Make ``rasa.core.processor`` load models with ``SequentialGraphRunner``; returns the undo."""
     import rasa.core.processor
 
-    saved = rasa.core.processor.DaskGraphRunner
-    rasa.core.processor.DaskGraphRunner = SequentialGraphRunner  # type: ignore[misc]
-
-    def undo() -> None:
-        rasa.core.processor.DaskGraphRunner = saved  # type: ignore[misc]
-
-    return undo
+    return replace(rasa.core.processor, "DaskGraphRunner", SequentialGraphRunner)
 
 
 PATCH = Patch(

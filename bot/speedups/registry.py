@@ -22,6 +22,21 @@ class Patch:
     install: Callable[[], Callable[[], None]]  # puts it in place; returns what undoes it
 
 
+def replace(owner: Any, name: str, value: Any) -> Callable[[], None]:
+    """Set ``owner.name`` to ``value``; returns what puts the original back.
+
+    The original is read from ``owner``'s own namespace, so a class's
+    ``staticmethod`` comes back as the ``staticmethod`` it was.
+    """
+    saved = vars(owner)[name]
+    setattr(owner, name, value)
+
+    def undo() -> None:
+        setattr(owner, name, saved)
+
+    return undo
+
+
 def patches() -> Tuple[Patch, ...]:
     """Every patch, in the order they are installed."""
     from bot.speedups import action_timeout, event_types, graph_runner
