@@ -47,6 +47,7 @@ from typing import Any
 
 from bench import long_messages, understanding
 from bench.load import measure_rounds
+from bench.nlu_eval import SETS as CLEAN_SETS
 from bench.nlu_eval import evaluate_holdout
 from bench.report import write_report
 from bench.servers import VENV_BIN, init_stock, our_server, our_stack, stock_server
@@ -71,7 +72,7 @@ async def holdout(model: Path) -> dict[str, Any]:
     from rasa.core.agent import load_agent
 
     agent = await load_agent(model_path=str(model))
-    result = await evaluate_holdout(agent, PROJECT_ROOT / "tests" / "nlu")
+    result = await evaluate_holdout(agent, CLEAN_SETS["heldout"])
     return {"examples": result.examples, "accuracy": round(result.accuracy, 4),
             "macro_f1": round(result.macro_f1, 4), "missed": len(result.misses)}
 

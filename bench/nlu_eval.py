@@ -25,6 +25,7 @@ from rasa.shared.nlu.training_data.loading import load_data
 from sklearn.metrics import f1_score
 
 from bot.domain.topics import topic_of_parse
+from bot.settings import PROJECT_ROOT
 
 
 def expected_label(message: Any) -> str:
@@ -69,7 +70,6 @@ async def evaluate_holdout(agent: Agent, holdout_dir: Path) -> HoldoutResult:
     return HoldoutResult(len(gold), accuracy, macro_f1, misses)
 
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SETS = {"dev": PROJECT_ROOT / "tests" / "nlu_dev", "heldout": PROJECT_ROOT / "tests" / "nlu"}
 
 

@@ -17,6 +17,7 @@ import yaml
 from rasa.core.agent import Agent, load_agent
 from rasa.shared.nlu.training_data.loading import load_data
 
+from bench.nlu_eval import SETS as CLEAN_SETS
 from bench.nlu_eval import evaluate_holdout, expected_label
 from bench.understanding import SETS as UNDERSTANDING_SETS
 from bench.understanding import load_items
@@ -31,8 +32,8 @@ pytestmark = [pytest.mark.model]
 # the async tests share the module-scoped agent, so they run in its event loop
 in_agent_loop = pytest.mark.asyncio(loop_scope="module")
 
-HOLDOUT_DIR = PROJECT_ROOT / "tests" / "nlu"
-NLU_DEV_DIR = PROJECT_ROOT / "tests" / "nlu_dev"  # clean development set: settings are chosen on it
+HOLDOUT_DIR = CLEAN_SETS["heldout"]
+NLU_DEV_DIR = CLEAN_SETS["dev"]  # clean development set: settings are chosen on it
 STORIES_DIR = PROJECT_ROOT / "tests" / "stories"
 RESULTS = PROJECT_ROOT / "results"
 # A floor the held-out accuracy must keep; the benchmark reports the real figure
