@@ -10,6 +10,9 @@ measure memory instead of understanding.
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
+
+from rasa.shared.nlu.training_data.loading import load_data
 
 _MARKS = frozenset("ー〜~")
 
@@ -20,3 +23,8 @@ def near(text: str) -> str:
     return "".join(
         c for c in folded if not (c.isspace() or c in _MARKS or unicodedata.category(c)[0] in "PS")
     )
+
+
+def nlu_texts(path: Path) -> set[str]:
+    """The examples of a Rasa NLU file or folder, each as :func:`near` reduces it (nothing left: left out)."""
+    return {near(m.get("text")) for m in load_data(str(path)).intent_examples} - {""}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -24,7 +23,7 @@ from bench.understanding import load_items
 from bot.domain.topics import MIN_TOPIC_SCORE
 from tests.conftest import PROJECT_ROOT
 from tests.model_support import model_path
-from tests.near_duplicates import near
+from tests.near_duplicates import near, nlu_texts
 from tests.story_support import run_stories
 
 # one model load for the module: fixture and tests share the module's event loop
@@ -49,25 +48,21 @@ async def agent() -> Agent:
     return await load_agent(model_path=str(model_path()))
 
 
-def _texts(directory: Path) -> set[str]:
-    return {near(m.get("text")) for m in load_data(str(directory)).intent_examples} - {""}
-
-
 def test_holdout_never_appears_in_training_data():
-    train = _texts(PROJECT_ROOT / "data" / "nlu")
-    held = _texts(HOLDOUT_DIR)
+    train = nlu_texts(PROJECT_ROOT / "data" / "nlu")
+    held = nlu_texts(HOLDOUT_DIR)
     assert held, "no held-out examples"
     shared = len(train & held)  # a count: the held-out texts are never printed, they only measure
     assert shared == 0, f"{shared} training examples are held-out messages"
 
 
 def test_the_clean_development_set_is_neither_trained_on_nor_held_out():
-    train = _texts(PROJECT_ROOT / "data" / "nlu")
-    dev = _texts(NLU_DEV_DIR)
+    train = nlu_texts(PROJECT_ROOT / "data" / "nlu")
+    dev = nlu_texts(NLU_DEV_DIR)
     assert len(dev) >= 300, "the clean development set has shrunk"
     trained = sorted(dev & train)
     assert not trained, trained
-    tested = _texts(HOLDOUT_DIR) | {
+    tested = nlu_texts(HOLDOUT_DIR) | {
         near(i.text) for path in UNDERSTANDING_SETS.values() for i in load_items(path)
     }
     shared = len(dev & tested)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from rasa.shared.nlu.training_data.loading import load_data
 
 from bench.understanding import (
     CATEGORIES,
@@ -21,7 +20,7 @@ from bench.understanding import (
 )
 from bot.domain.topics import load_topic_labels
 from tests.conftest import PROJECT_ROOT
-from tests.near_duplicates import near
+from tests.near_duplicates import near, nlu_texts
 
 CONVERSATION_OUTCOMES = {
     "ask", "did_not_help", "handoff_offer", "out_of_scope", "english_scope", "redirect", "refuse",
@@ -31,7 +30,7 @@ CONVERSATION_OUTCOMES = {
 
 @pytest.fixture(scope="module")
 def training_texts() -> set[str]:
-    return {near(m.get("text")) for m in load_data(str(PROJECT_ROOT / "data" / "nlu")).intent_examples} - {""}
+    return nlu_texts(PROJECT_ROOT / "data" / "nlu")
 
 
 @pytest.mark.parametrize("name", sorted(SETS))
